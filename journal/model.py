@@ -1,0 +1,92 @@
+"""The values that cross the journal's interface: frozen, plain, backend-neutral."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class AppendOutcome(enum.Enum):
+    """What append did with one event. A duplicate is an outcome, not an error."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    """One event as the receiver hands it to the journal.
+
+    ``dedup_keys`` are the keys under which the event is remembered, within ``instance``:
+    always ``"id:<id>"``, and ``"hash:<hex>"`` where the destination deduplicates by content
+    too. An event is a duplicate when any of its keys is already known.
+    """
+
+    instance: str
+    event_id: str
+    dedup_keys: tuple[str, ...]
+    destination: str
+    received_at: float
+    body: bytes
+    event_type: str | None = None
+    created_at: float | None = None
+    entity_type: str | None = None
+    entity_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as the journal keeps it; ``seq`` orders the journal and is a sink's cursor."""
+
+    seq: int
+    instance: str
+    event_id: str
+    destination: str
+    received_at: float
+    body: bytes
+    event_type: str | None
+    created_at: float | None
+    entity_type: str | None
+    entity_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event a sink can never accept, kept with the reason it gave."""
+
+    sink: str
+    seq: int
+    event_id: str
+    reason: str
+    dead_at: float
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SinkPosition:
+    """Where a sink stands: every event with ``seq <= cursor`` is delivered to it."""
+
+    sink: str
+    cursor: int
+    backlog: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournalStats:
+    """The counts ``auditstream journal stats`` shows."""
+
+    events: int
+    first_seq: int | None
+    last_seq: int | None
+    remembered_ids: int
+    duplicates_refused: int
+    dead_letters: int
+    sinks: tuple[SinkPosition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What one retention pass removed."""
+
+    bodies_removed: int
+    ids_forgotten: int

@@ -1,0 +1,22 @@
+"""Open the configured journal backend."""
+
+from __future__ import annotations
+
+from journal.base import Journal
+from journal.config import JournalConfig
+from journal.errors import JournalUnavailable
+from journal.sqlite import SqliteJournal
+
+
+async def open_journal(config: JournalConfig) -> Journal:
+    """Open the journal for reading and writing, creating it if needed."""
+    if config.backend == "sqlite":
+        return await SqliteJournal.open(config)
+    raise JournalUnavailable(f"unknown journal backend {config.backend!r}")
+
+
+async def open_journal_readonly(config: JournalConfig) -> Journal:
+    """Open an existing journal for inspection only."""
+    if config.backend == "sqlite":
+        return await SqliteJournal.open_readonly(config)
+    raise JournalUnavailable(f"unknown journal backend {config.backend!r}")

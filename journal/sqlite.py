@@ -1,0 +1,292 @@
+"""The embedded journal: one SQLite file in WAL mode, written by group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from journal.base import Journal
+from journal.config import JournalConfig
+from journal.errors import JournalClosed, JournalUnavailable
+from journal.groupcommit import GroupCommitWriter
+from journal.model import (
+    AppendOutcome,
+    DeadLetter,
+    IncomingEvent,
+    JournalStats,
+    PurgeResult,
+    SinkPosition,
+    StoredEvent,
+)
+from journal.sqlite_schema import connect_for_reading, connect_for_writing, create_journal_file
+
+T = TypeVar("T")
+
+# SQLite's default limit on bound parameters is 32766; stay far below it.
+_KEYS_PER_LOOKUP = 500
+# Retention deletes in slices so a purge never holds the write lock for long.
+_PURGE_SLICE_ROWS = 5_000
+
+_EVENT_COLUMNS = ("seq, instance, event_id, destination, received_at, body, event_type, "
+                  "created_at, entity_type, entity_path")
+
+
+class SqliteJournal(Journal):
+    """A journal in one SQLite file. Use ``open`` (read-write) or ``open_readonly``."""
+
+    def __init__(self, config: JournalConfig, *, writable: bool) -> None:
+        self._config = config
+        self._reader_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-reader")
+        self._reader: sqlite3.Connection | None = None
+        self._closed = False
+        self._next_seq = 0  # owned by the writer thread once the writer exists
+        self._writer: GroupCommitWriter | None = None
+        if writable:
+            self._writer = GroupCommitWriter(
+                connect=lambda: connect_for_writing(config.path, config.busy_timeout_seconds),
+                on_batch_start=self._load_next_seq,
+            )
+
+    @classmethod
+    async def open(cls, config: JournalConfig) -> SqliteJournal:
+        """Open (creating if needed) the journal at ``config.path`` for reading and writing."""
+        await asyncio.to_thread(create_journal_file, config.path, config.busy_timeout_seconds)
+        return cls(config, writable=True)
+
+    @classmethod
+    async def open_readonly(cls, config: JournalConfig) -> SqliteJournal:
+        """Open an existing journal for inspection; it is never created or changed."""
+        journal = cls(config, writable=False)
+        try:
+            await journal._read(lambda conn: None)
+        except BaseException:
+            await journal.close()
+            raise
+        return journal
+
+    @property
+    def path(self) -> Path:
+        return self._config.path
+
+    # -- writes: all through the group-commit writer ------------------------------------------
+
+    async def append(self, events: Sequence[IncomingEvent]) -> list[AppendOutcome]:
+        if not events:
+            return []
+        return await self._write(lambda conn: self._append_in(conn, events))
+
+    async def register_sink(self, sink: str) -> None:
+        await self._write(lambda conn: conn.execute(
+            "INSERT OR IGNORE INTO cursors (sink, cursor) VALUES (?, 0)", (sink,)))
+
+    async def ack(self, sink: str, upto: int) -> None:
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO cursors (sink, cursor) VALUES (?, ?) "
+            "ON CONFLICT (sink) DO UPDATE SET cursor = max(cursor, excluded.cursor)",
+            (sink, upto)))
+
+    async def dead_letter(self, sink: str, event: StoredEvent, reason: str) -> None:
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO dead_letters (sink, seq, event_id, reason, dead_at, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (sink, event.seq, event.event_id, reason, time.time(), event.body)))
+
+    async def check_writable(self) -> None:
+        await self._write(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('ready_probe', '1')"))
+
+    async def purge(self, now: float) -> PurgeResult:
+        bodies = await self._purge_slices(lambda conn: _purge_bodies_slice(
+            conn, now - self._config.retention_seconds))
+        ids = await self._purge_slices(lambda conn: _forget_ids_slice(
+            conn, now - self._config.dedup_window_seconds))
+        return PurgeResult(bodies_removed=bodies, ids_forgotten=ids)
+
+    async def _purge_slices(self, job: Callable[[sqlite3.Connection], int]) -> int:
+        total = 0
+        while True:
+            removed = await self._write(job)
+            total += removed
+            if removed < _PURGE_SLICE_ROWS:
+                return total
+
+    def _append_in(self, conn: sqlite3.Connection,
+                   events: Sequence[IncomingEvent]) -> list[AppendOutcome]:
+        known = _known_keys(conn, events)
+        outcomes: list[AppendOutcome] = []
+        new_keys: list[tuple[str, str, float]] = []
+        rows: list[tuple[object, ...]] = []
+        for event in events:
+            keys = [(event.instance, key) for key in event.dedup_keys]
+            if any(key in known for key in keys):
+                outcomes.append(AppendOutcome.DUPLICATE)
+                continue
+            known.update(keys)
+            new_keys.extend((instance, key, event.received_at) for instance, key in keys)
+            self._next_seq += 1
+            rows.append((self._next_seq, event.instance, event.event_id, event.destination,
+                         event.received_at, event.body, event.event_type, event.created_at,
+                         event.entity_type, event.entity_path))
+            outcomes.append(AppendOutcome.ACCEPTED)
+        if new_keys:
+            conn.executemany("INSERT INTO seen (instance, key, seen_at) VALUES (?, ?, ?)",
+                             new_keys)
+        if rows:
+            conn.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'",
+                         (str(self._next_seq),))
+        duplicates = len(outcomes) - len(rows)
+        if duplicates:
+            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? "
+                         "WHERE key = 'duplicates_refused'", (duplicates,))
+        return outcomes
+
+    def _load_next_seq(self, conn: sqlite3.Connection) -> None:
+        # Read inside the write transaction: another process may have appended since.
+        row = conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        self._next_seq = int(row[0])
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise JournalClosed("the journal is closed")
+        if self._writer is None:
+            raise JournalUnavailable(f"journal {self._config.path} is open read-only")
+        return await self._writer.submit(job)
+
+    # -- reads: one reader thread with its own connection -----------------------------------
+
+    async def read(self, sink: str, limit: int) -> list[StoredEvent]:
+        def query(conn: sqlite3.Connection) -> list[StoredEvent]:
+            row = conn.execute("SELECT cursor FROM cursors WHERE sink = ?", (sink,)).fetchone()
+            cursor = 0 if row is None else int(row[0])
+            rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? "
+                                "ORDER BY seq LIMIT ?", (cursor, limit)).fetchall()
+            return [_stored(r) for r in rows]
+
+        return await self._read(query)
+
+    async def tail(self, limit: int) -> list[StoredEvent]:
+        def query(conn: sqlite3.Connection) -> list[StoredEvent]:
+            rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?",
+                                (limit,)).fetchall()
+            return [_stored(r) for r in reversed(rows)]
+
+        return await self._read(query)
+
+    async def dead_letters(self, sink: str | None, limit: int) -> list[DeadLetter]:
+        def query(conn: sqlite3.Connection) -> list[DeadLetter]:
+            where, args = ("WHERE sink = ?", (sink, limit)) if sink else ("", (limit,))
+            rows = conn.execute("SELECT sink, seq, event_id, reason, dead_at, body "
+                                f"FROM dead_letters {where} ORDER BY id DESC LIMIT ?",
+                                args).fetchall()
+            return [DeadLetter(sink=r[0], seq=r[1], event_id=r[2], reason=r[3], dead_at=r[4],
+                               body=r[5]) for r in reversed(rows)]
+
+        return await self._read(query)
+
+    async def stats(self) -> JournalStats:
+        return await self._read(_stats)
+
+    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise JournalClosed("the journal is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_pool, self._run_read, query)
+
+    def _run_read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            if self._reader is None:
+                self._reader = connect_for_reading(self._config.path,
+                                                   self._config.busy_timeout_seconds)
+            self._reader.execute("BEGIN")  # one snapshot for every statement of the query
+            try:
+                return query(self._reader)
+            finally:
+                self._reader.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._close_reader()
+            raise JournalUnavailable(f"cannot read journal {self._config.path}: {exc}") from exc
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.close)
+        await asyncio.get_running_loop().run_in_executor(self._reader_pool, self._close_reader)
+        self._reader_pool.shutdown(wait=True)
+
+
+def _known_keys(conn: sqlite3.Connection,
+                events: Sequence[IncomingEvent]) -> set[tuple[str, str]]:
+    by_instance: dict[str, list[str]] = {}
+    for event in events:
+        by_instance.setdefault(event.instance, []).extend(event.dedup_keys)
+    known: set[tuple[str, str]] = set()
+    for instance, keys in by_instance.items():
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _KEYS_PER_LOOKUP):
+            chunk = unique[start:start + _KEYS_PER_LOOKUP]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(f"SELECT key FROM seen WHERE instance = ? AND key IN ({marks})",
+                                (instance, *chunk))
+            known.update((instance, row[0]) for row in rows)
+    return known
+
+
+def _purge_bodies_slice(conn: sqlite3.Connection, older_than: float) -> int:
+    # Only below every sink's cursor, and never with no sink registered: a receiver that runs
+    # before its relay ever started must keep everything.
+    row = conn.execute("SELECT count(*), min(cursor) FROM cursors").fetchone()
+    if row[0] == 0:
+        return 0
+    upto = conn.execute(
+        "SELECT max(seq) FROM (SELECT seq FROM events WHERE seq <= ? AND received_at < ? "
+        "ORDER BY seq LIMIT ?)", (row[1], older_than, _PURGE_SLICE_ROWS)).fetchone()[0]
+    if upto is None:
+        return 0
+    return conn.execute("DELETE FROM events WHERE seq <= ?", (upto,)).rowcount
+
+
+def _forget_ids_slice(conn: sqlite3.Connection, older_than: float) -> int:
+    upto = conn.execute(
+        "SELECT max(id) FROM (SELECT id FROM seen WHERE seen_at < ? ORDER BY id LIMIT ?)",
+        (older_than, _PURGE_SLICE_ROWS)).fetchone()[0]
+    if upto is None:
+        return 0
+    return conn.execute("DELETE FROM seen WHERE id <= ?", (upto,)).rowcount
+
+
+def _stats(conn: sqlite3.Connection) -> JournalStats:
+    # Events are only ever removed from the front, so bounds give exact counts without a scan.
+    first, last, _count = conn.execute("SELECT min(seq), max(seq), 1 FROM events").fetchone()
+    last_seq = int(conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0])
+    low, high = conn.execute("SELECT min(id), max(id) FROM seen").fetchone()
+    duplicates = int(conn.execute(
+        "SELECT value FROM meta WHERE key = 'duplicates_refused'").fetchone()[0])
+    dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+    sinks = tuple(SinkPosition(sink=s, cursor=c, backlog=max(0, last_seq - c))
+                  for s, c in conn.execute("SELECT sink, cursor FROM cursors ORDER BY sink"))
+    return JournalStats(
+        events=0 if first is None else last - first + 1,
+        first_seq=first, last_seq=last,
+        remembered_ids=0 if low is None else high - low + 1,
+        duplicates_refused=duplicates, dead_letters=dead, sinks=sinks)
+
+
+def _stored(row: tuple[Any, ...]) -> StoredEvent:
+    seq, instance, event_id, destination, received_at, body, etype, created, etyp, epath = row
+    return StoredEvent(seq=seq, instance=instance, event_id=event_id, destination=destination,
+                       received_at=received_at, body=bytes(body), event_type=etype,
+                       created_at=created, entity_type=etyp, entity_path=epath)

@@ -1,0 +1,130 @@
+"""The SQLite journal's file: schema, pragmas, and opening it for writing or reading."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from journal.errors import JournalCorrupt, JournalUnavailable
+
+SCHEMA_VERSION = "1"
+
+# seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix.
+# events: bodies byte for byte; seq is assigned by the writer and never reused.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen (
+    id       INTEGER PRIMARY KEY,
+    instance TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    seen_at  REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS seen_key ON seen (instance, key);
+CREATE TABLE IF NOT EXISTS events (
+    seq         INTEGER PRIMARY KEY,
+    instance    TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    event_type  TEXT,
+    created_at  REAL,
+    entity_type TEXT,
+    entity_path TEXT,
+    body        BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    sink   TEXT PRIMARY KEY,
+    cursor INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id       INTEGER PRIMARY KEY,
+    sink     TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    dead_at  REAL NOT NULL,
+    body     BLOB NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('duplicates_refused', '0');
+"""
+
+
+def connect_for_writing(path: Path, busy_timeout_seconds: float) -> sqlite3.Connection:
+    """A connection with full durability: WAL, and an fsync of the WAL at every commit."""
+    conn = _connect(str(path), uri=False, busy_timeout_seconds=busy_timeout_seconds)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        # A larger page cache keeps the dedup index's hot pages in memory with millions of ids.
+        conn.execute("PRAGMA cache_size=-65536")
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _translate_open_error(path, exc) from exc
+    return conn
+
+
+def create_journal_file(path: Path, busy_timeout_seconds: float) -> None:
+    """Create the file (owner-only) and its schema, or check an existing one."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Journal bodies are audit evidence: nobody but the owner reads them.
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    conn = connect_for_writing(path, busy_timeout_seconds)
+    try:
+        conn.executescript(_SCHEMA)
+        check_schema(conn, path)
+    except sqlite3.Error as exc:
+        raise _translate_open_error(path, exc) from exc
+    finally:
+        conn.close()
+
+
+def connect_for_reading(path: Path, busy_timeout_seconds: float) -> sqlite3.Connection:
+    """A read-only connection to an existing journal: CLI inspection never creates a file."""
+    if not path.is_file():
+        raise JournalUnavailable(f"no journal at {path}")
+    conn = _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                    busy_timeout_seconds=busy_timeout_seconds)
+    try:
+        check_schema(conn, path)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _translate_open_error(path, exc) from exc
+    except JournalCorrupt:
+        conn.close()
+        raise
+    return conn
+
+
+def check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError as exc:
+        raise JournalCorrupt(f"{path} is not an auditstream journal ({exc})") from exc
+    if row is None or row[0] != SCHEMA_VERSION:
+        found = "none" if row is None else row[0]
+        raise JournalCorrupt(
+            f"{path} has journal schema version {found}, expected {SCHEMA_VERSION}")
+
+
+def _connect(target: str, *, uri: bool, busy_timeout_seconds: float) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly one transaction.
+    try:
+        conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False,
+                               timeout=busy_timeout_seconds)
+    except sqlite3.Error as exc:
+        raise JournalUnavailable(f"cannot open journal {target}: {exc}") from exc
+    return conn
+
+
+def _translate_open_error(path: Path, exc: sqlite3.Error) -> Exception:
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+        return JournalCorrupt(f"{path} is not an auditstream journal ({exc})")
+    return JournalUnavailable(f"cannot open journal {path}: {exc}")

@@ -1,0 +1,1 @@
+"""receiver: the HTTP endpoint GitLab streams audit events to."""

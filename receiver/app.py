@@ -1,0 +1,180 @@
+"""The receiver's aiohttp application: GitLab's POSTs in, durable journal entries out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from journal import AppendOutcome, IncomingEvent, Journal, JournalError
+from receiver.auth import TokenVerifier
+from receiver.body import read_body
+from receiver.config import DestinationConfig, ReceiverConfig
+from receiver.errors import ReceiverError, Unauthorized, Unavailable
+from receiver.metrics import ReceiverMetrics
+from receiver.parse import ParsedEvent, parse_body
+
+log = logging.getLogger("auditstream.receiver")
+
+TOKEN_HEADER = "X-Gitlab-Event-Streaming-Token"  # noqa: S105 (a header name)
+EVENT_TYPE_HEADER = "X-Gitlab-Audit-Event-Type"
+READY_CHECK_TIMEOUT_SECONDS = 3.0
+
+# A readiness probe names a component and says whether it is fine, and why not.
+ReadinessProbe = Callable[[], Awaitable[tuple[str, bool, str]]]
+
+
+@dataclass(slots=True)
+class ReceiverState:
+    config: ReceiverConfig
+    journal: Journal
+    verifier: TokenVerifier
+    metrics: ReceiverMetrics
+    probes: list[ReadinessProbe] = field(default_factory=list)
+
+
+RECEIVER_STATE = web.AppKey("receiver_state", ReceiverState)
+
+
+def create_app(config: ReceiverConfig, journal: Journal,
+               metrics: ReceiverMetrics | None = None) -> web.Application:
+    """The receiver application on an already opened journal (its owner closes it)."""
+    app = web.Application(middlewares=[errors_as_json])
+    metrics = metrics if metrics is not None else ReceiverMetrics.create()
+    metrics.journal_writable.set(1)
+    app[RECEIVER_STATE] = ReceiverState(config, journal, TokenVerifier(config.destinations),
+                                        metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_post("/{path:.*}", receive_events)
+    return app
+
+
+async def receive_events(request: web.Request) -> web.Response:
+    """Verify the token, parse, deduplicate and store; 200 only once it is all on disk."""
+    state = request.app[RECEIVER_STATE]
+    token = request.headers.get(TOKEN_HEADER)
+    destination = state.verifier.destination_for(request.path, token)
+    if destination is None:
+        raise Unauthorized(f"missing {TOKEN_HEADER} header" if token is None
+                           else f"wrong {TOKEN_HEADER} for this path")
+    body = await read_body(request, state.config.max_body_bytes)
+    parsed = parse_body(body, request.headers.get(EVENT_TYPE_HEADER),
+                        with_content_hash=destination.content_hash_dedup)
+    outcomes = await _append(state, destination, parsed)
+    accepted = sum(1 for outcome in outcomes if outcome is AppendOutcome.ACCEPTED)
+    duplicates = len(outcomes) - accepted
+    _count(state, destination, accepted, duplicates)
+    log.debug("request stored", extra={"destination": destination.name, "accepted": accepted,
+                                       "duplicates": duplicates})
+    return web.Response(body=orjson.dumps({"accepted": accepted, "duplicates": duplicates}),
+                        content_type="application/json")
+
+
+async def _append(state: ReceiverState, destination: DestinationConfig,
+                  parsed: list[ParsedEvent]) -> list[AppendOutcome]:
+    received_at = time.time()
+    events = [_incoming(destination, event, received_at) for event in parsed]
+    started = time.perf_counter()
+    try:
+        outcomes = await state.journal.append(events)
+    except JournalError as exc:
+        state.metrics.journal_writable.set(0)
+        raise Unavailable(f"journal cannot take writes: {exc}") from exc
+    state.metrics.append_seconds.observe(time.perf_counter() - started)
+    state.metrics.journal_writable.set(1)
+    return outcomes
+
+
+def _incoming(destination: DestinationConfig, event: ParsedEvent,
+              received_at: float) -> IncomingEvent:
+    keys: tuple[str, ...] = ("id:" + event.event_id,)
+    if event.content_hash is not None:
+        keys = (*keys, "hash:" + event.content_hash)
+    return IncomingEvent(
+        instance=destination.instance, event_id=event.event_id, dedup_keys=keys,
+        destination=destination.name, received_at=received_at, body=event.body,
+        event_type=event.event_type, created_at=event.created_at,
+        entity_type=event.entity_type, entity_path=event.entity_path)
+
+
+def _count(state: ReceiverState, destination: DestinationConfig, accepted: int,
+           duplicates: int) -> None:
+    metrics = state.metrics
+    metrics.requests.labels("ok").inc()
+    if accepted:
+        metrics.events.labels(destination.name, "accepted").inc(accepted)
+    if duplicates:
+        metrics.events.labels(destination.name, "duplicate").inc(duplicates)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Alive: the process answers."""
+    return json_response(200, {"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready: the journal takes writes, and every registered component says it is fine."""
+    state = request.app[RECEIVER_STATE]
+    components: dict[str, dict[str, object]] = {}
+    try:
+        await asyncio.wait_for(state.journal.check_writable(), READY_CHECK_TIMEOUT_SECONDS)
+        components["journal"] = {"ok": True}
+        state.metrics.journal_writable.set(1)
+    except (JournalError, TimeoutError) as exc:
+        components["journal"] = {"ok": False, "reason": str(exc) or "write timed out"}
+        state.metrics.journal_writable.set(0)
+    for probe in state.probes:
+        name, ok, reason = await probe()
+        components[name] = {"ok": ok} if ok else {"ok": False, "reason": reason}
+    ready = all(component["ok"] for component in components.values())
+    return json_response(200 if ready else 503,
+                         {"status": "ready" if ready else "not ready", "components": components})
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    """Prometheus text exposition of this receiver's registry."""
+    registry = request.app[RECEIVER_STATE].metrics.registry
+    return web.Response(body=generate_latest(registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@web.middleware
+async def errors_as_json(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                         ) -> web.StreamResponse:
+    """The one place where errors become answers: a status and a JSON reason, no traceback."""
+    try:
+        return await handler(request)
+    except ReceiverError as exc:
+        return _refusal(request, exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_response(exc.status, {"error": exc.reason})
+    except Exception:
+        log.exception("unexpected error while handling %s %s", request.method, request.path)
+        return json_response(500, {"error": "internal error; the event was not stored"})
+
+
+def _refusal(request: web.Request, exc: ReceiverError) -> web.Response:
+    state = request.app[RECEIVER_STATE]
+    state.metrics.requests.labels(exc.outcome).inc()
+    log.warning("request refused: %s %s", exc.status, exc.reason,
+                extra={"outcome": exc.outcome, "remote": request.remote, "path": request.path})
+    response = json_response(exc.status, {"error": exc.reason})
+    if isinstance(exc, Unavailable):
+        response.headers["Retry-After"] = str(state.config.retry_after_seconds)
+    return response
+
+
+def json_response(status: int, payload: dict[str, object]) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(payload),
+                        content_type="application/json")

@@ -1,0 +1,46 @@
+"""The receiver's configuration: frozen values, built and validated by ``client.config``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from receiver.secrets import Secret
+
+DEFAULT_LISTEN_HOST = "127.0.0.1"
+DEFAULT_LISTEN_PORT = 8080
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_INSTANCE = "default"
+DEFAULT_DESTINATION = "default"
+# What a 503 asks the sender to wait. GitLab itself never retries, but a proxy or a batched
+# sender may, and a short wait is all a lock or a full disk usually needs.
+DEFAULT_RETRY_AFTER_SECONDS = 5
+# How long in-flight requests may take to finish on SIGTERM before the server closes.
+DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationConfig:
+    """One GitLab streaming destination this receiver answers for.
+
+    ``tokens`` holds one token, or two while a rotation is under way. ``path``, when set,
+    binds the destination to that URL path; otherwise any path not bound to another
+    destination reaches it.
+    """
+
+    name: str
+    tokens: tuple[Secret, ...]
+    instance: str = DEFAULT_INSTANCE
+    path: str | None = None
+    content_hash_dedup: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverConfig:
+    """Where to listen and whom to accept."""
+
+    destinations: tuple[DestinationConfig, ...]
+    host: str = DEFAULT_LISTEN_HOST
+    port: int = DEFAULT_LISTEN_PORT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
+    shutdown_timeout_seconds: float = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS

@@ -1,0 +1,39 @@
+"""The receiver's Prometheus metrics, on a registry of its own (no process globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverMetrics:
+    registry: CollectorRegistry
+    requests: Counter
+    events: Counter
+    append_seconds: Histogram
+    journal_writable: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None = None) -> ReceiverMetrics:
+        registry = registry if registry is not None else CollectorRegistry()
+        return cls(
+            registry=registry,
+            requests=Counter(
+                "auditstream_receiver_requests", "Requests by outcome",
+                ["outcome"], registry=registry),
+            events=Counter(
+                "auditstream_receiver_events", "Events by destination and outcome",
+                ["destination", "outcome"], registry=registry),
+            append_seconds=Histogram(
+                "auditstream_receiver_append_seconds",
+                "Time from a request's events queued to durable in the journal",
+                buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                         5, 10),
+                registry=registry),
+            journal_writable=Gauge(
+                "auditstream_receiver_journal_writable",
+                "1 when the last journal write succeeded, 0 when it failed",
+                registry=registry),
+        )

@@ -1,0 +1,77 @@
+"""Running the receiver: an aiohttp server on a journal, started and stopped cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from journal import Journal, JournalConfig, JournalError
+from receiver.app import RECEIVER_STATE, ReadinessProbe, create_app
+from receiver.config import ReceiverConfig
+from receiver.metrics import ReceiverMetrics
+
+log = logging.getLogger("auditstream.receiver")
+
+
+@dataclass(slots=True)
+class RunningReceiver:
+    """A receiver listening on ``host:port``; ``stop`` finishes in-flight requests first."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        # Stops accepting, waits for in-flight requests (up to the shutdown timeout), then
+        # runs the app's cleanup. The journal belongs to whoever opened it.
+        await self.runner.cleanup()
+
+
+async def start_receiver(config: ReceiverConfig, journal: Journal,
+                         metrics: ReceiverMetrics | None = None,
+                         probes: list[ReadinessProbe] | None = None) -> RunningReceiver:
+    """Start listening; with ``config.port == 0`` the system picks a free port."""
+    app = create_app(config, journal, metrics)
+    app[RECEIVER_STATE].probes.extend(probes or [])
+    # We decode gzip ourselves, with a cap, so a bad or huge stream gets a JSON answer.
+    runner = web.AppRunner(app, auto_decompress=False, access_log=None,
+                           shutdown_timeout=config.shutdown_timeout_seconds,
+                           handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    host, port = _bound_address(runner)
+    return RunningReceiver(runner=runner, host=host, port=port)
+
+
+def _bound_address(runner: web.AppRunner) -> tuple[str, int]:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return str(address[0]), int(address[1])
+    raise RuntimeError("the receiver is not listening on a TCP address")
+
+
+async def purge_periodically(journal: Journal, config: JournalConfig) -> None:
+    """Apply retention now and then; a failed pass is logged and tried again next time."""
+    while True:
+        try:
+            result = await journal.purge(time.time())
+        except JournalError as exc:
+            log.warning("journal retention pass failed: %s", exc)
+        else:
+            if result.bodies_removed or result.ids_forgotten:
+                log.info("journal retention: %d bodies removed, %d ids forgotten",
+                         result.bodies_removed, result.ids_forgotten)
+        await asyncio.sleep(config.purge_interval_seconds)

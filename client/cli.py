@@ -1,0 +1,27 @@
+"""The ``auditstream`` command: one root group, a sub-group per noun."""
+
+from __future__ import annotations
+
+import click
+
+from client.cli_journal import journal
+from client.cli_receive import receive
+from client.logs import configure_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default="info", show_default=True, envvar="AUDITSTREAM_LOG_LEVEL",
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="Least severe log level written to stderr.")
+@click.version_option(package_name="auditstream")
+def cli(log_level: str) -> None:
+    """auditstream: GitLab audit events into your SIEM, none lost, none doubled."""
+    configure_logging(log_level)
+
+
+cli.add_command(receive)
+cli.add_command(journal)
+
+
+def main() -> None:
+    cli(prog_name="auditstream")

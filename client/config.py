@@ -1,0 +1,234 @@
+"""The config file (TOML): read once at start-up, validated whole, errors name key and file.
+
+    [receiver]
+    listen = "127.0.0.1:8080"
+    max_body_bytes = 1048576
+
+    [[receiver.destinations]]
+    name = "acme"
+    instance = "gitlab.example.com"        # dedup scope; default "default"
+    token_env = "ACME_STREAM_TOKEN"         # or token_file; a list of two while rotating
+    path = "/acme"                          # optional: bind this destination to a URL path
+
+    [journal]
+    path = "auditstream.db"                 # relative to this file's folder
+    dedup_window_days = 30
+    retention_days = 7
+
+Secrets are never inline: tokens come from the environment or from files.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from client.errors import ConfigError
+from journal import JournalConfig
+from journal.config import (
+    DEFAULT_BUSY_TIMEOUT_SECONDS,
+    DEFAULT_DEDUP_WINDOW_SECONDS,
+    DEFAULT_PURGE_INTERVAL_SECONDS,
+    DEFAULT_RETENTION_SECONDS,
+)
+from receiver.config import (
+    DEFAULT_INSTANCE,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_RETRY_AFTER_SECONDS,
+    DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+    DestinationConfig,
+    ReceiverConfig,
+)
+from receiver.secrets import Secret
+
+DAY = 24 * 3600.0
+MAX_TOKENS_PER_DESTINATION = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    receiver: ReceiverConfig
+    journal: JournalConfig
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Read and validate the whole file, or raise ``ConfigError`` naming the key."""
+    environ = os.environ if environ is None else environ
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    section = _Section(document, "", path, environ)
+    section.only("receiver", "journal")
+    return AppConfig(
+        receiver=_receiver(section.table("receiver")),
+        journal=journal_from(section.table("journal"), path.parent),
+    )
+
+
+def journal_from(section: _Section, base: Path) -> JournalConfig:
+    section.only("backend", "path", "dedup_window_days", "retention_days",
+                 "busy_timeout_seconds", "purge_interval_seconds")
+    backend = section.string("backend", "sqlite")
+    if backend != "sqlite":
+        raise section.error("backend", f"unknown journal backend {backend!r} (known: sqlite)")
+    return JournalConfig(
+        path=base / section.string("path", "auditstream.db"),
+        backend=backend,
+        dedup_window_seconds=section.number("dedup_window_days",
+                                            DEFAULT_DEDUP_WINDOW_SECONDS / DAY) * DAY,
+        retention_seconds=section.number("retention_days", DEFAULT_RETENTION_SECONDS / DAY) * DAY,
+        busy_timeout_seconds=section.number("busy_timeout_seconds", DEFAULT_BUSY_TIMEOUT_SECONDS),
+        purge_interval_seconds=section.number("purge_interval_seconds",
+                                              DEFAULT_PURGE_INTERVAL_SECONDS),
+    )
+
+
+def _receiver(section: _Section) -> ReceiverConfig:
+    section.only("listen", "max_body_bytes", "retry_after_seconds", "shutdown_timeout_seconds",
+                 "destinations")
+    host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
+                              section.where("listen"))
+    destinations = tuple(_destination(item) for item in section.tables("destinations"))
+    if not destinations:
+        raise section.error("destinations", "at least one [[receiver.destinations]] is needed")
+    _check_unique(section, destinations)
+    return ReceiverConfig(
+        destinations=destinations, host=host, port=port,
+        max_body_bytes=int(section.number("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
+        retry_after_seconds=int(section.number("retry_after_seconds",
+                                               DEFAULT_RETRY_AFTER_SECONDS)),
+        shutdown_timeout_seconds=section.number("shutdown_timeout_seconds",
+                                                DEFAULT_SHUTDOWN_TIMEOUT_SECONDS),
+    )
+
+
+def _destination(section: _Section) -> DestinationConfig:
+    section.only("name", "instance", "token_env", "token_file", "path", "content_hash_dedup")
+    tokens = [*section.secrets_from_env("token_env"), *section.secrets_from_file("token_file")]
+    if not tokens:
+        raise section.error("token_env", "a destination needs token_env or token_file")
+    if len(tokens) > MAX_TOKENS_PER_DESTINATION:
+        raise section.error("token_env", "at most two tokens (the old and the new, "
+                                         "while rotating)")
+    path = section.optional_string("path")
+    if path is not None and not path.startswith("/"):
+        raise section.error("path", f"must start with '/', got {path!r}")
+    return DestinationConfig(
+        name=section.string("name"), tokens=tuple(tokens),
+        instance=section.string("instance", DEFAULT_INSTANCE), path=path,
+        content_hash_dedup=section.boolean("content_hash_dedup", False))
+
+
+def _check_unique(section: _Section, destinations: tuple[DestinationConfig, ...]) -> None:
+    names = [d.name for d in destinations]
+    for name in names:
+        if names.count(name) > 1:
+            raise section.error("destinations", f"destination name {name!r} is used twice")
+    tokens = [token for d in destinations for token in d.tokens]
+    if len(set(tokens)) != len(tokens):
+        raise section.error("destinations", "two destinations share a token; each needs its own")
+
+
+def parse_listen(value: str, where: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) as a pair, or ``ConfigError``."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"{where}: expected HOST:PORT such as 127.0.0.1:8080, got {value!r}")
+    return host.strip("[]"), int(port_text)
+
+
+class _Section:
+    """A TOML table with typed getters whose errors name ``file: key``."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str, path: Path,
+                 environ: Mapping[str, str]) -> None:
+        self.data, self.prefix, self.path, self.environ = data, prefix, path, environ
+
+    def where(self, key: str) -> str:
+        return f"{self.path}: {self.prefix}{key}"
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(key)}: {message}")
+
+    def only(self, *known: str) -> None:
+        for key in self.data:
+            if key not in known:
+                raise self.error(key, f"unknown key (known here: {', '.join(known)})")
+
+    def table(self, key: str) -> _Section:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.error(key, "must be a table")
+        return _Section(value, f"{self.prefix}{key}.", self.path, self.environ)
+
+    def tables(self, key: str) -> list[_Section]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.error(key, "must be an array of tables ([[...]])")
+        return [_Section(v, f"{self.prefix}{key}[{i}].", self.path, self.environ)
+                for i, v in enumerate(value)]
+
+    def string(self, key: str, default: str | None = None) -> str:
+        value = self.optional_string(key)
+        if value is None:
+            if default is None:
+                raise self.error(key, "is required")
+            return default
+        return value
+
+    def optional_string(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.error(key, "must be a non-empty string")
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self.error(key, f"must be a non-negative number, got {value!r}")
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, got {value!r}")
+        return value
+
+    def _names(self, key: str) -> list[str]:
+        value = self.data.get(key, [])
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise self.error(key, "must be a string or a list of strings")
+        return names
+
+    def secrets_from_env(self, key: str) -> list[Secret]:
+        return [secret_from_env(name, self.where(key), self.environ)
+                for name in self._names(key)]
+
+    def secrets_from_file(self, key: str) -> list[Secret]:
+        return [secret_from_file(self.path.parent / name, self.where(key))
+                for name in self._names(key)]
+
+
+def secret_from_env(name: str, where: str, environ: Mapping[str, str]) -> Secret:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{where}: environment variable {name} is not set or empty")
+    return Secret(value)
+
+
+def secret_from_file(path: Path, where: str) -> Secret:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot read token file {path}: {exc}") from exc
+    if not value:
+        raise ConfigError(f"{where}: token file {path} is empty")
+    return Secret(value)

@@ -48,6 +48,7 @@ class GroupCommitWriter:
         self._cond = threading.Condition()
         self._queue: list[_Pending[Any]] = []
         self._closing = False
+        self.batches_committed = 0  # how many transactions carried the writes (for tests/metrics)
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -93,6 +94,7 @@ class GroupCommitWriter:
                 for pending in batch:
                     pending.result = pending.job(conn)
                 conn.execute("COMMIT")
+                self.batches_committed += 1
             except BaseException:
                 self._rollback()
                 raise

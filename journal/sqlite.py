@@ -73,6 +73,11 @@ class SqliteJournal(Journal):
     def path(self) -> Path:
         return self._config.path
 
+    @property
+    def batches_committed(self) -> int:
+        """Transactions committed by this process's writer: appends per commit show group commit."""
+        return 0 if self._writer is None else self._writer.batches_committed
+
     # -- writes: all through the group-commit writer ------------------------------------------
 
     async def append(self, events: Sequence[IncomingEvent]) -> list[AppendOutcome]:

@@ -1,0 +1,84 @@
+"""Fixtures shared by the whole suite: real journals on real files, real servers on port 0."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from journal import JournalConfig
+from journal.sqlite import SqliteJournal
+from receiver.config import DestinationConfig, ReceiverConfig
+from receiver.secrets import Secret
+from receiver.service import RunningReceiver, start_receiver
+
+TOKEN = "tok-default-0123456789ab"
+OTHER_TOKEN = "tok-other-0123456789abcd"
+
+
+@pytest.fixture
+def journal_config(tmp_path: Path) -> JournalConfig:
+    return JournalConfig(path=tmp_path / "journal.db", busy_timeout_seconds=0.2)
+
+
+@pytest.fixture
+async def journal(journal_config: JournalConfig) -> AsyncIterator[SqliteJournal]:
+    opened = await SqliteJournal.open(journal_config)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def destination(name: str = "default", token: str = TOKEN, *, instance: str = "default",
+                path: str | None = None, content_hash_dedup: bool = False,
+                previous_token: str | None = None) -> DestinationConfig:
+    tokens = (Secret(token),) if previous_token is None else (Secret(previous_token),
+                                                              Secret(token))
+    return DestinationConfig(name=name, tokens=tokens, instance=instance, path=path,
+                             content_hash_dedup=content_hash_dedup)
+
+
+@dataclass(slots=True)
+class ReceiverUnderTest:
+    running: RunningReceiver
+    journal: SqliteJournal
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+
+def receiver_config(*destinations: DestinationConfig, **limits: Any) -> ReceiverConfig:
+    """A receiver on 127.0.0.1, port 0, with small limits that tests can reach."""
+    settings: dict[str, Any] = {"max_body_bytes": 64 * 1024, "retry_after_seconds": 7, **limits}
+    return ReceiverConfig(destinations=destinations or (destination(),), host="127.0.0.1",
+                          port=0, **settings)
+
+
+StartReceiver = Callable[[ReceiverConfig], Awaitable[ReceiverUnderTest]]
+
+
+@pytest.fixture
+async def start_receiver_on_journal(journal: SqliteJournal) -> AsyncIterator[StartReceiver]:
+    """Start receivers with a given config on the test's journal; all stopped at the end."""
+    running: list[RunningReceiver] = []
+
+    async def start(config: ReceiverConfig) -> ReceiverUnderTest:
+        started = await start_receiver(config, journal)
+        running.append(started)
+        return ReceiverUnderTest(started, journal)
+
+    try:
+        yield start
+    finally:
+        for started in running:
+            await started.stop()
+
+
+@pytest.fixture
+async def receiver(start_receiver_on_journal: StartReceiver) -> ReceiverUnderTest:
+    return await start_receiver_on_journal(receiver_config())

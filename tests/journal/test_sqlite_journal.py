@@ -1,0 +1,215 @@
+"""The SQLite journal keeps the journal contract on a real file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from journal import (
+    AppendOutcome,
+    IncomingEvent,
+    JournalClosed,
+    JournalConfig,
+    JournalCorrupt,
+    JournalUnavailable,
+)
+from journal.sqlite import SqliteJournal
+
+ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
+
+
+def event(event_id: str | int, *, instance: str = "default", received_at: float = 1000.0,
+          body: bytes | None = None, extra_keys: tuple[str, ...] = ()) -> IncomingEvent:
+    return IncomingEvent(
+        instance=instance, event_id=str(event_id), dedup_keys=(f"id:{event_id}", *extra_keys),
+        destination="default", received_at=received_at,
+        body=body if body is not None else b'{"id": %s}' % str(event_id).encode(),
+        event_type="audit_operation", created_at=999.5, entity_type="Project",
+        entity_path="acme/app")
+
+
+async def test_new_id_is_accepted_and_repeat_is_a_duplicate(journal: SqliteJournal) -> None:
+    assert await journal.append([event(1)]) == [ACCEPTED]
+    assert await journal.append([event(1)]) == [DUPLICATE]
+    assert [e.event_id for e in await journal.tail(10)] == ["1"]
+
+
+async def test_repeat_within_one_append_is_a_duplicate(journal: SqliteJournal) -> None:
+    assert await journal.append([event(7), event(7), event(8)]) == [ACCEPTED, DUPLICATE,
+                                                                    ACCEPTED]
+
+
+async def test_same_id_under_another_instance_is_stored(journal: SqliteJournal) -> None:
+    assert await journal.append([event(1, instance="a"), event(1, instance="b")]) == [
+        ACCEPTED, ACCEPTED]
+
+
+async def test_body_is_kept_byte_for_byte(journal: SqliteJournal) -> None:
+    raw = b'{ "id" : 5,\n "odd":"\\u00e9\xc3\xa9", "n": 1.50 }'
+    await journal.append([event(5, body=raw)])
+    [stored] = await journal.read("sink", 10)
+    assert stored.body == raw
+    assert (stored.event_type, stored.created_at, stored.entity_path) == (
+        "audit_operation", 999.5, "acme/app")
+
+
+async def test_content_key_catches_a_repeat_with_a_fresh_id(journal: SqliteJournal) -> None:
+    first = event("uuid-1", extra_keys=("hash:abc",))
+    resent = event("uuid-2", extra_keys=("hash:abc",))
+    assert await journal.append([first, resent]) == [ACCEPTED, DUPLICATE]
+
+
+async def test_read_returns_events_after_the_cursor_in_order(journal: SqliteJournal) -> None:
+    await journal.append([event(i) for i in range(1, 6)])
+    await journal.register_sink("hec")
+    first = await journal.read("hec", 2)
+    assert [e.event_id for e in first] == ["1", "2"]
+    await journal.ack("hec", first[-1].seq)
+    assert [e.event_id for e in await journal.read("hec", 10)] == ["3", "4", "5"]
+
+
+async def test_cursor_never_moves_back(journal: SqliteJournal) -> None:
+    await journal.append([event(i) for i in range(1, 6)])
+    await journal.ack("hec", 4)
+    await journal.ack("hec", 2)
+    assert [e.event_id for e in await journal.read("hec", 10)] == ["5"]
+    stats = await journal.stats()
+    assert [(s.sink, s.cursor, s.backlog) for s in stats.sinks] == [("hec", 4, 1)]
+
+
+async def test_stats_count_events_duplicates_and_dead_letters(journal: SqliteJournal) -> None:
+    await journal.append([event(1), event(2), event(1), event(3)])
+    await journal.append([event(2)])
+    [stored, *_] = await journal.read("hec", 1)
+    await journal.dead_letter("hec", stored, "Incorrect index (code 7)")
+    stats = await journal.stats()
+    assert (stats.events, stats.first_seq, stats.last_seq) == (3, 1, 3)
+    assert (stats.remembered_ids, stats.duplicates_refused, stats.dead_letters) == (3, 2, 1)
+    [letter] = await journal.dead_letters("hec", 10)
+    assert (letter.event_id, letter.reason, letter.body) == ("1", "Incorrect index (code 7)",
+                                                             stored.body)
+
+
+async def test_purge_keeps_bodies_until_every_sink_has_them(journal: SqliteJournal) -> None:
+    await journal.append([event(i, received_at=100.0) for i in range(1, 5)])
+    await journal.register_sink("hec")
+    await journal.register_sink("archive")
+    await journal.ack("hec", 4)
+    await journal.ack("archive", 2)
+    result = await journal.purge(now=100.0 + 8 * 86400)
+    assert result.bodies_removed == 2
+    assert [e.event_id for e in await journal.tail(10)] == ["3", "4"]
+
+
+async def test_purge_keeps_everything_while_no_sink_is_registered(
+        journal: SqliteJournal) -> None:
+    await journal.append([event(1, received_at=0.0)])
+    assert (await journal.purge(now=10**9)).bodies_removed == 0
+    assert len(await journal.tail(10)) == 1
+
+
+async def test_ids_outlive_purged_bodies_for_the_dedup_window(journal: SqliteJournal) -> None:
+    await journal.append([event(1, received_at=100.0)])
+    await journal.ack("hec", 1)
+    result = await journal.purge(now=100.0 + 8 * 86400)  # past retention, inside the window
+    assert (result.bodies_removed, result.ids_forgotten) == (1, 0)
+    assert await journal.append([event(1)]) == [DUPLICATE]
+    result = await journal.purge(now=100.0 + 31 * 86400)  # past the 30-day window
+    assert result.ids_forgotten == 1
+    assert await journal.append([event(1)]) == [ACCEPTED]
+
+
+async def test_sequence_numbers_are_never_reused_after_a_full_purge(
+        journal: SqliteJournal) -> None:
+    await journal.append([event(1, received_at=0.0), event(2, received_at=0.0)])
+    await journal.ack("hec", 2)
+    await journal.purge(now=10**9)
+    await journal.append([event(3)])
+    [fresh] = await journal.read("hec", 10)
+    assert (fresh.event_id, fresh.seq) == ("3", 3)
+
+
+async def test_concurrent_appends_share_transactions(journal: SqliteJournal) -> None:
+    # Group commit: 300 concurrent single-event appends must not need 300 commits.
+    commits_before = _commit_count(journal)
+    outcomes = await asyncio.gather(*(journal.append([event(i)]) for i in range(300)))
+    assert all(o == [ACCEPTED] for o in outcomes)
+    assert _commit_count(journal) - commits_before < 150
+    assert (await journal.stats()).events == 300
+
+
+def _commit_count(journal: SqliteJournal) -> int:
+    return journal.batches_committed
+
+
+async def test_reopened_journal_keeps_everything(journal_config: JournalConfig) -> None:
+    opened = await SqliteJournal.open(journal_config)
+    await opened.append([event(1), event(2)])
+    await opened.ack("hec", 1)
+    await opened.close()
+    reopened = await SqliteJournal.open(journal_config)
+    try:
+        assert await reopened.append([event(2), event(3)]) == [DUPLICATE, ACCEPTED]
+        assert [e.event_id for e in await reopened.read("hec", 10)] == ["2", "3"]
+    finally:
+        await reopened.close()
+
+
+async def test_locked_journal_is_unavailable_then_recovers(journal: SqliteJournal) -> None:
+    other = sqlite3.connect(journal.path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(JournalUnavailable, match="locked"):
+            await journal.append([event(1)])
+        with pytest.raises(JournalUnavailable):
+            await journal.check_writable()
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert await journal.append([event(1)]) == [ACCEPTED]
+    await journal.check_writable()
+
+
+async def test_closed_journal_refuses_calls(journal_config: JournalConfig) -> None:
+    opened = await SqliteJournal.open(journal_config)
+    await opened.close()
+    await opened.close()  # idempotent
+    with pytest.raises(JournalClosed):
+        await opened.append([event(1)])
+    with pytest.raises(JournalClosed):
+        await opened.stats()
+
+
+async def test_journal_file_is_private_to_its_owner(journal: SqliteJournal) -> None:
+    assert stat.S_IMODE(os.stat(journal.path).st_mode) == 0o600
+
+
+async def test_readonly_open_of_a_missing_file_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    with pytest.raises(JournalUnavailable, match="no journal at"):
+        await SqliteJournal.open_readonly(JournalConfig(path=missing))
+    assert not missing.exists()
+
+
+async def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    other.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(JournalCorrupt, match="not an auditstream journal"):
+        await SqliteJournal.open(JournalConfig(path=other))
+
+
+async def test_readonly_journal_refuses_writes(journal: SqliteJournal,
+                                               journal_config: JournalConfig) -> None:
+    await journal.append([event(1)])
+    readonly = await SqliteJournal.open_readonly(journal_config)
+    try:
+        assert (await readonly.stats()).events == 1
+        with pytest.raises(JournalUnavailable, match="read-only"):
+            await readonly.append([event(2)])
+    finally:
+        await readonly.close()

@@ -1,0 +1,136 @@
+"""``auditstream receive`` as a user runs it: a real process, real signals, a real journal."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from journal import JournalConfig
+from journal.sqlite import SqliteJournal
+from tests.processes import ServerProcess, run_cli
+
+TOKEN = "cli-token-0123456789abcd"
+ENV = {"STREAM_TOKEN": TOKEN}
+HEADERS = {"X-Gitlab-Event-Streaming-Token": TOKEN,
+           "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def start(journal: Path, *extra: str) -> ServerProcess:
+    return ServerProcess("receive", "--listen", "127.0.0.1:0", "--journal", str(journal),
+                         "--token-env", "STREAM_TOKEN", *extra, env=ENV)
+
+
+async def post_all(url: str, ids: range, acknowledged: list[int] | None = None,
+                   hundred_acknowledged: asyncio.Event | None = None) -> list[int]:
+    """POST each id concurrently; the ids answered 200, also appended to ``acknowledged``."""
+    acknowledged = [] if acknowledged is None else acknowledged
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async def one(event_id: int) -> None:
+            try:
+                async with session.post(url, data=orjson.dumps({"id": event_id}),
+                                        headers=HEADERS) as response:
+                    if response.status == 200:
+                        acknowledged.append(event_id)
+                        if hundred_acknowledged and len(acknowledged) >= 100:
+                            hundred_acknowledged.set()
+            except aiohttp.ClientError:
+                pass
+
+        await asyncio.gather(*(one(i) for i in ids))
+    return sorted(acknowledged)
+
+
+async def journal_ids(path: Path) -> set[str]:
+    journal = await SqliteJournal.open(JournalConfig(path=path))
+    try:
+        return {event.event_id for event in await journal.tail(1_000_000)}
+    finally:
+        await journal.close()
+
+
+@pytest.mark.slow
+async def test_every_200_survives_a_sigkill(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    with start(path) as receiver:
+        acknowledged = await post_all(receiver.url, range(1, 401))
+        # Kill while a second burst is in flight: its 200s, too, must be on disk.
+        during_kill: list[int] = []
+        hundred = asyncio.Event()
+        burst = asyncio.create_task(post_all(receiver.url, range(401, 3401), during_kill,
+                                             hundred))
+        await asyncio.wait_for(hundred.wait(), 30)
+        receiver.kill()
+        await burst
+    # The kill must land mid-burst, or the test proves nothing about in-flight requests.
+    assert 100 <= len(during_kill) < 3000, len(during_kill)
+    acknowledged += during_kill
+    stored = await journal_ids(path)
+    missing = {str(i) for i in acknowledged} - stored
+    assert not missing, f"{len(missing)} events answered 200 were lost"
+
+
+async def test_sigterm_finishes_requests_and_exits_zero(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    receiver = start(path)
+    try:
+        assert await post_all(receiver.url, range(1, 51)) == list(range(1, 51))
+        assert receiver.terminate() == 0
+    finally:
+        receiver.kill()
+    assert "stopped" in receiver.stderr
+    assert TOKEN not in receiver.stderr
+    assert len(await journal_ids(path)) == 50
+
+
+def test_receive_without_a_token_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("receive", "--journal", str(tmp_path / "j.db"))
+    assert result.returncode == 2
+    assert "--token-env" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unset_token_variable_is_named(tmp_path: Path) -> None:
+    result = run_cli("receive", "--token-env", "NOT_SET_ANYWHERE_42",
+                     "--journal", str(tmp_path / "j.db"))
+    assert result.returncode == 2
+    assert "NOT_SET_ANYWHERE_42 is not set" in result.stderr
+
+
+def test_bad_config_key_is_named_with_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "auditstream.toml"
+    config.write_text('[receiver]\nlisten = "127.0.0.1:0"\nmax_bodyy = 5\n')
+    result = run_cli("receive", "--config", str(config))
+    assert result.returncode == 2
+    assert f"{config}: receiver.max_bodyy: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with start(tmp_path / "a.db") as first:
+        port = first.url.rsplit(":", 1)[1]
+        result = run_cli("receive", "--listen", f"127.0.0.1:{port}", "--journal",
+                         str(tmp_path / "b.db"), "--token-env", "STREAM_TOKEN", env=ENV)
+    assert result.returncode == 1
+    assert "receiver stopped" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_receive_with_a_config_file_serves_its_destinations(tmp_path: Path) -> None:
+    (tmp_path / "acme.token").write_text(TOKEN + "\n")
+    config = tmp_path / "auditstream.toml"
+    config.write_text(
+        '[receiver]\nlisten = "127.0.0.1:0"\n'
+        '[[receiver.destinations]]\nname = "acme"\ninstance = "gitlab.example.com"\n'
+        'token_file = "acme.token"\npath = "/acme"\n'
+        '[journal]\npath = "data/journal.db"\n')
+    with ServerProcess("receive", "--config", str(config)) as receiver:
+        assert asyncio.run(post_all(receiver.url + "/acme", range(1, 4))) == [1, 2, 3]
+        assert receiver.terminate() == 0
+    stats = run_cli("journal", "stats", "--journal", str(tmp_path / "data/journal.db"),
+                    "--output", "json")
+    assert stats.returncode == 0, stats.stderr
+    assert orjson.loads(stats.stdout)["events"] == 3

@@ -1,0 +1,102 @@
+"""Running the real ``auditstream`` command as a user does: a subprocess, bounded in time."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+AUDITSTREAM = str(Path(sys.executable).parent / "auditstream")
+_URL = re.compile(r"listening on (http://\S+)")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run one command to completion and capture what it printed."""
+    return subprocess.run([AUDITSTREAM, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+class ServerProcess:
+    """A long-running ``auditstream`` command that prints ``listening on URL`` when ready."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None,
+                 ready_timeout: float = 30) -> None:
+        self.process = subprocess.Popen(
+            [AUDITSTREAM, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})})
+        self.stderr_lines: list[str] = []
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
+        self.url = self._wait_for_url(ready_timeout)
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr_lines.append(line)
+
+    def _wait_for_url(self, timeout: float) -> str:
+        assert self.process.stdout is not None
+        found: list[str] = []
+
+        def read() -> None:
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                match = _URL.search(line)
+                if match:
+                    found.append(match.group(1))
+                    return
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not found:
+            self.kill()
+            raise AssertionError("no 'listening on' line in time; stderr:\n"
+                                 + "".join(self.stderr_lines))
+        return found[0]
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM, then wait for the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._close_pipes()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush or clean up, as in a crash."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        self._stderr_reader.join(5)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+    @property
+    def stderr(self) -> str:
+        """What the process wrote to stderr (complete once it has exited)."""
+        return "".join(self.stderr_lines)
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+def wait_until(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,1 @@
+"""Benchmarks: the receiver against a bare aiohttp handler, driven by wrk."""

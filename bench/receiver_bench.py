@@ -1,0 +1,395 @@
+"""The receiver benchmark: durable, deduplicating events/s against a bare aiohttp handler.
+
+wrk (``bench/wrk_post.lua``) posts realistic ~700-byte GitLab audit events, one in five a
+repeated id, over 64 connections to a bare aiohttp handler (the framework ceiling) and to
+``auditstream receive``, alternately, round after round, so every ratio compares runs made
+minutes apart on the same machine. Afterwards it checks that nothing was refused and that the
+journal holds exactly the ids the receiver answered 200 for, and reads the receiver's peak RSS.
+With ``--prefill-ids N`` a third target joins: a receiver on a journal already holding N ids.
+
+    python -m bench.receiver_bench                       # 3 rounds of 10 s per target
+    python -m bench.receiver_bench --prefill-ids 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from bench.prefill import PrefillResult, prefill
+from bench.procs import (
+    BenchError,
+    Server,
+    cores_used,
+    cpu_sample,
+    peak_rss_bytes,
+    pinned,
+    start_server,
+)
+from bench.report import (
+    TARGET_P99_MS,
+    TARGET_PREFILLED_RATIO,
+    TARGET_RATIO,
+    Measured,
+    Summary,
+    round_ratios,
+    rounds_table,
+    summarise,
+    summary_table,
+    verdict,
+)
+from bench.verify import (
+    JournalDelta,
+    answer_problems,
+    journal_problems,
+    parse_metrics,
+    sum_counts,
+)
+from bench.wrk import WrkReport, WrkRun, run_wrk, wrk_command
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "bench" / "results"
+TOKEN_ENV = "AUDITSTREAM_BENCH_TOKEN"  # noqa: S105 (the name of a variable)
+FIRST_ID = 2_000_000_000  # above the prefill's ids, as GitLab's ids grow
+IDS_PER_THREAD_STRIDE = 64  # wrk_post.lua's id stride
+BARE, RECEIVER, PREFILLED = "bare", "receiver", "receiver-prefilled"
+# The prefill needs about this much disk per id (body, row, index, WAL headroom).
+_DISK_BYTES_PER_ID = 1600
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    duration: float
+    warmup: float
+    rounds: int
+    connections: int
+    wrk_threads: int
+    prefill_ids: int
+    server_cpus: str | None
+    wrk_cpus: str | None
+    workdir: Path | None
+    keep: bool
+
+
+@dataclass(slots=True)
+class Target:
+    """A server under test and everything measured against it."""
+
+    name: str
+    server: Server
+    journal: Path | None = None
+    stats_before: dict[str, int] = field(default_factory=dict)
+    reports: list[WrkReport] = field(default_factory=list)
+
+
+def parse_args(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.receiver_bench",
+        description="Receiver vs bare aiohttp handler under wrk: req/s, p50/p99, peak RSS.")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="seconds per measured wrk run (default %(default)s)")
+    parser.add_argument("--warmup", type=float, default=2.0,
+                        help="seconds of unmeasured load per target first (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measured runs per target, alternating targets (default %(default)s)")
+    parser.add_argument("--connections", type=int, default=64,
+                        help="concurrent connections (default %(default)s)")
+    parser.add_argument("--wrk-threads", type=int, default=1,
+                        help="wrk threads (default %(default)s: wrk has one core of its own)")
+    parser.add_argument("--prefill-ids", type=int, default=0, metavar="N",
+                        help="also measure a receiver whose journal already holds N ids")
+    parser.add_argument("--server-cpus", default="0",
+                        help="taskset CPU list for the servers (default %(default)s)")
+    parser.add_argument("--wrk-cpus", default="1",
+                        help="taskset CPU list for wrk (default %(default)s)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin: servers and wrk share every core")
+    parser.add_argument("--workdir", type=Path,
+                        help="where the journals go (default: a new temporary directory)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the journals afterwards (they are removed by default)")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.connections < 1 or args.duration <= 0:
+        parser.error("--rounds, --connections and --duration must be positive")
+    if not 1 <= args.wrk_threads <= min(args.connections, IDS_PER_THREAD_STRIDE):
+        parser.error(f"--wrk-threads must be 1..min(connections, {IDS_PER_THREAD_STRIDE})")
+    return Options(duration=args.duration, warmup=args.warmup, rounds=args.rounds,
+                   connections=args.connections, wrk_threads=args.wrk_threads,
+                   prefill_ids=args.prefill_ids,
+                   server_cpus=None if args.no_pin else args.server_cpus,
+                   wrk_cpus=None if args.no_pin else args.wrk_cpus,
+                   workdir=args.workdir, keep=args.keep)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    for tool in ("wrk", *(("taskset",) if options.server_cpus is not None else ())):
+        if shutil.which(tool) is None:
+            print(f"receiver_bench: {tool} is not installed", file=sys.stderr)
+            return 2
+    workdir = Path(tempfile.mkdtemp(prefix="auditstream-bench-", dir=options.workdir))
+    try:
+        return run(options, workdir)
+    except BenchError as exc:
+        print(f"receiver_bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if options.keep:
+            print(f"journals kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(options: Options, workdir: Path) -> int:
+    environment = describe_environment(options)
+    print("\n".join(f"{key}: {value}" for key, value in environment.items()), flush=True)
+    prefilled: PrefillResult | None = None
+    if options.prefill_ids:
+        prefilled = prefill_journal(workdir / "prefilled.db", options.prefill_ids)
+    token = secrets.token_urlsafe(18)
+    targets = start_targets(options, workdir, token, prefilled is not None)
+    try:
+        measured = measure(options, targets, token)
+        problems, peak_rss = check_and_read_rss(targets)
+    finally:
+        stop_problems = stop_all(targets)
+    problems += stop_problems
+    summaries = [summarise(t.name, measured) for t in targets]
+    print("\n" + rounds_table(measured) + "\n\n" + summary_table(summaries, peak_rss) + "\n")
+    verdicts = print_verdicts(measured, summaries, prefilled)
+    save_results(options, environment, measured, summaries, peak_rss, verdicts, problems,
+                 prefilled)
+    for problem in problems:
+        print(f"CHECK FAILED: {problem}")
+    if not problems:
+        print("checks passed: every request answered 200, no socket errors, and each journal "
+              "holds exactly the distinct ids its receiver answered 200 for")
+    return 1 if problems else 0
+
+
+def describe_environment(options: Options) -> dict[str, str]:
+    cpu_model = next((line.split(":", 1)[1].strip() for line in
+                      Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), platform.processor())
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    pinning = ("none (servers and wrk share all cores)" if options.server_cpus is None else
+               f"servers on CPU {options.server_cpus}, wrk on CPU {options.wrk_cpus} (taskset)")
+    return {
+        "machine": f"{os.cpu_count()} CPUs, {cpu_model}, {platform.platform()}",
+        "python": platform.python_version(), "aiohttp": version("aiohttp"),
+        "sqlite": sqlite3.sqlite_version, "wrk": (wrk.stdout or wrk.stderr).split("\n")[0],
+        "load": f"{options.connections} connections, {options.wrk_threads} wrk thread(s), "
+                f"{options.rounds} rounds x {options.duration:g} s per target "
+                f"(+{options.warmup:g} s warm-up)",
+        "pinning": pinning,
+    }
+
+
+def prefill_journal(path: Path, ids: int) -> PrefillResult:
+    free = shutil.disk_usage(path.parent).free
+    if free < ids * _DISK_BYTES_PER_ID:
+        raise BenchError(f"prefilling {ids:,} ids needs about {ids * _DISK_BYTES_PER_ID / 1e9:.1f}"
+                         f" GB in {path.parent}; {free / 1e9:.1f} GB free (see --workdir)")
+    print(f"prefilling {path} with {ids:,} ids ...", flush=True)
+    result = asyncio.run(prefill(path, ids))
+    print(f"prefill: {result.ids:,} ids in {result.seconds:.1f} s "
+          f"({result.ids / result.seconds:,.0f} ids/s), file {result.file_bytes / 1e9:.2f} GB",
+          flush=True)
+    return result
+
+
+def auditstream_cli() -> str:
+    beside = Path(sys.executable).with_name("auditstream")
+    found = str(beside) if beside.exists() else shutil.which("auditstream")
+    if found is None:
+        raise BenchError("the auditstream CLI is not installed in this environment")
+    return found
+
+
+def start_targets(options: Options, workdir: Path, token: str,
+                  with_prefilled: bool) -> list[Target]:
+    env = {**os.environ, TOKEN_ENV: token}
+    targets: list[Target] = []
+    try:
+        bare = start_server(BARE, pinned([sys.executable, "-m", "bench.bare_handler",
+                                          "--listen", "127.0.0.1:0"], options.server_cpus),
+                            "bare handler listening on", workdir / "bare.stderr", cwd=REPO)
+        targets.append(Target(BARE, bare))
+        journals = [(RECEIVER, workdir / "empty.db")]
+        if with_prefilled:
+            journals.append((PREFILLED, workdir / "prefilled.db"))
+        for name, journal in journals:
+            command = [auditstream_cli(), "receive", "--listen", "127.0.0.1:0",
+                       "--journal", str(journal), "--token-env", TOKEN_ENV]
+            server = start_server(name, pinned(command, options.server_cpus),
+                                  "auditstream receiver listening on",
+                                  workdir / f"{name}.stderr", env=env)
+            targets.append(Target(name, server, journal, journal_stats(journal)))
+    except BaseException:
+        stop_all(targets)
+        raise
+    return targets
+
+
+class _Ids:
+    """Hands each wrk run a first id above every id sent before (ids grow, as GitLab's do)."""
+
+    def __init__(self) -> None:
+        self.next = FIRST_ID
+
+    def take(self) -> int:
+        return self.next
+
+    def used(self, report: WrkReport) -> None:
+        # Thread t sends first + t + 64k: past the last id of this run whatever the split.
+        self.next += IDS_PER_THREAD_STRIDE * (report.counts.sent + 1)
+
+
+def measure(options: Options, targets: list[Target], token: str) -> list[Measured]:
+    """A warm-up per target, then ``rounds`` rounds, each target once per round.
+
+    The order rotates from round to round (A B C, B C A, C A B) so that no target always
+    runs right after the same neighbour.
+    """
+    ids = _Ids()
+    if options.warmup > 0:
+        for target in targets:
+            wrk_once(options, target, token, ids, options.warmup)
+    measured: list[Measured] = []
+    for round_number in range(1, options.rounds + 1):
+        shift = (round_number - 1) % len(targets)
+        for target in targets[shift:] + targets[:shift]:
+            before = cpu_sample(target.server.pid)
+            run = wrk_once(options, target, token, ids, options.duration)
+            main_cores, other_cores = cores_used(before, cpu_sample(target.server.pid))
+            measured.append(Measured(target=target.name, round=round_number, run=run,
+                                     server_main_cores=main_cores,
+                                     server_other_cores=other_cores))
+            report = run.report
+            print(f"round {round_number} {target.name:<18} {report.requests_per_second:>9,.0f}"
+                  f" req/s  p50 {report.latency_ms[50]:6.2f} ms  p99 "
+                  f"{report.latency_ms[99]:6.2f} ms  wrk {run.wrk_cores:.2f} cores", flush=True)
+    return measured
+
+
+def wrk_once(options: Options, target: Target, token: str, ids: _Ids, seconds: float
+             ) -> WrkRun:
+    command = wrk_command(target.server.url + "/", threads=options.wrk_threads,
+                          connections=options.connections, seconds=seconds, token=token,
+                          first_id=ids.take())
+    try:
+        run = run_wrk(pinned(command, options.wrk_cpus))
+    except (RuntimeError, ValueError) as exc:
+        raise BenchError(f"wrk against {target.name}: {exc}") from exc
+    ids.used(run.report)
+    target.reports.append(run.report)
+    return run
+
+
+def check_and_read_rss(targets: list[Target]) -> tuple[list[str], dict[str, int]]:
+    """Let in-flight requests finish, then compare wrk, /metrics and the journal; read VmHWM."""
+    time.sleep(1.0)
+    problems: list[str] = []
+    for target in targets:
+        problems += answer_problems(target.name, target.reports)
+        if target.journal is None:
+            continue
+        metrics_url = target.server.url + "/metrics"  # http://127.0.0.1:PORT, printed by it
+        with urllib.request.urlopen(metrics_url, timeout=10) as answer:  # noqa: S310
+            server = parse_metrics(answer.read().decode())
+        after = journal_stats(target.journal)
+        delta = JournalDelta(**{key: after[key] - target.stats_before[key] for key in
+                                ("events", "remembered_ids", "duplicates_refused")})
+        sent = sum_counts(report.counts for report in target.reports)
+        problems += journal_problems(target.name, sent, server, delta)
+        print(f"{target.name}: wrk sent {sent.sent:,} requests ({sent.fresh:,} distinct new "
+              f"ids) and read {sent.answered:,} answers; the receiver answered "
+              f"{server.requests.get('ok', 0):,} with 200; the journal gained "
+              f"{delta.events:,} events and refused {delta.duplicates_refused:,} duplicates")
+    peak_rss = {target.name: peak_rss_bytes(target.server.pid) for target in targets}
+    return problems, peak_rss
+
+
+def journal_stats(path: Path) -> dict[str, int]:
+    """``auditstream journal stats --output json``: the journal as its own CLI sees it."""
+    completed = subprocess.run([auditstream_cli(), "journal", "stats", "--journal", str(path),
+                                "--output", "json"], capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise BenchError(f"journal stats {path}: {completed.stderr.strip()}")
+    stats: dict[str, int] = json.loads(completed.stdout)
+    return stats
+
+
+def stop_all(targets: list[Target]) -> list[str]:
+    problems = []
+    for target in targets:
+        try:
+            status = target.server.stop()
+        except BenchError as exc:
+            problems.append(str(exc))
+            continue
+        if status != 0:
+            problems.append(f"{target.name} exited with status {status} on SIGTERM; see "
+                            f"{target.server.stderr_path}")
+    return problems
+
+
+def print_verdicts(measured: list[Measured], summaries: list[Summary],
+                   prefilled: PrefillResult | None) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    ratios = round_ratios(measured, RECEIVER, BARE)
+    print(verdict("receiver / bare req/s", ratios, TARGET_RATIO))
+    receiver = next(s for s in summaries if s.target == RECEIVER)
+    p99_status = "met" if receiver.p99_ms < TARGET_P99_MS else "NOT met"
+    print(f"receiver p99: median {receiver.p99_ms:.2f} ms; target < {TARGET_P99_MS:g} ms: "
+          f"{p99_status}")
+    figures["receiver_over_bare"] = statistics.median(ratios)
+    figures["receiver_p99_ms"] = receiver.p99_ms
+    if prefilled is not None:
+        filled = round_ratios(measured, PREFILLED, RECEIVER)
+        print(verdict(f"receiver with {prefilled.ids:,} ids / empty journal req/s", filled,
+                      TARGET_PREFILLED_RATIO))
+        figures["prefilled_over_empty"] = statistics.median(filled)
+        figures["prefilled_over_bare"] = statistics.median(
+            round_ratios(measured, PREFILLED, BARE))
+    return figures
+
+
+def save_results(options: Options, environment: dict[str, str], measured: list[Measured],
+                 summaries: list[Summary], peak_rss: dict[str, int], figures: dict[str, float],
+                 problems: list[str], prefilled: PrefillResult | None) -> None:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / time.strftime("receiver-%Y%m%d-%H%M%S.json")
+    document = {
+        "command": " ".join([Path(sys.executable).name, "-m", "bench.receiver_bench",
+                             *sys.argv[1:]]),
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+        "environment": environment, "figures": figures, "peak_rss_bytes": peak_rss,
+        "prefill": None if prefilled is None else asdict(prefilled),
+        "summaries": [asdict(s) for s in summaries],
+        "runs": [{"target": m.target, "round": m.round, "report": asdict(m.run.report),
+                  "wrk_cores": m.run.wrk_cores, "server_main_cores": m.server_main_cores,
+                  "server_other_cores": m.server_other_cores} for m in measured],
+        "problems": problems,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"results saved to {path.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

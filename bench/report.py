@@ -1,0 +1,99 @@
+"""Turning the rounds into the figures: medians, ratios, and a plain-text table."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.wrk import WrkRun
+
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 20.0
+TARGET_PREFILLED_RATIO = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One measured wrk run against one target, with the CPU each side used meanwhile."""
+
+    target: str
+    round: int
+    run: WrkRun
+    server_main_cores: float
+    server_other_cores: float
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A target's medians over the rounds."""
+
+    target: str
+    rounds: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    server_main_cores: float
+    server_other_cores: float
+    wrk_cores: float
+
+
+def summarise(target: str, runs: Sequence[Measured]) -> Summary:
+    mine = [m for m in runs if m.target == target]
+    return Summary(
+        target=target, rounds=len(mine),
+        requests_per_second=statistics.median(m.run.report.requests_per_second for m in mine),
+        p50_ms=statistics.median(m.run.report.latency_ms[50] for m in mine),
+        p99_ms=statistics.median(m.run.report.latency_ms[99] for m in mine),
+        server_main_cores=statistics.median(m.server_main_cores for m in mine),
+        server_other_cores=statistics.median(m.server_other_cores for m in mine),
+        wrk_cores=statistics.median(m.run.wrk_cores for m in mine))
+
+
+def round_ratios(runs: Sequence[Measured], numerator: str, denominator: str) -> list[float]:
+    """requests/s of ``numerator`` over ``denominator``, round by round (same-round pairs)."""
+    ratios = []
+    for round_number in sorted({m.round for m in runs}):
+        top = [m for m in runs if m.round == round_number and m.target == numerator]
+        bottom = [m for m in runs if m.round == round_number and m.target == denominator]
+        if top and bottom:
+            ratios.append(top[0].run.report.requests_per_second
+                          / bottom[0].run.report.requests_per_second)
+    return ratios
+
+
+def rounds_table(runs: Sequence[Measured]) -> str:
+    header = ["round", "target", "req/s", "p50 ms", "p99 ms", "server main", "server other",
+              "wrk cores"]
+    rows = [[str(m.round), m.target, f"{m.run.report.requests_per_second:,.0f}",
+             f"{m.run.report.latency_ms[50]:.2f}", f"{m.run.report.latency_ms[99]:.2f}",
+             f"{m.server_main_cores:.2f}", f"{m.server_other_cores:.2f}",
+             f"{m.run.wrk_cores:.2f}"] for m in runs]
+    return table(header, rows)
+
+
+def summary_table(summaries: Sequence[Summary], peak_rss: dict[str, int]) -> str:
+    header = ["target", "rounds", "median req/s", "p50 ms", "p99 ms", "server main cores",
+              "server other cores", "wrk cores", "peak RSS MiB"]
+    rows = [[s.target, str(s.rounds), f"{s.requests_per_second:,.0f}", f"{s.p50_ms:.2f}",
+             f"{s.p99_ms:.2f}", f"{s.server_main_cores:.2f}", f"{s.server_other_cores:.2f}",
+             f"{s.wrk_cores:.2f}", f"{peak_rss.get(s.target, 0) / 2**20:.1f}"]
+            for s in summaries]
+    return table(header, rows)
+
+
+def verdict(name: str, ratios: Sequence[float], target: float) -> str:
+    median = statistics.median(ratios)
+    status = "met" if median >= target else "NOT met"
+    rounds = ", ".join(f"{r:.3f}" for r in ratios)
+    return f"{name}: median {median:.3f} (rounds: {rounds}); target >= {target:g}: {status}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows,
+                                                                         strict=True)]
+    lines = ["  ".join(cell.ljust(width) if i == 1 or i == 0 else cell.rjust(width)
+                       for i, (cell, width) in enumerate(zip(row, widths, strict=True)))
+             for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Sequence
 
 from journal.model import (
@@ -33,8 +34,9 @@ class Journal(abc.ABC):
         """Make ``sink`` known (cursor at the start) so retention waits for it."""
 
     @abc.abstractmethod
-    async def read(self, sink: str, limit: int) -> list[StoredEvent]:
-        """Up to ``limit`` events after the sink's cursor, in journal order."""
+    async def read(self, sink: str, limit: int, after: int | None = None) -> list[StoredEvent]:
+        """Up to ``limit`` events after the sink's cursor (or after ``seq == after``, for a
+        relay that has sent past its cursor and awaits confirmation), in journal order."""
 
     @abc.abstractmethod
     async def ack(self, sink: str, upto: int) -> None:
@@ -63,6 +65,13 @@ class Journal(abc.ABC):
     @abc.abstractmethod
     async def check_writable(self) -> None:
         """Raise ``JournalUnavailable`` unless a write can go through now (for /readyz)."""
+
+    async def wait_for_append(self, at_most: float) -> None:
+        """Return when new events may be there, at the latest after ``at_most`` seconds.
+
+        Backends that can tell (an append in this process) return early; others just wait,
+        which makes a relay in another process poll."""
+        await asyncio.sleep(at_most)
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -46,6 +46,7 @@ class SqliteJournal(Journal):
         self._closed = False
         self._next_seq = 0  # owned by the writer thread once the writer exists
         self._writer: GroupCommitWriter | None = None
+        self._append_waiters: set[asyncio.Future[None]] = set()
         if writable:
             self._writer = GroupCommitWriter(
                 connect=lambda: connect_for_writing(config.path, config.busy_timeout_seconds),
@@ -83,7 +84,25 @@ class SqliteJournal(Journal):
     async def append(self, events: Sequence[IncomingEvent]) -> list[AppendOutcome]:
         if not events:
             return []
-        return await self._write(lambda conn: self._append_in(conn, events))
+        outcomes = await self._write(lambda conn: self._append_in(conn, events))
+        if AppendOutcome.ACCEPTED in outcomes:
+            self._wake_append_waiters()
+        return outcomes
+
+    async def wait_for_append(self, at_most: float) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._append_waiters.add(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), at_most)
+        except TimeoutError:
+            pass
+        finally:
+            self._append_waiters.discard(waiter)
+
+    def _wake_append_waiters(self) -> None:
+        for waiter in self._append_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def register_sink(self, sink: str) -> None:
         await self._write(lambda conn: conn.execute(
@@ -166,10 +185,13 @@ class SqliteJournal(Journal):
 
     # -- reads: one reader thread with its own connection -----------------------------------
 
-    async def read(self, sink: str, limit: int) -> list[StoredEvent]:
+    async def read(self, sink: str, limit: int, after: int | None = None) -> list[StoredEvent]:
         def query(conn: sqlite3.Connection) -> list[StoredEvent]:
-            row = conn.execute("SELECT cursor FROM cursors WHERE sink = ?", (sink,)).fetchone()
-            cursor = 0 if row is None else int(row[0])
+            cursor = after
+            if cursor is None:
+                row = conn.execute("SELECT cursor FROM cursors WHERE sink = ?",
+                                   (sink,)).fetchone()
+                cursor = 0 if row is None else int(row[0])
             rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? "
                                 "ORDER BY seq LIMIT ?", (cursor, limit)).fetchall()
             return [_stored(r) for r in rows]

@@ -1,0 +1,93 @@
+"""The HEC envelope of a journal event: pure, byte-level, the original event unchanged.
+
+``event`` is the body GitLab sent, spliced in as it is (it was validated as JSON when it was
+received), so the SIEM sees exactly what GitLab streamed; the rest is built with orjson.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from journal import StoredEvent
+
+DEFAULT_SOURCETYPE = "gitlab:audit"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRoute:
+    """Send events of ``event_type`` (or under ``entity_path_prefix``) to ``index``."""
+
+    index: str
+    event_type: str | None = None
+    entity_path_prefix: str | None = None
+
+    def matches(self, event: StoredEvent) -> bool:
+        if self.event_type is not None and event.event_type != self.event_type:
+            return False
+        if self.entity_path_prefix is not None:
+            return (event.entity_path or "").startswith(self.entity_path_prefix)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeSettings:
+    """What a sink puts around each event; None means the documented default."""
+
+    host: str | None = None            # default: the event's GitLab instance
+    source: str | None = None          # default: gitlab:<destination>
+    sourcetype: str = DEFAULT_SOURCETYPE
+    index: str | None = None           # default: the token's default index
+    index_routes: tuple[IndexRoute, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One encoded envelope and where it must go (batches never mix indexes)."""
+
+    seq: int
+    index: str | None
+    data: bytes
+
+
+def index_for(event: StoredEvent, settings: EnvelopeSettings) -> str | None:
+    for route in settings.index_routes:
+        if route.matches(event):
+            return route.index
+    return settings.index
+
+
+def event_time(event: StoredEvent) -> float:
+    """Epoch seconds with millisecond precision: created_at, else the time we received it."""
+    when = event.created_at if event.created_at is not None else event.received_at
+    return round(when, 3)
+
+
+def indexed_fields(event: StoredEvent) -> dict[str, str]:
+    """A few fields Splunk indexes, always as strings (HEC refuses nested values, code 15)."""
+    fields = {"event_id": event.event_id}
+    if event.event_type:
+        fields["event_type"] = event.event_type
+    if event.entity_type:
+        fields["entity_type"] = event.entity_type
+    if event.entity_path:
+        fields["entity_path"] = event.entity_path
+    return fields
+
+
+def encode(event: StoredEvent, settings: EnvelopeSettings) -> Envelope:
+    index = index_for(event, settings)
+    head: dict[str, object] = {
+        "time": event_time(event),
+        "host": settings.host or event.instance,
+        "source": settings.source or f"gitlab:{event.destination}",
+        "sourcetype": settings.sourcetype,
+    }
+    if index is not None:
+        head["index"] = index
+    head["fields"] = indexed_fields(event)
+    prefix = orjson.dumps(head)
+    # {"time":..,"fields":{..}} + ,"event":<body>}: the body goes in as received.
+    data = b"".join((prefix[:-1], b',"event":', event.body.strip(), b"}"))
+    return Envelope(seq=event.seq, index=index, data=data)

@@ -1,0 +1,22 @@
+"""Errors of the relay.
+
+    RelayError                  base
+    ├── SinkUnavailable         the sink could not be reached or did not answer in time
+    │                           (connection refused or reset, timeout); retrying can help
+    └── SinkWriteFailed         a local sink (file) could not write; retrying can help once
+                                the disk is fixed, and nothing is lost meanwhile
+"""
+
+from __future__ import annotations
+
+
+class RelayError(Exception):
+    """Base of every relay error."""
+
+
+class SinkUnavailable(RelayError):
+    """The sink was not reached or did not answer; the batch is retried as it is."""
+
+
+class SinkWriteFailed(RelayError):
+    """A local sink could not write; the batch is retried as it is."""

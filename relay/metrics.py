@@ -1,0 +1,48 @@
+"""The relay's Prometheus metrics, per sink."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+SINK_STATES = ("starting", "running", "retrying", "paused", "stopped")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayMetrics:
+    delivered: Counter
+    retried: Counter
+    dead_lettered: Counter
+    backlog: Gauge
+    last_success: Gauge
+    state: Gauge
+    pending_acks: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> RelayMetrics:
+        return cls(
+            delivered=Counter("auditstream_relay_delivered_events",
+                              "Events confirmed by the sink", ["sink"], registry=registry),
+            retried=Counter("auditstream_relay_retried_requests",
+                            "Requests to the sink that will be tried again", ["sink"],
+                            registry=registry),
+            dead_lettered=Counter("auditstream_relay_dead_lettered_events",
+                                  "Events the sink can never accept, kept as dead letters",
+                                  ["sink"], registry=registry),
+            backlog=Gauge("auditstream_relay_backlog_events",
+                          "Events in the journal not yet confirmed by the sink", ["sink"],
+                          registry=registry),
+            last_success=Gauge("auditstream_relay_last_success_timestamp_seconds",
+                               "When the sink last confirmed a batch", ["sink"],
+                               registry=registry),
+            state=Gauge("auditstream_relay_sink_state",
+                        "1 for the sink's current state", ["sink", "state"], registry=registry),
+            pending_acks=Gauge("auditstream_relay_pending_acks",
+                               "Batches awaiting indexer acknowledgement", ["sink"],
+                               registry=registry),
+        )
+
+    def set_state(self, sink: str, current: str) -> None:
+        for state in SINK_STATES:
+            self.state.labels(sink, state).set(1 if state == current else 0)

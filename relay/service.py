@@ -1,0 +1,109 @@
+"""Running the relay: one pipeline per configured sink, over one journal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry
+
+from journal import Journal
+from relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
+from relay.metrics import RelayMetrics
+from relay.pipeline import PipelineSettings, SinkPipeline
+from relay.sinks.base import Sink, SinkHealth
+from relay.sinks.file import FileSink
+from relay.sinks.hec import HecSink
+
+log = logging.getLogger("auditstream.relay")
+
+ReadinessProbe = Callable[[], Awaitable[tuple[str, bool, str]]]
+
+
+def build_sink(config: SinkConfig) -> Sink:
+    if isinstance(config, FileSinkConfig):
+        return FileSink(config.name, config.path)
+    return HecSink(config.name, config.url, config.token, gzip=config.gzip,
+                   gzip_level=config.gzip_level, use_acks=config.ack,
+                   timeout_seconds=config.timeout_seconds, ssl_context=_tls(config))
+
+
+def _tls(config: HecSinkConfig) -> ssl.SSLContext | bool:
+    if not config.url.startswith("https:"):
+        return True  # plain HTTP: nothing to verify
+    if not config.tls_verify:
+        log.warning("TLS verification is OFF for sink %s: anyone on the path can read and "
+                    "alter what is sent (tls_verify = false)", config.name)
+        return False
+    context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class Relay:
+    """The pipelines of every sink; ``start`` checks each sink and runs them."""
+
+    def __init__(self, config: RelayConfig, journal: Journal,
+                 registry: CollectorRegistry | None = None,
+                 sinks: list[Sink] | None = None, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.metrics = RelayMetrics.create(registry or CollectorRegistry())
+        self.sinks = sinks if sinks is not None else [build_sink(s) for s in config.sinks]
+        self.pipelines = [
+            SinkPipeline(sink, journal, _settings(config, sink_config), self.metrics, rng)
+            for sink, sink_config in zip(self.sinks, config.sinks, strict=True)]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def check_sinks(self) -> dict[str, SinkHealth]:
+        """Ask every sink at once; report each problem by name. Events are kept either way."""
+        results = await asyncio.gather(*(sink.health() for sink in self.sinks))
+        report = {sink.name: health for sink, health in zip(self.sinks, results, strict=True)}
+        for name, health in report.items():
+            if health.ok:
+                log.info("sink %s is reachable and takes our token", name)
+            else:
+                log.error("sink %s is not usable: %s (events are kept until it is)", name,
+                          health.reason)
+        return report
+
+    def start(self) -> None:
+        for pipeline in self.pipelines:
+            self._tasks.append(asyncio.create_task(pipeline.run(), name=f"relay:{pipeline.name}"))
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Finish the batches in hand (within the grace), save cursors, close the sinks."""
+        await asyncio.gather(*(p.stop(grace_seconds) for p in self.pipelines))
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sink in self.sinks:
+            await sink.close()
+
+    def failed(self) -> BaseException | None:
+        """A pipeline that stopped on a bug, if any."""
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                return task.exception()
+        return None
+
+    def probes(self) -> list[ReadinessProbe]:
+        return [_probe(pipeline) for pipeline in self.pipelines]
+
+
+def _probe(pipeline: SinkPipeline) -> ReadinessProbe:
+    async def probe() -> tuple[str, bool, str]:
+        ok = pipeline.state != "paused"
+        return f"sink:{pipeline.name}", ok, pipeline.pause_reason or pipeline.state
+
+    return probe
+
+
+def _settings(config: RelayConfig, sink: SinkConfig) -> PipelineSettings:
+    return PipelineSettings(envelope=sink.envelope, batch=sink.batch, retry=config.retry,
+                            ack=config.ack, poll_seconds=config.poll_seconds,
+                            windows_in_flight=config.windows_in_flight)

@@ -1,0 +1,1 @@
+"""Sinks: where the relay delivers batches. One module per kind."""

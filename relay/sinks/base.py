@@ -1,0 +1,47 @@
+"""The sink interface: send a batch, say whether you are healthy, confirm acknowledgements."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from relay.batch import Batch
+
+
+@dataclass(frozen=True, slots=True)
+class SinkAnswer:
+    """What the sink said to one batch, for ``relay.decision.decide``."""
+
+    status: int
+    body: bytes
+    retry_after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SinkHealth:
+    ok: bool
+    reason: str = ""
+
+
+class Sink(abc.ABC):
+    """One destination of the relay. ``send`` raises ``SinkUnavailable`` when nothing answered."""
+
+    name: str
+    uses_acks: bool = False
+
+    @abc.abstractmethod
+    async def send(self, batch: Batch) -> SinkAnswer:
+        """Deliver one batch and return the answer, whatever it is."""
+
+    @abc.abstractmethod
+    async def health(self) -> SinkHealth:
+        """Is the sink reachable, and does it take our credentials? Asked at start-up."""
+
+    async def query_acks(self, ack_ids: Sequence[int]) -> dict[int, bool]:
+        """Which of ``ack_ids`` are indexed (only for sinks with ``uses_acks``)."""
+        return dict.fromkeys(ack_ids, True)
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections and files."""

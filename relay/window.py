@@ -1,0 +1,66 @@
+"""A window: the events of one journal read, cut into batches, confirmed as a whole.
+
+A sink's cursor moves to a window's last event only when every batch of it, and of every
+window before it, is confirmed (delivered, or acknowledged by the indexer, or dead-lettered).
+After a crash the unconfirmed windows are sent again: the only duplicates we allow.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from journal import StoredEvent
+from relay.batch import Batch, cut_batches
+from relay.config import BatchSettings
+from relay.envelope import EnvelopeSettings, encode
+
+
+@dataclass(slots=True, eq=False)
+class Window:
+    """``outstanding`` counts what must still be confirmed: one unit per batch being sent,
+    plus one per part of it awaiting the indexer's acknowledgement."""
+
+    last_seq: int
+    events: dict[int, StoredEvent]
+    batches: list[Batch]
+    outstanding: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outstanding = len(self.batches)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.outstanding == 0
+
+
+def make_window(events: Sequence[StoredEvent], envelope: EnvelopeSettings,
+                batch: BatchSettings) -> Window:
+    envelopes = [encode(event, envelope) for event in events]
+    return Window(last_seq=events[-1].seq, events={event.seq: event for event in events},
+                  batches=cut_batches(envelopes, batch.max_events, batch.max_bytes))
+
+
+class WindowLedger:
+    """The windows in flight, oldest first; says how far the cursor may move."""
+
+    def __init__(self) -> None:
+        self._windows: deque[Window] = deque()
+
+    def add(self, window: Window) -> None:
+        self._windows.append(window)
+
+    def release(self, window: Window) -> tuple[int | None, int]:
+        """One unit of ``window`` is confirmed: the new cursor (if it moves) and how many
+        windows it moved over."""
+        window.outstanding -= 1
+        upto: int | None = None
+        moved = 0
+        while self._windows and self._windows[0].confirmed:
+            upto = self._windows.popleft().last_seq
+            moved += 1
+        return upto, moved
+
+    def __len__(self) -> int:
+        return len(self._windows)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from client.cli_journal import journal
-from client.cli_receive import receive
+from client.cli_run import receive, relay, run
+from client.cli_serve import serve
 from client.logs import configure_logging
 
 
@@ -19,8 +20,11 @@ def cli(log_level: str) -> None:
     configure_logging(log_level)
 
 
+cli.add_command(run)
 cli.add_command(receive)
+cli.add_command(relay)
 cli.add_command(journal)
+cli.add_command(serve)
 
 
 def main() -> None:

@@ -1,52 +1,112 @@
-"""``auditstream receive``: the receiver alone, GitLab's events into the journal."""
+"""``auditstream run | receive | relay``: the main job, and each half alone for scaling out."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import os
-import signal
-import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from client.config import AppConfig, load_config, parse_listen, secret_from_env, secret_from_file
+from client.config_relay import check_hec_url
 from client.errors import ConfigError
-from journal import JournalConfig, JournalError, open_journal
+from client.serving import serve
+from journal import JournalConfig, JournalError
 from receiver.config import DEFAULT_DESTINATION, DestinationConfig, ReceiverConfig
-from receiver.service import purge_periodically, start_receiver
+from relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
+from relay.envelope import EnvelopeSettings
 
-log = logging.getLogger("auditstream.cli")
+DEFAULT_ARCHIVE_NAME = "events.jsonl"
+
+
+def receiver_options(command: Any) -> Any:
+    for option in reversed([
+        click.option("--config", "config_path", envvar="AUDITSTREAM_CONFIG",
+                     type=click.Path(path_type=Path, dir_okay=False),
+                     help="The TOML config file."),
+        click.option("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8080); "
+                                      "overrides the config file."),
+        click.option("--journal", "journal_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="The journal file (default auditstream.db); overrides the config."),
+        click.option("--token-env", multiple=True,
+                     help="Environment variable holding the destination's verification token "
+                          "(twice while rotating). Without --config: one destination, "
+                          "'default'."),
+        click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
+                     multiple=True, help="File holding the verification token."),
+        click.option("--instance", default="default", show_default=True,
+                     help="Without --config: the GitLab instance name that scopes dedup."),
+    ]):
+        command = option(command)
+    return command
+
+
+def sink_options(command: Any) -> Any:
+    for option in reversed([
+        click.option("--hec-url", help="HEC collector base URL (https://splunk:8088); a URL "
+                                       "with a path is used as given."),
+        click.option("--hec-token-env", help="Environment variable holding the HEC token."),
+        click.option("--hec-index", help="Splunk index for the events (default: the token's)."),
+        click.option("--hec-ack/--no-hec-ack", default=False,
+                     help="Use indexer acknowledgement (the token must have it on)."),
+        click.option("--file-sink", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Also (or only) write events as JSON lines to this file."),
+    ]):
+        command = option(command)
+    return command
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              envvar="AUDITSTREAM_CONFIG", help="The TOML config file.")
-@click.option("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8080); "
-                               "overrides the config file.")
-@click.option("--journal", "journal_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="The journal file (default auditstream.db); overrides the config file.")
-@click.option("--token-env", multiple=True,
-              help="Environment variable holding the destination's verification token "
-                   "(twice while rotating). Without --config: one destination, 'default'.")
-@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False), multiple=True,
-              help="File holding the verification token, instead of --token-env.")
-@click.option("--instance", default="default", show_default=True,
-              help="Without --config: the GitLab instance name that scopes deduplication.")
+@receiver_options
+@sink_options
+def run(config_path: Path | None, listen: str | None, journal_path: Path | None,
+        token_env: tuple[str, ...], token_file: tuple[Path, ...], instance: str,
+        hec_url: str | None, hec_token_env: str | None, hec_index: str | None, hec_ack: bool,
+        file_sink: Path | None) -> None:
+    """Receive GitLab's stream and relay it to the sinks: the main job, in one process."""
+    config = _config_or_usage_error(lambda: with_sinks(
+        receive_config(config_path, listen, journal_path, token_env, token_file, instance),
+        hec_url, hec_token_env, hec_index, hec_ack, file_sink, default_archive=True))
+    _serve(config, receive=True, relay=True)
+
+
+@click.command()
+@receiver_options
 def receive(config_path: Path | None, listen: str | None, journal_path: Path | None,
             token_env: tuple[str, ...], token_file: tuple[Path, ...], instance: str) -> None:
     """Receive GitLab's audit event stream and keep every event in the journal."""
-    try:
-        config = receive_config(config_path, listen, journal_path, token_env, token_file, instance)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
-    try:
-        asyncio.run(serve_receiver(config))
-    except (JournalError, OSError) as exc:
-        raise click.ClickException(f"receiver stopped: {exc}") from exc
+    config = _config_or_usage_error(lambda: receive_config(
+        config_path, listen, journal_path, token_env, token_file, instance))
+    _serve(config, receive=True, relay=False)
+
+
+@click.command()
+@click.option("--config", "config_path", envvar="AUDITSTREAM_CONFIG",
+              type=click.Path(path_type=Path, dir_okay=False), help="The TOML config file.")
+@click.option("--journal", "journal_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="The journal file (default auditstream.db); overrides the config.")
+@click.option("--listen", help="HOST:PORT for /healthz, /readyz and /metrics (optional).")
+@sink_options
+def relay(config_path: Path | None, journal_path: Path | None, listen: str | None,
+          hec_url: str | None, hec_token_env: str | None, hec_index: str | None, hec_ack: bool,
+          file_sink: Path | None) -> None:
+    """Relay the journal to the sinks (with the receiver running elsewhere)."""
+    def build() -> AppConfig:
+        base = load_config(config_path) if config_path else AppConfig(None, JournalConfig())
+        if journal_path is not None:
+            base = replace(base, journal=replace(base.journal, path=journal_path))
+        config = with_sinks(base, hec_url, hec_token_env, hec_index, hec_ack, file_sink,
+                            default_archive=False)
+        if config.relay is None:
+            raise ConfigError("no sink: give [[sinks]] in --config, --hec-url or --file-sink")
+        return config
+
+    config = _config_or_usage_error(build)
+    status = parse_listen(listen, "--listen") if listen else None
+    _serve(config, receive=False, relay=True, status_listen=status)
 
 
 def receive_config(config_path: Path | None, listen: str | None, journal_path: Path | None,
@@ -58,6 +118,9 @@ def receive_config(config_path: Path | None, listen: str | None, journal_path: P
             raise ConfigError("--token-env/--token-file go without --config; "
                               "put tokens in the config file's destinations")
         config = load_config(config_path)
+        if config.receiver is None:
+            raise ConfigError(f"{config_path}: receiver.destinations: at least one "
+                              "[[receiver.destinations]] is needed to receive")
     else:
         tokens = [*(secret_from_env(name, "--token-env", os.environ) for name in token_env),
                   *(secret_from_file(path, "--token-file") for path in token_file)]
@@ -72,41 +135,54 @@ def receive_config(config_path: Path | None, listen: str | None, journal_path: P
     return _override(config, listen, journal_path)
 
 
+def with_sinks(config: AppConfig, hec_url: str | None, hec_token_env: str | None,
+               hec_index: str | None, hec_ack: bool, file_sink: Path | None, *,
+               default_archive: bool) -> AppConfig:
+    """Add the sinks given as options; with none at all, ``run`` archives beside the journal."""
+    sinks: list[SinkConfig] = list(config.relay.sinks) if config.relay else []
+    if hec_url is not None:
+        check_hec_url(hec_url, "--hec-url")
+        if not hec_token_env:
+            raise ConfigError("--hec-url needs --hec-token-env NAME")
+        token = secret_from_env(hec_token_env, "--hec-token-env", os.environ)
+        sinks.append(HecSinkConfig(name="hec", url=hec_url, token=token, ack=hec_ack,
+                                   envelope=EnvelopeSettings(index=hec_index)))
+    elif hec_token_env or hec_index:
+        raise ConfigError("--hec-token-env and --hec-index go with --hec-url")
+    if file_sink is not None:
+        sinks.append(FileSinkConfig(name="file", path=file_sink))
+    if not sinks and default_archive:
+        archive = config.journal.path.with_name(DEFAULT_ARCHIVE_NAME)
+        click.echo(f"no sink configured: relaying to the JSON-lines file {archive}", err=True)
+        sinks.append(FileSinkConfig(name="file", path=archive))
+    if not sinks:
+        return config
+    relay_config = replace(config.relay, sinks=tuple(sinks)) if config.relay else RelayConfig(
+        sinks=tuple(sinks))
+    return replace(config, relay=relay_config)
+
+
 def _override(config: AppConfig, listen: str | None, journal_path: Path | None) -> AppConfig:
     receiver, journal = config.receiver, config.journal
-    if listen is not None:
+    if listen is not None and receiver is not None:
         host, port = parse_listen(listen, "--listen")
         receiver = replace(receiver, host=host, port=port)
     if journal_path is not None:
         journal = replace(journal, path=journal_path)
-    return AppConfig(receiver=receiver, journal=journal)
+    return replace(config, receiver=receiver, journal=journal)
 
 
-async def serve_receiver(config: AppConfig) -> None:
-    """Run until SIGTERM or SIGINT, then finish in-flight requests and close the journal."""
-    stop = _stop_on_signals()
-    journal = await open_journal(config.journal)
+def _config_or_usage_error(build: Any) -> AppConfig:
     try:
-        receiver = await start_receiver(config.receiver, journal)
-        names = ", ".join(d.name for d in config.receiver.destinations)
-        click.echo(f"auditstream receiver listening on {receiver.url} "
-                   f"(destinations: {names}; journal: {config.journal.path})")
-        sys.stdout.flush()
-        purge = asyncio.create_task(purge_periodically(journal, config.journal))
-        await stop.wait()
-        log.info("stopping: finishing in-flight requests")
-        await receiver.stop()
-        purge.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purge
-    finally:
-        await journal.close()
-    log.info("stopped")
+        config: AppConfig = build()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return config
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
+def _serve(config: AppConfig, *, receive: bool, relay: bool,
+           status_listen: tuple[str, int] | None = None) -> None:
+    try:
+        asyncio.run(serve(config, receive=receive, relay=relay, status_listen=status_listen))
+    except (JournalError, OSError, RuntimeError) as exc:
+        raise click.ClickException(f"stopped: {exc}") from exc

@@ -25,8 +25,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from client.config_relay import relay_from
+from client.config_section import Section, secret_from_env, secret_from_file
 from client.errors import ConfigError
 from journal import JournalConfig
 from journal.config import (
@@ -43,7 +44,9 @@ from receiver.config import (
     DestinationConfig,
     ReceiverConfig,
 )
-from receiver.secrets import Secret
+from relay.config import RelayConfig
+
+__all__ = ["AppConfig", "load_config", "parse_listen", "secret_from_env", "secret_from_file"]
 
 DAY = 24 * 3600.0
 MAX_TOKENS_PER_DESTINATION = 2
@@ -51,8 +54,12 @@ MAX_TOKENS_PER_DESTINATION = 2
 
 @dataclass(frozen=True, slots=True)
 class AppConfig:
-    receiver: ReceiverConfig
+    """The whole file. ``receiver`` is None without destinations, ``relay`` without sinks:
+    each command says which parts it needs."""
+
+    receiver: ReceiverConfig | None
     journal: JournalConfig
+    relay: RelayConfig | None = None
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AppConfig:
@@ -64,15 +71,17 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AppConf
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    section = _Section(document, "", path, environ)
-    section.only("receiver", "journal")
+    section = Section(document, "", path, environ)
+    section.only("receiver", "journal", "relay", "sinks")
+    receiver = section.table("receiver")
     return AppConfig(
-        receiver=_receiver(section.table("receiver")),
+        receiver=_receiver(receiver) if "receiver" in document else None,
         journal=journal_from(section.table("journal"), path.parent),
+        relay=relay_from(section.table("relay"), section.tables("sinks"), path.parent),
     )
 
 
-def journal_from(section: _Section, base: Path) -> JournalConfig:
+def journal_from(section: Section, base: Path) -> JournalConfig:
     section.only("backend", "path", "dedup_window_days", "retention_days",
                  "busy_timeout_seconds", "purge_interval_seconds")
     backend = section.string("backend", "sqlite")
@@ -90,14 +99,15 @@ def journal_from(section: _Section, base: Path) -> JournalConfig:
     )
 
 
-def _receiver(section: _Section) -> ReceiverConfig:
+def _receiver(section: Section) -> ReceiverConfig:
     section.only("listen", "max_body_bytes", "retry_after_seconds", "shutdown_timeout_seconds",
                  "destinations")
     host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
                               section.where("listen"))
     destinations = tuple(_destination(item) for item in section.tables("destinations"))
     if not destinations:
-        raise section.error("destinations", "at least one [[receiver.destinations]] is needed")
+        raise section.error("destinations", "[receiver] needs at least one "
+                                            "[[receiver.destinations]]")
     _check_unique(section, destinations)
     return ReceiverConfig(
         destinations=destinations, host=host, port=port,
@@ -109,7 +119,7 @@ def _receiver(section: _Section) -> ReceiverConfig:
     )
 
 
-def _destination(section: _Section) -> DestinationConfig:
+def _destination(section: Section) -> DestinationConfig:
     section.only("name", "instance", "token_env", "token_file", "path", "content_hash_dedup")
     tokens = [*section.secrets_from_env("token_env"), *section.secrets_from_file("token_file")]
     if not tokens:
@@ -126,7 +136,7 @@ def _destination(section: _Section) -> DestinationConfig:
         content_hash_dedup=section.boolean("content_hash_dedup", False))
 
 
-def _check_unique(section: _Section, destinations: tuple[DestinationConfig, ...]) -> None:
+def _check_unique(section: Section, destinations: tuple[DestinationConfig, ...]) -> None:
     names = [d.name for d in destinations]
     for name in names:
         if names.count(name) > 1:
@@ -142,93 +152,3 @@ def parse_listen(value: str, where: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ConfigError(f"{where}: expected HOST:PORT such as 127.0.0.1:8080, got {value!r}")
     return host.strip("[]"), int(port_text)
-
-
-class _Section:
-    """A TOML table with typed getters whose errors name ``file: key``."""
-
-    def __init__(self, data: Mapping[str, Any], prefix: str, path: Path,
-                 environ: Mapping[str, str]) -> None:
-        self.data, self.prefix, self.path, self.environ = data, prefix, path, environ
-
-    def where(self, key: str) -> str:
-        return f"{self.path}: {self.prefix}{key}"
-
-    def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.where(key)}: {message}")
-
-    def only(self, *known: str) -> None:
-        for key in self.data:
-            if key not in known:
-                raise self.error(key, f"unknown key (known here: {', '.join(known)})")
-
-    def table(self, key: str) -> _Section:
-        value = self.data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.error(key, "must be a table")
-        return _Section(value, f"{self.prefix}{key}.", self.path, self.environ)
-
-    def tables(self, key: str) -> list[_Section]:
-        value = self.data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.error(key, "must be an array of tables ([[...]])")
-        return [_Section(v, f"{self.prefix}{key}[{i}].", self.path, self.environ)
-                for i, v in enumerate(value)]
-
-    def string(self, key: str, default: str | None = None) -> str:
-        value = self.optional_string(key)
-        if value is None:
-            if default is None:
-                raise self.error(key, "is required")
-            return default
-        return value
-
-    def optional_string(self, key: str) -> str | None:
-        value = self.data.get(key)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise self.error(key, "must be a non-empty string")
-        return value
-
-    def number(self, key: str, default: float) -> float:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise self.error(key, f"must be a non-negative number, got {value!r}")
-        return float(value)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, got {value!r}")
-        return value
-
-    def _names(self, key: str) -> list[str]:
-        value = self.data.get(key, [])
-        names = [value] if isinstance(value, str) else value
-        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-            raise self.error(key, "must be a string or a list of strings")
-        return names
-
-    def secrets_from_env(self, key: str) -> list[Secret]:
-        return [secret_from_env(name, self.where(key), self.environ)
-                for name in self._names(key)]
-
-    def secrets_from_file(self, key: str) -> list[Secret]:
-        return [secret_from_file(self.path.parent / name, self.where(key))
-                for name in self._names(key)]
-
-
-def secret_from_env(name: str, where: str, environ: Mapping[str, str]) -> Secret:
-    value = environ.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"{where}: environment variable {name} is not set or empty")
-    return Secret(value)
-
-
-def secret_from_file(path: Path, where: str) -> Secret:
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: cannot read token file {path}: {exc}") from exc
-    if not value:
-        raise ConfigError(f"{where}: token file {path} is empty")
-    return Secret(value)

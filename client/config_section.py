@@ -1,0 +1,100 @@
+"""A TOML table with typed getters whose errors name ``file: key`` (used by ``client.config``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from client.errors import ConfigError
+from receiver.secrets import Secret
+
+
+class Section:
+    """A TOML table with typed getters whose errors name ``file: key``."""
+
+    def __init__(self, data: Mapping[str, Any], prefix: str, path: Path,
+                 environ: Mapping[str, str]) -> None:
+        self.data, self.prefix, self.path, self.environ = data, prefix, path, environ
+
+    def where(self, key: str) -> str:
+        return f"{self.path}: {self.prefix}{key}"
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(key)}: {message}")
+
+    def only(self, *known: str) -> None:
+        for key in self.data:
+            if key not in known:
+                raise self.error(key, f"unknown key (known here: {', '.join(known)})")
+
+    def table(self, key: str) -> Section:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.error(key, "must be a table")
+        return Section(value, f"{self.prefix}{key}.", self.path, self.environ)
+
+    def tables(self, key: str) -> list[Section]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.error(key, "must be an array of tables ([[...]])")
+        return [Section(v, f"{self.prefix}{key}[{i}].", self.path, self.environ)
+                for i, v in enumerate(value)]
+
+    def string(self, key: str, default: str | None = None) -> str:
+        value = self.optional_string(key)
+        if value is None:
+            if default is None:
+                raise self.error(key, "is required")
+            return default
+        return value
+
+    def optional_string(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.error(key, "must be a non-empty string")
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self.error(key, f"must be a non-negative number, got {value!r}")
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, got {value!r}")
+        return value
+
+    def _names(self, key: str) -> list[str]:
+        value = self.data.get(key, [])
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise self.error(key, "must be a string or a list of strings")
+        return names
+
+    def secrets_from_env(self, key: str) -> list[Secret]:
+        return [secret_from_env(name, self.where(key), self.environ)
+                for name in self._names(key)]
+
+    def secrets_from_file(self, key: str) -> list[Secret]:
+        return [secret_from_file(self.path.parent / name, self.where(key))
+                for name in self._names(key)]
+
+
+def secret_from_env(name: str, where: str, environ: Mapping[str, str]) -> Secret:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{where}: environment variable {name} is not set or empty")
+    return Secret(value)
+
+
+def secret_from_file(path: Path, where: str) -> Secret:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot read token file {path}: {exc}") from exc
+    if not value:
+        raise ConfigError(f"{where}: token file {path} is empty")
+    return Secret(value)

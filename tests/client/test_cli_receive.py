@@ -115,7 +115,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         result = run_cli("receive", "--listen", f"127.0.0.1:{port}", "--journal",
                          str(tmp_path / "b.db"), "--token-env", "STREAM_TOKEN", env=ENV)
     assert result.returncode == 1
-    assert "receiver stopped" in result.stderr
+    assert "stopped: " in result.stderr
     assert "Traceback" not in result.stderr
 
 

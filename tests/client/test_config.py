@@ -59,7 +59,7 @@ def test_tokens_never_show_in_reprs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("[receiver]\nlisten = 8080\n", "receiver.listen: must be a non-empty string"),
     ('[receiver]\nlisten = "localhost"\n', "receiver.listen: expected HOST:PORT"),
-    ("[receiver]\n", "receiver.destinations: at least one"),
+    ("[receiver]\n", "receiver.destinations: [receiver] needs at least one"),
     ('[[receiver.destinations]]\nname = "a"\n', "receiver.destinations[0].token_env: a "
                                                 "destination needs token_env or token_file"),
     ('[[receiver.destinations]]\nname = "a"\ntoken_env = "UNSET_VAR"\n',

@@ -1,0 +1,195 @@
+"""The pure core of the stand-in: a request body in, accepted envelopes (or Splunk's refusal) out.
+
+Splunk is lenient about the shape of a batch and strict about each envelope:
+- a batch is envelopes concatenated, with or without whitespace between them (not an array);
+- Content-Type is ignored;
+- envelopes are parsed in order and the first bad one stops the batch: the ones before it are
+  accepted all the same, and the answer names the bad one (``invalid-event-number``).
+No I/O here: the handlers read and decode the body, then call these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from server.hec.codes import (
+    EVENT_BLANK,
+    EVENT_REQUIRED,
+    INCORRECT_INDEX,
+    INDEXED_FIELDS,
+    INVALID_DATA_FORMAT,
+    NO_DATA,
+)
+from server.hec.config import HecToken
+from server.hec.errors import HecRefusal
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_METADATA_STRINGS = ("host", "source", "sourcetype", "index")
+_RAW_METADATA = ("host", "source", "sourcetype")
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json takes NaN and Infinity; Splunk's parser does not.
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One accepted envelope: its exact text, its decoded value, and the index it goes to."""
+
+    text: str
+    value: dict[str, Any]
+    index: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBatch:
+    """What a batch came to: the envelopes accepted, then the refusal that stopped it, if any."""
+
+    envelopes: tuple[Envelope, ...]
+    refusal: HecRefusal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForcedFailure:
+    """A scripted bad envelope: the one at ``position`` fails with ``code`` whatever it holds."""
+
+    position: int
+    code: int
+
+
+def parse_event_body(body: bytes, token: HecToken, *, max_event_bytes: int,
+                     forced: ForcedFailure | None = None) -> ParsedBatch:
+    """Split and validate concatenated envelopes; raise ``HecRefusal`` (code 5) for no data."""
+    text, complete = _decode_utf8(body)
+    if complete and not text.strip():
+        raise HecRefusal(NO_DATA)
+    accepted: list[Envelope] = []
+    position = _skip_whitespace(text, 0)
+    while position < len(text):
+        number = len(accepted)
+        try:
+            value, end = _DECODER.raw_decode(text, position)
+        except ValueError:
+            return ParsedBatch(tuple(accepted), _bad(INVALID_DATA_FORMAT, number))
+        piece = text[position:end]
+        code = envelope_code(value, token)
+        if code is None and _too_big(piece, max_event_bytes):
+            code = INVALID_DATA_FORMAT
+        if forced is not None and forced.position == number:
+            code = forced.code
+        if code is not None:
+            return ParsedBatch(tuple(accepted), _bad(code, number))
+        accepted.append(Envelope(piece, value, effective_index(value, token)))
+        position = _skip_whitespace(text, end)
+    if not complete:
+        # The bytes after the last whole envelope are not UTF-8: that envelope is the bad one.
+        return ParsedBatch(tuple(accepted), _bad(INVALID_DATA_FORMAT, len(accepted)))
+    return ParsedBatch(tuple(accepted))
+
+
+def envelope_code(value: Any, token: HecToken) -> int | None:
+    """Splunk's code for what is wrong with one decoded envelope, or None when it is fine."""
+    if not isinstance(value, dict):
+        return INVALID_DATA_FORMAT
+    if "event" not in value:
+        return EVENT_REQUIRED
+    event = value["event"]
+    if event is None or (isinstance(event, str) and not event.strip()):
+        return EVENT_BLANK
+    # A null piece of metadata counts as absent; any other non-string is malformed.
+    if any(value.get(key) is not None and not isinstance(value[key], str)
+           for key in _METADATA_STRINGS):
+        return INVALID_DATA_FORMAT
+    if value.get("time") is not None and not valid_time(value["time"]):
+        return INVALID_DATA_FORMAT
+    if value.get("fields") is not None and not flat_fields(value["fields"]):
+        return INDEXED_FIELDS
+    index = value.get("index")
+    if index is not None and (not index or not token.allows_index(index)):
+        return INCORRECT_INDEX
+    return None
+
+
+def effective_index(value: Mapping[str, Any], token: HecToken) -> str:
+    index = value.get("index")
+    return index if isinstance(index, str) and index else token.default_index
+
+
+def valid_time(value: Any) -> bool:
+    """Epoch seconds, as a number or a numeric string (Splunk takes both)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        try:
+            return math.isfinite(float(value))
+        except ValueError:
+            return False
+    return False
+
+
+def flat_fields(fields: Any) -> bool:
+    """Indexed fields are an object of strings or lists of strings, never anything nested."""
+    if not isinstance(fields, dict):
+        return False
+    return all(isinstance(v, str) or (isinstance(v, list) and all(isinstance(s, str) for s in v))
+               for v in fields.values())
+
+
+def parse_raw_body(body: bytes, params: Mapping[str, str], token: HecToken, *,
+                   max_event_bytes: int) -> tuple[Envelope, ...]:
+    """A ``/raw`` body as one envelope per non-blank line, metadata from the query string.
+
+    Splunk breaks raw data into events by the sourcetype's rules; its default for
+    unstructured text is a line each, which is what a test can count on.
+    """
+    text = body.decode("utf-8", "replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise HecRefusal(NO_DATA)
+    metadata: dict[str, Any] = {key: params[key] for key in _RAW_METADATA if key in params}
+    index = params.get("index")
+    if index is not None:
+        if not index or not token.allows_index(index):
+            raise HecRefusal(INCORRECT_INDEX)
+        metadata["index"] = index
+    if "time" in params:
+        if not valid_time(params["time"]):
+            raise HecRefusal(INVALID_DATA_FORMAT)
+        metadata["time"] = params["time"]
+    if any(_too_big(line, max_event_bytes) for line in lines):
+        raise HecRefusal(INVALID_DATA_FORMAT)
+    resolved = index or token.default_index
+    return tuple(Envelope(line, {**metadata, "event": line}, resolved) for line in lines)
+
+
+def _decode_utf8(body: bytes) -> tuple[str, bool]:
+    """The body as text, or its longest valid prefix and False when it is not UTF-8."""
+    try:
+        return body.decode("utf-8"), True
+    except UnicodeDecodeError as exc:
+        return body[:exc.start].decode("utf-8"), False
+
+
+def _skip_whitespace(text: str, position: int) -> int:
+    match = _WHITESPACE.match(text, position)
+    return match.end() if match else position
+
+
+def _too_big(piece: str, limit: int) -> bool:
+    # Characters are at most four bytes each: only encode when the count alone cannot tell.
+    return len(piece) > limit or (len(piece) * 4 > limit and len(piece.encode()) > limit)
+
+
+def _bad(code: int, number: int) -> HecRefusal:
+    return HecRefusal(code, invalid_event_number=number)

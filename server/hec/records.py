@@ -1,0 +1,180 @@
+"""Everything the stand-in accepted and answered, kept for tests to inspect.
+
+Each accepted envelope is kept with the request that brought it (number, token, channel,
+headers, ackId); each request with how it was answered. ``count_by`` and ``duplicates`` say
+how often each event arrived, which is what an at-least-once test asserts on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from server.hec.auth import AuthForm
+from server.hec.config import HecToken
+
+DEFAULT_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedEnvelope:
+    """One accepted envelope (for ``/raw``: one line) and the request that brought it.
+
+    ``headers`` are the request's, with the Authorization value masked; ``text`` is the
+    envelope exactly as sent; ``ack_id`` is None without acknowledgement or when the request
+    was only partly accepted (Splunk gives no ackId with a 400).
+    """
+
+    request_number: int
+    position: int
+    endpoint: str
+    token: HecToken
+    auth: AuthForm
+    channel: str | None
+    ack_id: int | None
+    index: str
+    text: str
+    envelope: Mapping[str, Any]
+    headers: Mapping[str, str]
+    received_at: float
+
+    @property
+    def event(self) -> Any:
+        return self.envelope["event"]
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        fields = self.envelope.get("fields")
+        return fields if isinstance(fields, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request to a HEC endpoint and its outcome.
+
+    ``status`` is None when no answer was sent (a ``hang`` or ``reset`` fault); ``faults``
+    names the scripted faults that shaped it.
+    """
+
+    number: int
+    endpoint: str
+    method: str
+    path: str
+    status: int | None
+    code: int | None
+    token_name: str | None
+    channel: str | None
+    accepted: int
+    invalid_event_number: int | None
+    ack_id: int | None
+    faults: tuple[str, ...]
+    received_at: float
+
+
+def event_key(envelope: ReceivedEnvelope) -> Hashable:
+    """What makes an event itself: its ``id`` (GitLab's), else the ``event_id`` indexed field,
+    else its exact text."""
+    event = envelope.event
+    if isinstance(event, dict) and event.get("id") is not None:
+        return str(event["id"])
+    event_id = envelope.fields.get("event_id")
+    if isinstance(event_id, str):
+        return event_id
+    return envelope.text
+
+
+class Received:
+    """The stand-in's memory of accepted envelopes and answered requests."""
+
+    def __init__(self) -> None:
+        self._envelopes: list[ReceivedEnvelope] = []
+        self._requests: list[RequestRecord] = []
+        self._numbers = 0
+        self._changed = asyncio.Event()
+
+    def next_request_number(self) -> int:
+        """Requests are numbered from 1 in the order they arrive (never reset by ``clear``)."""
+        self._numbers += 1
+        return self._numbers
+
+    def add_envelopes(self, envelopes: list[ReceivedEnvelope]) -> None:
+        self._envelopes.extend(envelopes)
+        self._notify()
+
+    def add_request(self, record: RequestRecord) -> None:
+        self._requests.append(record)
+        self._notify()
+
+    def clear(self) -> None:
+        """Forget what was received so far (request numbers go on counting)."""
+        self._envelopes.clear()
+        self._requests.clear()
+
+    @property
+    def envelopes(self) -> tuple[ReceivedEnvelope, ...]:
+        return tuple(self._envelopes)
+
+    @property
+    def events(self) -> list[Any]:
+        """The ``event`` of each accepted envelope, in order of arrival."""
+        return [envelope.event for envelope in self._envelopes]
+
+    @property
+    def requests(self) -> tuple[RequestRecord, ...]:
+        return tuple(self._requests)
+
+    def for_request(self, number: int) -> list[ReceivedEnvelope]:
+        return [e for e in self._envelopes if e.request_number == number]
+
+    def status_counts(self) -> Counter[int]:
+        """How many requests were answered with each HTTP status (unanswered ones left out)."""
+        return Counter(r.status for r in self._requests if r.status is not None)
+
+    def count_by(self, key: Callable[[ReceivedEnvelope], Hashable] = event_key,
+                 ) -> Counter[Hashable]:
+        """How many times each event (by ``key``) was accepted."""
+        return Counter(key(envelope) for envelope in self._envelopes)
+
+    def duplicates(self, key: Callable[[ReceivedEnvelope], Hashable] = event_key,
+                   ) -> dict[Hashable, int]:
+        """The events accepted more than once, with how many times."""
+        return {k: n for k, n in self.count_by(key).items() if n > 1}
+
+    async def wait_for(self, count: int, *, within: float = DEFAULT_WAIT_SECONDS,
+                       ) -> tuple[ReceivedEnvelope, ...]:
+        """Wait (``within`` seconds at most) until at least ``count`` envelopes were
+        accepted; the TimeoutError says how many came."""
+        await self.wait_until(lambda: len(self._envelopes) >= count, within,
+                              lambda: f"{count} envelopes (got {len(self._envelopes)})")
+        return self.envelopes
+
+    async def wait_for_requests(self, count: int, *, within: float = DEFAULT_WAIT_SECONDS,
+                                ) -> tuple[RequestRecord, ...]:
+        """Wait (``within`` seconds at most) until at least ``count`` requests were recorded."""
+        await self.wait_until(lambda: len(self._requests) >= count, within,
+                              lambda: f"{count} requests (got {len(self._requests)})")
+        return self.requests
+
+    async def wait_until(self, condition: Callable[[], bool],
+                         within: float = DEFAULT_WAIT_SECONDS,
+                         describe: Callable[[], str] = lambda: "the condition") -> None:
+        """Wait until ``condition()`` holds, re-checked whenever something is recorded."""
+        deadline = time.monotonic() + within
+        while not condition():
+            changed = self._changed
+            remaining = deadline - time.monotonic()
+            try:
+                await asyncio.wait_for(changed.wait(), max(remaining, 0))
+            except TimeoutError:
+                if condition():
+                    return
+                raise TimeoutError(f"waited {within} s for {describe()}") from None
+
+    def _notify(self) -> None:
+        # Wake every waiter, then give later waiters a fresh event to wait on.
+        self._changed.set()
+        self._changed = asyncio.Event()

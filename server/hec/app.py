@@ -26,6 +26,7 @@ from server.hec.codes import (
     ACK_DISABLED,
     HEALTHY,
     INTERNAL_SERVER_ERROR,
+    INVALID_DATA_FORMAT,
     SERVER_BUSY,
     SUCCESS,
     answer,
@@ -225,7 +226,7 @@ async def serve_event(state: HecState, exchange: Exchange) -> Answer:
     forced = None
     if bad is not None:
         exchange.faults.append(bad.kind)
-        forced = ForcedFailure(bad.position, bad.code or 0)
+        forced = ForcedFailure(bad.position, bad.code or INVALID_DATA_FORMAT)
     batch = parse_event_body(body, token, max_event_bytes=state.config.max_event_bytes,
                              forced=forced)
     return _accept(state, exchange, batch.envelopes, batch.refusal)

@@ -44,11 +44,14 @@ def decode_content(wire: bytes, encoding: str) -> bytes:
 
 
 async def drain_body(request: web.Request, max_content_length: int) -> None:
-    """Read and drop the body (up to the limit), so the client is done sending when a
-    scripted fault answers: a client still writing would see a broken pipe instead."""
+    """Read and drop the body (up to the limit) before a fault acts, so a reset or a hang
+    comes once the client has sent everything, not while it is still uploading."""
     remaining = max_content_length
-    while remaining > 0 and await request.content.read(min(_READ_CHUNK, remaining)):
-        remaining -= _READ_CHUNK
+    while remaining > 0:
+        chunk = await request.content.read(min(_READ_CHUNK, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
 
 
 async def _read_capped(request: web.Request, limit: int) -> bytes:

@@ -4,6 +4,11 @@ Every method takes ``next=K`` (the next K requests it applies to), ``for_seconds
 such request for T seconds from now), or neither (until cleared), and returns the scheduled
 fault, whose ``fired`` says how many requests it has shaped. By default a fault applies to
 the data endpoints (event and raw); ``endpoints=("ack",)`` and the like move it.
+
+A fault is used up by the requests it shapes: the answer faults and ``slow`` by every request
+to their endpoints (before the token is even looked at, as an overloaded Splunk does);
+``bad_event`` by event requests that get as far as parsing; ``ack_late`` and ``ack_never``
+by requests that are given an ackId.
 """
 
 from __future__ import annotations

@@ -8,8 +8,17 @@ import time
 import aiohttp
 import pytest
 
-from server.hec import RunningHec
-from tests.server.conftest import ACKED, CHANNEL, EVENT, HEALTH, RAW, HecClient, envelopes
+from server.hec import RunningHec, running_hec
+from tests.server.conftest import (
+    ACKED,
+    CHANNEL,
+    EVENT,
+    HEALTH,
+    RAW,
+    HecClient,
+    envelopes,
+    stand_in_config,
+)
 
 # A client that gives up quickly, for the faults that never answer.
 GIVE_UP = 0.3
@@ -41,6 +50,17 @@ async def test_busy_until_cleared(client: HecClient, hec: RunningHec) -> None:
     assert fault.fired == 4
     assert hec.faults.clear(fault) == 1
     assert (await client.send(4)).status == 200
+
+
+async def test_busy_answer_to_a_large_body_reaches_the_client_whole(
+        session: aiohttp.ClientSession) -> None:
+    async with running_hec(stand_in_config(max_content_length=4_000_000)) as big:
+        big.faults.busy(next=1)
+        client = HecClient(session, big)
+        body = envelopes(*(["x" * 1000] * 1000))
+        assert (await client.post(EVENT, body)).status == 503
+        assert (await client.post(EVENT, body)).status == 200
+        assert len(big.received.envelopes) == 1000
 
 
 async def test_internal_error_is_500_code_8(client: HecClient, hec: RunningHec) -> None:

@@ -39,6 +39,7 @@ dedup_window_days = 10
 retention_days = 1
 """), ENV)
     receiver = config.receiver
+    assert receiver is not None
     assert (receiver.host, receiver.port, receiver.max_body_bytes) == ("0.0.0.0", 9000, 2048)
     acme, globex = receiver.destinations
     assert [t.reveal() for t in acme.tokens] == [ENV["ACME_TOKEN"], ENV["NEW_TOKEN"]]

@@ -1,0 +1,148 @@
+"""The relay against the HEC stand-in: everything arrives, once, whatever the sink does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from journal.sqlite import SqliteJournal
+from relay.config import BatchSettings
+from server.hec import RunningHec
+from tests.relay.conftest import (
+    StartRelay,
+    cursor,
+    cursor_at_least,
+    fill,
+    gitlab_body,
+    hec_sink,
+    relay_config,
+)
+from tests.waiting import eventually
+
+
+def ids_at_sink(hec: RunningHec) -> list[int]:
+    return [int(envelope.event["id"]) for envelope in hec.received.envelopes]
+
+
+async def wait_for_cursor(journal: SqliteJournal, upto: int, within: float = 10) -> None:
+    await eventually(lambda: cursor_at_least(journal, upto), within)
+
+
+@pytest.mark.parametrize("gzip", [True, False], ids=["gzip", "plain"])
+async def test_every_event_arrives_once_in_journal_order_within_batch_limits(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay, gzip: bool) -> None:
+    await fill(journal, 230)
+    await start_relay(relay_config(hec_sink(hec, gzip=gzip)))
+    await hec.received.wait_for(230)
+    await wait_for_cursor(journal, 230)
+    assert ids_at_sink(hec) == list(range(1, 231))
+    requests = [r for r in hec.received.requests if r.endpoint == "event" and r.accepted]
+    assert all(r.accepted <= 50 for r in requests)
+    encodings = {e.headers.get("Content-Encoding") for e in hec.received.envelopes}
+    assert encodings == ({"gzip"} if gzip else {None})
+
+
+async def test_envelopes_carry_the_design_mapping(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+    await fill(journal, 1)
+    await start_relay(relay_config(hec_sink(hec)))
+    [received] = await hec.received.wait_for(1)
+    envelope = received.envelope
+    assert envelope["time"] == 1_795_000_000.123
+    assert (envelope["host"], envelope["source"], envelope["sourcetype"], envelope["index"]) == (
+        "gitlab.example.com", "gitlab:acme", "gitlab:audit", "main")
+    assert envelope["fields"] == {"event_id": "1", "event_type": "repository_git_operation",
+                                  "entity_type": "Project", "entity_path": "acme/app"}
+    assert received.event == orjson.loads(gitlab_body(1))
+    assert gitlab_body(1).decode() in received.text
+    assert received.channel is not None
+
+
+@pytest.mark.parametrize("fault", ["busy", "internal_error", "too_many_requests", "reset",
+                                   "hang"])
+async def test_transient_failures_are_retried_then_everything_arrives_once(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay, fault: str) -> None:
+    await fill(journal, 120)
+    getattr(hec.faults, fault)(next=3)
+    relay = await start_relay(relay_config(hec_sink(hec, timeout_seconds=0.3)))
+    await wait_for_cursor(journal, 120)
+    assert sorted(ids_at_sink(hec)) == list(range(1, 121))
+    assert not hec.received.duplicates()
+    retried = relay.metrics.retried.labels("splunk")._value.get()
+    assert retried >= 3
+
+
+async def test_retry_after_is_respected(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+    await fill(journal, 10)
+    hec.faults.busy(retry_after=1, next=1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await start_relay(relay_config(hec_sink(hec)))
+    await hec.received.wait_for(10)
+    assert loop.time() - started >= 0.95
+
+
+async def test_bad_event_is_dead_lettered_and_only_what_follows_is_resent(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+    await fill(journal, 20)
+    hec.faults.bad_event(3, code=6, next=1)
+    await start_relay(relay_config(hec_sink(hec)))
+    await wait_for_cursor(journal, 20)
+    arrived = ids_at_sink(hec)
+    assert sorted(arrived) == [i for i in range(1, 21) if i != 4]
+    assert not hec.received.duplicates()  # 1-3 were accepted once and never sent again
+    [letter] = await journal.dead_letters("splunk", 10)
+    assert letter.event_id == "4"
+    assert "code 6" in letter.reason
+
+
+async def test_too_large_batches_are_split_and_delivered(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+    await fill(journal, 40)
+    hec.faults.too_large(next=2)
+    await start_relay(relay_config(hec_sink(hec)))
+    await wait_for_cursor(journal, 40)
+    assert sorted(ids_at_sink(hec)) == list(range(1, 41))
+    assert not hec.received.duplicates()
+
+
+async def test_wrong_token_pauses_the_sink_and_loses_nothing(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+    from receiver.secrets import Secret
+
+    await fill(journal, 30)
+    relay = await start_relay(relay_config(hec_sink(hec, token=Secret("wrong-token"))))
+    health = await relay.check_sinks()
+    assert not health["splunk"].ok
+    await eventually(lambda: relay.pipelines[0].state == "paused", 5)
+    [probe] = relay.probes()
+    name, ok, reason = await probe()
+    assert (name, ok) == ("sink:splunk", False)
+    assert "Invalid token" in reason
+    assert await cursor(journal) == 0
+    await relay.stop(1.0)
+    # The token is fixed: a relay with the right one delivers everything kept meanwhile.
+    fixed = await start_relay(relay_config(hec_sink(hec)))
+    assert (await fixed.check_sinks())["splunk"].ok
+    await wait_for_cursor(journal, 30)
+    assert sorted(ids_at_sink(hec)) == list(range(1, 31))
+
+
+async def test_file_sink_writes_json_lines_before_the_cursor_moves(
+        journal: SqliteJournal, start_relay: StartRelay, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from relay.config import FileSinkConfig
+
+    path = Path(str(tmp_path)) / "archive" / "events.jsonl"
+    await fill(journal, 25)
+    sink = FileSinkConfig(name="splunk", path=path,
+                          batch=BatchSettings(max_events=10, max_wait_seconds=0.0))
+    await start_relay(relay_config(sink))  # type: ignore[arg-type]
+    await wait_for_cursor(journal, 25)
+    lines = path.read_bytes().splitlines()
+    assert [orjson.loads(line)["event"]["id"] for line in lines] == list(range(1, 26))
+    assert oct(path.stat().st_mode & 0o777) == "0o600"

@@ -77,7 +77,7 @@ class AckTracker:
                 self._finish(ack_id)
                 self._on_confirmed(pending.window, pending.batch)
             elif now - pending.sent_at > self._timeout_seconds:
-                log.warning("no acknowledgement in %.0f s: sending the batch again",
+                log.warning("no acknowledgement in %.1f s: sending the batch again",
                             self._timeout_seconds,
                             extra={"sink": self._sink.name, "ack_id": ack_id,
                                    "events": len(pending.batch)})

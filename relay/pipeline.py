@@ -107,6 +107,9 @@ class SinkPipeline:
             await asyncio.wait([idle], timeout=grace_seconds)
             idle.cancel()
         await self._cancel("send")
+        if self._acks is not None:
+            # One last look: whatever the indexer confirmed by now need not be sent again.
+            await self._acks.poll_once()
         await self._flush_confirmations()
         await self._cancel("cursor")
         self._set_state("stopped")

@@ -51,7 +51,8 @@ class Relay:
                  registry: CollectorRegistry | None = None,
                  sinks: list[Sink] | None = None, rng: random.Random | None = None) -> None:
         self.config = config
-        self.metrics = RelayMetrics.create(registry or CollectorRegistry())
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.metrics = RelayMetrics.create(self.registry)
         self.sinks = sinks if sinks is not None else [build_sink(s) for s in config.sinks]
         self.pipelines = [
             SinkPipeline(sink, journal, _settings(config, sink_config), self.metrics, rng)

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from journal.sqlite import SqliteJournal
+from receiver.secrets import Secret
 from relay.config import BatchSettings
 from server.hec import RunningHec
 from tests.relay.conftest import (
@@ -111,8 +112,6 @@ async def test_too_large_batches_are_split_and_delivered(
 
 async def test_wrong_token_pauses_the_sink_and_loses_nothing(
         journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
-    from receiver.secrets import Secret
-
     await fill(journal, 30)
     relay = await start_relay(relay_config(hec_sink(hec, token=Secret("wrong-token"))))
     health = await relay.check_sinks()
@@ -146,3 +145,37 @@ async def test_file_sink_writes_json_lines_before_the_cursor_moves(
     lines = path.read_bytes().splitlines()
     assert [orjson.loads(line)["event"]["id"] for line in lines] == list(range(1, 26))
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_unreachable_sink_is_reported_by_name_at_start(
+        journal: SqliteJournal, start_relay: StartRelay) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    from relay.config import HecSinkConfig
+
+    sink = HecSinkConfig(name="nowhere", url=f"http://127.0.0.1:{port}",
+                         token=Secret("t"), timeout_seconds=1.0)
+    relay = await start_relay(relay_config(sink))
+    health = await relay.check_sinks()
+    assert not health["nowhere"].ok
+    assert "unreachable" in health["nowhere"].reason
+
+
+async def test_metrics_count_delivered_and_backlog_per_sink(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+    from prometheus_client import generate_latest
+
+    await fill(journal, 30)
+    hec.faults.busy(next=1)
+    relay = await start_relay(relay_config(hec_sink(hec)))
+    await wait_for_cursor(journal, 30)
+    await eventually(lambda: relay.metrics.backlog.labels("splunk")._value.get() == 0)
+    text = generate_latest(relay.registry).decode()
+    assert 'auditstream_relay_delivered_events_total{sink="splunk"} 30.0' in text
+    assert 'auditstream_relay_retried_requests_total{sink="splunk"} 1.0' in text
+    assert 'auditstream_relay_backlog_events{sink="splunk"} 0.0' in text
+    assert 'auditstream_relay_sink_state{sink="splunk",state="running"} 1.0' in text
+    assert "auditstream_relay_last_success_timestamp_seconds" in text

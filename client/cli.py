@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from client.cli_gitlab import destinations
+from client.cli_gitlab_settings import filters, headers
 from client.cli_journal import journal
 from client.cli_run import receive, relay, run
 from client.cli_serve import serve
@@ -24,6 +26,9 @@ cli.add_command(run)
 cli.add_command(receive)
 cli.add_command(relay)
 cli.add_command(journal)
+cli.add_command(destinations)
+cli.add_command(headers)
+cli.add_command(filters)
 cli.add_command(serve)
 
 

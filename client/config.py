@@ -120,7 +120,9 @@ def _receiver(section: Section) -> ReceiverConfig:
 
 
 def _destination(section: Section) -> DestinationConfig:
-    section.only("name", "instance", "token_env", "token_file", "path", "content_hash_dedup")
+    # gitlab_*: written by 'destinations create --write-config' and 'sync' to find their own.
+    section.only("name", "instance", "token_env", "token_file", "path", "content_hash_dedup",
+                 "gitlab_destination_id", "gitlab_scope")
     tokens = [*section.secrets_from_env("token_env"), *section.secrets_from_file("token_file")]
     if not tokens:
         raise section.error("token_env", "a destination needs token_env or token_file")

@@ -1,0 +1,164 @@
+"""``auditstream destinations | headers | filters``: set up GitLab's streaming from the shell."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from client.cli_gitlab_common import GitLabTarget, call, gitlab_options, target
+from client.config_write import remove_destination, sync_destinations, write_destination
+from client.errors import ConfigError
+from client.gitlab import ids
+from client.gitlab.ids import short_id
+from client.gitlab.models import Destination, mask
+from client.output import OUTPUT_OPTION, echo_json, echo_table
+
+SHOW_TOKEN = click.option("--show-token", is_flag=True,
+                          help="Show verification tokens in full (masked by default).")
+
+
+@click.group()
+def destinations() -> None:
+    """List, create, update and delete streaming destinations."""
+
+
+@destinations.command("list")
+@gitlab_options
+@OUTPUT_OPTION
+@SHOW_TOKEN
+def list_destinations(gitlab_url: str, token: str | None, group: str | None, instance: bool,
+                      output: str, show_token: bool) -> None:
+    """Every destination of the group (or instance), all pages."""
+    where = target(gitlab_url, token, group, instance)
+    found = call(where, lambda api: api.destinations())
+    show(found, output, show_token)
+
+
+@destinations.command("create")
+@gitlab_options
+@click.option("--url", "destination_url", required=True,
+              help="Where GitLab sends the events: this receiver's public URL.")
+@click.option("--name", help="A name (GitLab makes one up if absent).")
+@click.option("--verification-token-env", metavar="NAME",
+              help="Environment variable holding a token of your choice (16-24 characters); "
+                   "GitLab generates one if absent.")
+@click.option("--write-config", type=click.Path(path_type=Path, dir_okay=False),
+              help="Add the destination and its token (to a file beside it) to this receiver "
+                   "config file, so the token is never copied by hand.")
+@OUTPUT_OPTION
+@SHOW_TOKEN
+def create_destination(gitlab_url: str, token: str | None, group: str | None, instance: bool,
+                       destination_url: str, name: str | None,
+                       verification_token_env: str | None, write_config: Path | None,
+                       output: str, show_token: bool) -> None:
+    """Create a destination; GitLab starts streaming to it at once."""
+    where = target(gitlab_url, token, group, instance)
+    chosen = _chosen_token(verification_token_env)
+    if chosen and instance:
+        raise click.UsageError("instance destinations always get their token from GitLab")
+    created = call(where, lambda api: api.create_destination(destination_url, name, chosen))
+    show([created], output, show_token)
+    if write_config is not None:
+        _write(write_config, created, where)
+
+
+@destinations.command("update")
+@gitlab_options
+@click.argument("destination_id")
+@click.option("--url", "destination_url", help="A new destination URL.")
+@click.option("--name", help="A new name.")
+@OUTPUT_OPTION
+@SHOW_TOKEN
+def update_destination(gitlab_url: str, token: str | None, group: str | None, instance: bool,
+                       destination_id: str, destination_url: str | None, name: str | None,
+                       output: str, show_token: bool) -> None:
+    """Change a destination's URL or name (GitLab never changes its token)."""
+    if not destination_url and not name:
+        raise click.UsageError("nothing to change: give --url or --name")
+    where = target(gitlab_url, token, group, instance)
+    updated = call(where, lambda api: api.update_destination(destination_id, destination_url,
+                                                             name))
+    show([updated], output, show_token)
+
+
+@destinations.command("delete")
+@gitlab_options
+@click.argument("destination_id")
+@click.option("--write-config", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also remove it (and its token file) from this receiver config file.")
+def delete_destination(gitlab_url: str, token: str | None, group: str | None, instance: bool,
+                       destination_id: str, write_config: Path | None) -> None:
+    """Delete a destination; GitLab stops streaming to it at once."""
+    where = target(gitlab_url, token, group, instance)
+    call(where, lambda api: api.delete_destination(destination_id))
+    click.echo(f"deleted destination {destination_id}")
+    if write_config is not None:
+        full_id = _full_id(where, destination_id)
+        if remove_destination(write_config, full_id):
+            click.echo(f"removed it from {write_config}")
+
+
+@destinations.command("sync")
+@gitlab_options
+@click.option("--config", "config_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="The receiver config file to bring in line with GitLab.")
+@click.option("--receiver-url", help="Only destinations whose URL starts with this (the "
+                                     "receiver's public URL); default: all of them.")
+def sync(gitlab_url: str, token: str | None, group: str | None, instance: bool,
+         config_path: Path, receiver_url: str | None) -> None:
+    """Write the tokens of GitLab's destinations into the receiver's config, and drop the
+    entries of destinations GitLab no longer has."""
+    where = target(gitlab_url, token, group, instance)
+    found = call(where, lambda api: api.destinations())
+    ours = [d for d in found if receiver_url is None or d.url.startswith(receiver_url)]
+    scope = f"group:{group}" if group else "instance"
+    try:
+        report = sync_destinations(config_path, ours, scope, where.instance_name)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{config_path}: {len(report.added)} added, {len(report.updated)} refreshed, "
+               f"{len(report.removed)} removed")
+    for label, names in (("added", report.added), ("refreshed", report.updated),
+                         ("removed", report.removed)):
+        for name in names:
+            click.echo(f"  {label}: {name}")
+
+
+def show(found: list[Destination], output: str, show_token: bool) -> None:
+    if output == "json":
+        echo_json([d.as_json(show_token=show_token) for d in found])
+        return
+    if not found:
+        click.echo("no streaming destinations")
+        return
+    echo_table(["id", "name", "url", "token", "event types", "headers"], [
+        [short_id(d.id), d.name, d.url,
+         d.verification_token if show_token else mask(d.verification_token),
+         ",".join(d.event_type_filters) or "all",
+         ",".join(h.key for h in d.headers) or "-"] for d in found])
+
+
+def _chosen_token(env_name: str | None) -> str | None:
+    if env_name is None:
+        return None
+    value = os.environ.get(env_name, "").strip()
+    if not value:
+        raise click.UsageError(f"--verification-token-env: {env_name} is not set or empty")
+    return value
+
+
+def _write(config_path: Path, created: Destination, where: GitLabTarget) -> None:
+    try:
+        token_file = write_destination(config_path, created, where.instance_name)
+    except ConfigError as exc:
+        raise click.ClickException(f"created in GitLab, but not written: {exc}") from exc
+    click.echo(f"added destination {created.name!r} to {config_path} "
+               f"(token in {token_file}, owner-only)")
+
+
+def _full_id(where: GitLabTarget, destination_id: str) -> str:
+    return ids.to_gid(destination_id, ids.INSTANCE_DESTINATION if where.group is None
+                      else ids.GROUP_DESTINATION)

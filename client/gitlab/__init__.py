@@ -1,0 +1,1 @@
+"""client.gitlab: a typed client for GitLab's audit event streaming API, on gql."""

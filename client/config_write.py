@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import tomlkit
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT, Array, Table
 
 from client.errors import ConfigError
 from client.gitlab.ids import short_id
@@ -151,7 +151,8 @@ def _destinations(document: tomlkit.TOMLDocument) -> AoT:
     if not isinstance(receiver, Table):
         raise ConfigError("receiver: must be a table")
     entries = receiver.get("destinations")
-    if entries is None:
+    if entries is None or (isinstance(entries, Array) and len(entries) == 0):
+        # tomlkit writes an emptied array of tables as "destinations = []"
         entries = tomlkit.aot()
         receiver["destinations"] = entries
     if not isinstance(entries, AoT):

@@ -131,7 +131,13 @@ async def readyz(request: web.Request) -> web.Response:
     except (JournalError, TimeoutError) as exc:
         components["journal"] = {"ok": False, "reason": str(exc) or "write timed out"}
         state.metrics.journal_writable.set(0)
-    for probe in state.probes:
+    return await readiness_response(state.probes, components)
+
+
+async def readiness_response(probes: list[ReadinessProbe],
+                             components: dict[str, dict[str, object]]) -> web.Response:
+    """200 when every component (those given, then each probe's) is fine, else 503."""
+    for probe in probes:
         name, ok, reason = await probe()
         components[name] = {"ok": ok} if ok else {"ok": False, "reason": reason}
     ready = all(component["ok"] for component in components.values())

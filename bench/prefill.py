@@ -5,16 +5,19 @@ bodies are the realistic events of ``bench.events``, received over the last days
 dedup window, so the receiver's retention pass keeps them all).
 
     python -m bench.prefill --journal /tmp/prefilled.db --ids 10000000
+
+Progress goes to stderr; the result is one JSON line on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.events import event_body
@@ -103,7 +106,9 @@ def main() -> None:
 
     result = asyncio.run(prefill(args.journal, args.ids, args.batch, report))
     print(f"prefill: {result.ids:,} ids in {result.seconds:.1f} s "
-          f"({result.ids / result.seconds:,.0f} ids/s), {result.file_bytes / 1e9:.2f} GB")
+          f"({result.ids / result.seconds:,.0f} ids/s), {result.file_bytes / 1e9:.2f} GB",
+          file=sys.stderr)
+    print(json.dumps(asdict(result)))  # the last line of stdout, for the benchmark
 
 
 if __name__ == "__main__":

@@ -129,3 +129,43 @@ def peak_rss_bytes(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise BenchError(f"no VmHWM in /proc/{pid}/status")
+
+
+@dataclass(frozen=True, slots=True)
+class CpuTimes:
+    """Cumulative jiffies of some CPUs from /proc/stat: all, idle (+iowait), and steal."""
+
+    total: int
+    idle: int
+    steal: int
+
+
+def cpu_times(cpus: set[int] | None) -> CpuTimes:
+    """The sum over ``cpus`` (None: every CPU) of /proc/stat's counters."""
+    total = idle = steal = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *values = line.split()
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        if cpus is not None and int(name[3:]) not in cpus:
+            continue
+        numbers = [int(v) for v in values[:8]]  # user nice system idle iowait irq softirq steal
+        total += sum(numbers)
+        idle += numbers[3] + numbers[4]
+        steal += numbers[7]
+    return CpuTimes(total=total, idle=idle, steal=steal)
+
+
+def idle_and_steal(before: CpuTimes, after: CpuTimes) -> tuple[float, float]:
+    """Fractions of the CPUs' time that were idle, and stolen by the hypervisor."""
+    total = max(after.total - before.total, 1)
+    return (after.idle - before.idle) / total, (after.steal - before.steal) / total
+
+
+def parse_cpu_list(text: str) -> set[int]:
+    """taskset's list syntax: ``0``, ``0,2``, ``0-3``."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus

@@ -14,29 +14,28 @@ With ``--prefill-ids N`` a third target joins: a receiver on a journal already h
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import platform
 import secrets
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass, field
-from importlib.metadata import version
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.prefill import PrefillResult, prefill
+from bench.environment import REPO, CodeUnderTest, code_under_test, describe
+from bench.prefill import PrefillResult
 from bench.procs import (
     BenchError,
     Server,
     cores_used,
     cpu_sample,
+    cpu_times,
+    idle_and_steal,
+    parse_cpu_list,
     peak_rss_bytes,
     pinned,
     start_server,
@@ -49,6 +48,7 @@ from bench.report import (
     Summary,
     round_ratios,
     rounds_table,
+    save_results,
     summarise,
     summary_table,
     verdict,
@@ -62,12 +62,13 @@ from bench.verify import (
 )
 from bench.wrk import WrkReport, WrkRun, run_wrk, wrk_command
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
 TOKEN_ENV = "AUDITSTREAM_BENCH_TOKEN"  # noqa: S105 (the name of a variable)
 FIRST_ID = 2_000_000_000  # above the prefill's ids, as GitLab's ids grow
 IDS_PER_THREAD_STRIDE = 64  # wrk_post.lua's id stride
 BARE, RECEIVER, PREFILLED = "bare", "receiver", "receiver-prefilled"
+# The bare handler's stages between "none" and the receiver (see bench/bare_handler.py).
+LADDER = ("read", "parse", "handoff", "fsync")
 # The prefill needs about this much disk per id (body, row, index, WAL headroom).
 _DISK_BYTES_PER_ID = 1600
 
@@ -82,6 +83,8 @@ class Options:
     prefill_ids: int
     server_cpus: str | None
     wrk_cpus: str | None
+    rev: str | None
+    ladder: bool
     workdir: Path | None
     keep: bool
 
@@ -119,12 +122,17 @@ def parse_args(argv: list[str] | None) -> Options:
                         help="taskset CPU list for wrk (default %(default)s)")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin: servers and wrk share every core")
+    parser.add_argument("--rev", help="benchmark this git revision's receiver and journal "
+                                      "(exported with git archive) instead of the working tree")
+    parser.add_argument("--ladder", action="store_true",
+                        help="also measure the bare handler's stages (read, parse, handoff, "
+                             "fsync) to show where the receiver's time goes")
     parser.add_argument("--workdir", type=Path,
                         help="where the journals go (default: a new temporary directory)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the journals afterwards (they are removed by default)")
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.connections < 1 or args.duration <= 0:
+    if args.rounds < 1 or args.connections < 1 or args.duration <= 0 or args.prefill_ids < 0:
         parser.error("--rounds, --connections and --duration must be positive")
     if not 1 <= args.wrk_threads <= min(args.connections, IDS_PER_THREAD_STRIDE):
         parser.error(f"--wrk-threads must be 1..min(connections, {IDS_PER_THREAD_STRIDE})")
@@ -133,7 +141,7 @@ def parse_args(argv: list[str] | None) -> Options:
                    prefill_ids=args.prefill_ids,
                    server_cpus=None if args.no_pin else args.server_cpus,
                    wrk_cpus=None if args.no_pin else args.wrk_cpus,
-                   workdir=args.workdir, keep=args.keep)
+                   rev=args.rev, ladder=args.ladder, workdir=args.workdir, keep=args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,24 +164,35 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(options: Options, workdir: Path) -> int:
-    environment = describe_environment(options)
+    code = code_under_test(options.rev, workdir)
+    environment = describe(code, load=(
+        f"{options.connections} connections, {options.wrk_threads} wrk thread(s), "
+        f"{options.rounds} rounds x {options.duration:g} s per target "
+        f"(+{options.warmup:g} s warm-up)"), pinning=(
+        "none: servers and wrk share every core" if options.server_cpus is None else
+        f"servers on CPU {options.server_cpus}, wrk on CPU {options.wrk_cpus} (taskset)"))
     print("\n".join(f"{key}: {value}" for key, value in environment.items()), flush=True)
     prefilled: PrefillResult | None = None
     if options.prefill_ids:
-        prefilled = prefill_journal(workdir / "prefilled.db", options.prefill_ids)
+        prefilled = prefill_journal(code, workdir / "prefilled.db", options.prefill_ids)
     token = secrets.token_urlsafe(18)
-    targets = start_targets(options, workdir, token, prefilled is not None)
+    targets = start_targets(options, code, workdir, token, prefilled is not None)
     try:
         measured = measure(options, targets, token)
-        problems, peak_rss = check_and_read_rss(targets)
+        problems, peak_rss = check_and_read_rss(targets, code)
     finally:
         stop_problems = stop_all(targets)
     problems += stop_problems
     summaries = [summarise(t.name, measured) for t in targets]
     print("\n" + rounds_table(measured) + "\n\n" + summary_table(summaries, peak_rss) + "\n")
-    verdicts = print_verdicts(measured, summaries, prefilled)
-    save_results(options, environment, measured, summaries, peak_rss, verdicts, problems,
-                 prefilled)
+    figures = print_verdicts(measured, summaries, prefilled)
+    results = RESULTS_DIR / time.strftime("receiver-%Y%m%d-%H%M%S.json")
+    save_results(results, {
+        "command": " ".join(["python -m bench.receiver_bench", *sys.argv[1:]]),
+        "options": options, "environment": environment, "figures": figures,
+        "peak_rss_bytes": peak_rss, "prefill": prefilled, "summaries": summaries,
+        "runs": measured, "problems": problems})
+    print(f"results saved to {results.relative_to(REPO)}")
     for problem in problems:
         print(f"CHECK FAILED: {problem}")
     if not problems:
@@ -182,31 +201,21 @@ def run(options: Options, workdir: Path) -> int:
     return 1 if problems else 0
 
 
-def describe_environment(options: Options) -> dict[str, str]:
-    cpu_model = next((line.split(":", 1)[1].strip() for line in
-                      Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), platform.processor())
-    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
-    pinning = ("none (servers and wrk share all cores)" if options.server_cpus is None else
-               f"servers on CPU {options.server_cpus}, wrk on CPU {options.wrk_cpus} (taskset)")
-    return {
-        "machine": f"{os.cpu_count()} CPUs, {cpu_model}, {platform.platform()}",
-        "python": platform.python_version(), "aiohttp": version("aiohttp"),
-        "sqlite": sqlite3.sqlite_version, "wrk": (wrk.stdout or wrk.stderr).split("\n")[0],
-        "load": f"{options.connections} connections, {options.wrk_threads} wrk thread(s), "
-                f"{options.rounds} rounds x {options.duration:g} s per target "
-                f"(+{options.warmup:g} s warm-up)",
-        "pinning": pinning,
-    }
-
-
-def prefill_journal(path: Path, ids: int) -> PrefillResult:
+def prefill_journal(code: CodeUnderTest, path: Path, ids: int) -> PrefillResult:
+    """``python -m bench.prefill`` on the code under test: N ids through the journal's API."""
     free = shutil.disk_usage(path.parent).free
     if free < ids * _DISK_BYTES_PER_ID:
         raise BenchError(f"prefilling {ids:,} ids needs about {ids * _DISK_BYTES_PER_ID / 1e9:.1f}"
                          f" GB in {path.parent}; {free / 1e9:.1f} GB free (see --workdir)")
     print(f"prefilling {path} with {ids:,} ids ...", flush=True)
-    result = asyncio.run(prefill(path, ids))
+    # cwd is the work dir so that the code under test, first on PYTHONPATH, is what imports.
+    completed = subprocess.run([sys.executable, "-m", "bench.prefill", "--journal", str(path),
+                                "--ids", str(ids)], stdout=subprocess.PIPE, text=True,
+                               env=code.env({"PYTHONPATH": str(REPO)}), cwd=path.parent,
+                               check=False)
+    if completed.returncode != 0:
+        raise BenchError(f"prefill failed with exit status {completed.returncode}")
+    result = PrefillResult(**json.loads(completed.stdout.strip().splitlines()[-1]))
     print(f"prefill: {result.ids:,} ids in {result.seconds:.1f} s "
           f"({result.ids / result.seconds:,.0f} ids/s), file {result.file_bytes / 1e9:.2f} GB",
           flush=True)
@@ -221,15 +230,17 @@ def auditstream_cli() -> str:
     return found
 
 
-def start_targets(options: Options, workdir: Path, token: str,
+def start_targets(options: Options, code: CodeUnderTest, workdir: Path, token: str,
                   with_prefilled: bool) -> list[Target]:
-    env = {**os.environ, TOKEN_ENV: token}
     targets: list[Target] = []
     try:
-        bare = start_server(BARE, pinned([sys.executable, "-m", "bench.bare_handler",
-                                          "--listen", "127.0.0.1:0"], options.server_cpus),
-                            "bare handler listening on", workdir / "bare.stderr", cwd=REPO)
-        targets.append(Target(BARE, bare))
+        for stage in ("none", *(LADDER if options.ladder else ())):
+            name = BARE if stage == "none" else f"bare+{stage}"
+            command = [sys.executable, "-m", "bench.bare_handler", "--listen", "127.0.0.1:0",
+                       "--stage", stage]
+            targets.append(Target(name, start_server(
+                name, pinned(command, options.server_cpus), "bare handler listening on",
+                workdir / f"{name}.stderr", cwd=REPO)))
         journals = [(RECEIVER, workdir / "empty.db")]
         if with_prefilled:
             journals.append((PREFILLED, workdir / "prefilled.db"))
@@ -238,8 +249,9 @@ def start_targets(options: Options, workdir: Path, token: str,
                        "--journal", str(journal), "--token-env", TOKEN_ENV]
             server = start_server(name, pinned(command, options.server_cpus),
                                   "auditstream receiver listening on",
-                                  workdir / f"{name}.stderr", env=env)
-            targets.append(Target(name, server, journal, journal_stats(journal)))
+                                  workdir / f"{name}.stderr", env=code.env({TOKEN_ENV: token}),
+                                  cwd=workdir)
+            targets.append(Target(name, server, journal, journal_stats(code, journal)))
     except BaseException:
         stop_all(targets)
         raise
@@ -267,6 +279,7 @@ def measure(options: Options, targets: list[Target], token: str) -> list[Measure
     runs right after the same neighbour.
     """
     ids = _Ids()
+    server_cpus = None if options.server_cpus is None else parse_cpu_list(options.server_cpus)
     if options.warmup > 0:
         for target in targets:
             wrk_once(options, target, token, ids, options.warmup)
@@ -274,16 +287,19 @@ def measure(options: Options, targets: list[Target], token: str) -> list[Measure
     for round_number in range(1, options.rounds + 1):
         shift = (round_number - 1) % len(targets)
         for target in targets[shift:] + targets[:shift]:
-            before = cpu_sample(target.server.pid)
+            before, cpus_before = cpu_sample(target.server.pid), cpu_times(server_cpus)
             run = wrk_once(options, target, token, ids, options.duration)
             main_cores, other_cores = cores_used(before, cpu_sample(target.server.pid))
+            idle, steal = idle_and_steal(cpus_before, cpu_times(server_cpus))
             measured.append(Measured(target=target.name, round=round_number, run=run,
                                      server_main_cores=main_cores,
-                                     server_other_cores=other_cores))
+                                     server_other_cores=other_cores, server_cpus_idle=idle,
+                                     steal=steal))
             report = run.report
             print(f"round {round_number} {target.name:<18} {report.requests_per_second:>9,.0f}"
                   f" req/s  p50 {report.latency_ms[50]:6.2f} ms  p99 "
-                  f"{report.latency_ms[99]:6.2f} ms  wrk {run.wrk_cores:.2f} cores", flush=True)
+                  f"{report.latency_ms[99]:6.2f} ms  server {main_cores + other_cores:.2f} "
+                  f"cores  wrk {run.wrk_cores:.2f} cores  steal {steal:.0%}", flush=True)
     return measured
 
 
@@ -301,7 +317,8 @@ def wrk_once(options: Options, target: Target, token: str, ids: _Ids, seconds: f
     return run
 
 
-def check_and_read_rss(targets: list[Target]) -> tuple[list[str], dict[str, int]]:
+def check_and_read_rss(targets: list[Target], code: CodeUnderTest
+                       ) -> tuple[list[str], dict[str, int]]:
     """Let in-flight requests finish, then compare wrk, /metrics and the journal; read VmHWM."""
     time.sleep(1.0)
     problems: list[str] = []
@@ -312,7 +329,7 @@ def check_and_read_rss(targets: list[Target]) -> tuple[list[str], dict[str, int]
         metrics_url = target.server.url + "/metrics"  # http://127.0.0.1:PORT, printed by it
         with urllib.request.urlopen(metrics_url, timeout=10) as answer:  # noqa: S310
             server = parse_metrics(answer.read().decode())
-        after = journal_stats(target.journal)
+        after = journal_stats(code, target.journal)
         delta = JournalDelta(**{key: after[key] - target.stats_before[key] for key in
                                 ("events", "remembered_ids", "duplicates_refused")})
         sent = sum_counts(report.counts for report in target.reports)
@@ -325,10 +342,11 @@ def check_and_read_rss(targets: list[Target]) -> tuple[list[str], dict[str, int]
     return problems, peak_rss
 
 
-def journal_stats(path: Path) -> dict[str, int]:
+def journal_stats(code: CodeUnderTest, path: Path) -> dict[str, int]:
     """``auditstream journal stats --output json``: the journal as its own CLI sees it."""
     completed = subprocess.run([auditstream_cli(), "journal", "stats", "--journal", str(path),
-                                "--output", "json"], capture_output=True, text=True, check=False)
+                                "--output", "json"], capture_output=True, text=True,
+                               env=code.env(), check=False)
     if completed.returncode != 0:
         raise BenchError(f"journal stats {path}: {completed.stderr.strip()}")
     stats: dict[str, int] = json.loads(completed.stdout)
@@ -368,27 +386,6 @@ def print_verdicts(measured: list[Measured], summaries: list[Summary],
         figures["prefilled_over_bare"] = statistics.median(
             round_ratios(measured, PREFILLED, BARE))
     return figures
-
-
-def save_results(options: Options, environment: dict[str, str], measured: list[Measured],
-                 summaries: list[Summary], peak_rss: dict[str, int], figures: dict[str, float],
-                 problems: list[str], prefilled: PrefillResult | None) -> None:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / time.strftime("receiver-%Y%m%d-%H%M%S.json")
-    document = {
-        "command": " ".join([Path(sys.executable).name, "-m", "bench.receiver_bench",
-                             *sys.argv[1:]]),
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
-        "environment": environment, "figures": figures, "peak_rss_bytes": peak_rss,
-        "prefill": None if prefilled is None else asdict(prefilled),
-        "summaries": [asdict(s) for s in summaries],
-        "runs": [{"target": m.target, "round": m.round, "report": asdict(m.run.report),
-                  "wrk_cores": m.run.wrk_cores, "server_main_cores": m.server_main_cores,
-                  "server_other_cores": m.server_other_cores} for m in measured],
-        "problems": problems,
-    }
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"results saved to {path.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.wrk import WrkRun
 
@@ -22,6 +25,8 @@ class Measured:
     run: WrkRun
     server_main_cores: float
     server_other_cores: float
+    server_cpus_idle: float  # fraction of the servers' CPUs left idle during the run
+    steal: float  # fraction of the servers' CPUs taken by the hypervisor for other guests
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +69,12 @@ def round_ratios(runs: Sequence[Measured], numerator: str, denominator: str) -> 
 
 def rounds_table(runs: Sequence[Measured]) -> str:
     header = ["round", "target", "req/s", "p50 ms", "p99 ms", "server main", "server other",
-              "wrk cores"]
+              "wrk cores", "idle", "steal"]
     rows = [[str(m.round), m.target, f"{m.run.report.requests_per_second:,.0f}",
              f"{m.run.report.latency_ms[50]:.2f}", f"{m.run.report.latency_ms[99]:.2f}",
              f"{m.server_main_cores:.2f}", f"{m.server_other_cores:.2f}",
-             f"{m.run.wrk_cores:.2f}"] for m in runs]
+             f"{m.run.wrk_cores:.2f}", f"{m.server_cpus_idle:.0%}", f"{m.steal:.0%}"]
+            for m in runs]
     return table(header, rows)
 
 
@@ -97,3 +103,17 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
              for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def save_results(path: Path, document: dict[str, object]) -> None:
+    """Everything measured, as JSON (bench/results/ is git-ignored)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot save {type(value).__name__} as JSON")

@@ -1,0 +1,118 @@
+"""The streamer: POSTs planned deliveries as GitLab's streaming worker does, and records each.
+
+One request per event and destination, all concurrent (bounded by ``max_concurrency``), an
+``timeout``-second total timeout, and no retry of any kind: a timeout, a connection error or a
+non-2xx answer is recorded and forgotten, as GitLab forgets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Sequence
+
+import aiohttp
+
+from server.gitlab.core import GitLabCore
+from server.gitlab.deliveries import Deliveries, Delivery, Result
+from server.gitlab.events import AuditEvent
+from server.gitlab.streaming import Knobs, Planned, plan
+
+log = logging.getLogger("auditstream.server.gitlab")
+
+
+class Streamer:
+    """Streams what ``core`` records to its destinations; knobs can change at any time."""
+
+    def __init__(self, core: GitLabCore, deliveries: Deliveries, *, timeout: float,
+                 max_concurrency: int, knobs: Knobs | None = None) -> None:
+        self.core = core
+        self.deliveries = deliveries
+        self.timeout = timeout
+        self.max_concurrency = max_concurrency
+        self._knobs = knobs or Knobs()
+        self._rng = random.Random(self._knobs.seed)  # noqa: S311 (test realism, not secrets)
+        self._session: aiohttp.ClientSession | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    @property
+    def knobs(self) -> Knobs:
+        return self._knobs
+
+    @knobs.setter
+    def knobs(self, knobs: Knobs) -> None:
+        """New knobs, and a generator seeded afresh so a seeded run repeats exactly."""
+        self._knobs = knobs
+        self._rng = random.Random(knobs.seed)  # noqa: S311
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.max_concurrency)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout))
+        self.core.on_events(self.stream)
+
+    def stream(self, events: Sequence[AuditEvent]) -> None:
+        """Plan the events' deliveries and start them."""
+        planned = plan(events, list(self.core.store.all()), self.core.directory,
+                       self._knobs, self._rng)
+        for delivery in planned:
+            number = self.deliveries.next_number()
+            if delivery.dropped:
+                self.deliveries.add(_record(number, delivery, Result.DROPPED, None, None,
+                                            time.time(), 0.0))
+                continue
+            task = asyncio.create_task(self._send(number, delivery))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def settle(self) -> None:
+        """Wait until every delivery started so far has finished."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Let in-flight deliveries end (each is bounded by the timeout), then close."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.settle(), self.timeout + 1)
+        for task in list(self._in_flight):
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _send(self, number: int, delivery: Planned) -> None:
+        if self._session is None:
+            raise RuntimeError("the streamer is not started")
+        started = time.time()
+        clock = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        try:
+            async with self._session.post(delivery.destination.url, data=delivery.body,
+                                          headers=list(delivery.headers)) as response:
+                await response.read()
+                status = response.status
+            result = Result.DELIVERED if 200 <= status < 300 else Result.REFUSED
+        except TimeoutError:
+            result, error = Result.TIMEOUT, f"no answer within {self.timeout} s"
+        except (aiohttp.ClientError, OSError) as exc:
+            result, error = Result.CONNECTION_ERROR, str(exc) or type(exc).__name__
+        record = _record(number, delivery, result, status, error, started,
+                         time.monotonic() - clock)
+        self.deliveries.add(record)
+        log.debug("delivery", extra={
+            "number": number, "event_id": record.event_id, "destination": record.destination_id,
+            "reason": record.reason, "result": result.value, "status": status})
+
+
+def _record(number: int, delivery: Planned, result: Result, status: int | None,
+            error: str | None, started: float, seconds: float) -> Delivery:
+    return Delivery(
+        number=number, event_id=delivery.event.key, event_type=delivery.event.event_type,
+        destination_id=delivery.destination.gid,
+        destination_name=delivery.destination.name, url=delivery.destination.url,
+        headers=dict(delivery.headers), body=delivery.body, reason=delivery.reason.value,
+        job_attempt=delivery.job_attempt, result=result, status=status, error=error,
+        started_at=started, seconds=seconds)

@@ -1,0 +1,89 @@
+"""The executable schema: GitLab's SDL (``schema.graphql``, ``schema_newer.graphql``), its
+ID scalars checking the model of every global ID, and the resolvers attached by name.
+
+Resolvers are attached to the fields the SDL declares; a resolver for a field the SDL does not
+have is a bug and fails loudly here, so the SDL and the code cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    ValueNode,
+    build_schema,
+    value_from_ast_untyped,
+)
+from graphql.language import StringValueNode
+
+from server.gitlab import ids
+from server.gitlab.resolvers_legacy import LEGACY_MUTATIONS
+from server.gitlab.resolvers_streaming import STREAMING_MUTATIONS
+from server.gitlab.resolvers_types import TYPE_RESOLVERS, Resolver
+
+HERE = Path(__file__).parent
+SDL_FILES = (HERE / "schema.graphql", HERE / "schema_newer.graphql")
+
+
+def schema_sdl() -> str:
+    """The SDL the stand-in serves: GitLab 16.3's subset, then what came after."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in SDL_FILES)
+
+
+@cache
+def gitlab_schema() -> GraphQLSchema:
+    """The schema with scalars and resolvers in place (built once; it is never changed)."""
+    schema = build_schema(schema_sdl())
+    for name, model in ids.SCALAR_MODELS.items():
+        _global_id_scalar(_scalar(schema, name), model)
+    _json_scalar(_scalar(schema, "JSON"))
+    attach(schema, TYPE_RESOLVERS)
+    attach(schema, {"Mutation": {**LEGACY_MUTATIONS, **STREAMING_MUTATIONS}})
+    return schema
+
+
+def attach(schema: GraphQLSchema, resolvers: dict[str, dict[str, Resolver]]) -> None:
+    for type_name, fields in resolvers.items():
+        graphql_type = schema.get_type(type_name)
+        if not isinstance(graphql_type, GraphQLObjectType):
+            raise LookupError(f"resolvers for {type_name}, which the SDL does not define")
+        for field_name, resolve in fields.items():
+            if field_name not in graphql_type.fields:
+                raise LookupError(f"a resolver for {type_name}.{field_name}, which the SDL "
+                                  "does not declare")
+            graphql_type.fields[field_name].resolve = resolve
+
+
+def _scalar(schema: GraphQLSchema, name: str) -> GraphQLScalarType:
+    scalar = schema.get_type(name)
+    if not isinstance(scalar, GraphQLScalarType):
+        raise LookupError(f"the SDL has no scalar {name}")
+    return scalar
+
+
+def _global_id_scalar(scalar: GraphQLScalarType, model: str) -> None:
+    """Inputs: a global ID of ``model``, given as its number; outputs: the string."""
+
+    def parse_value(value: Any) -> int:
+        return ids.parse_gid(value, model)
+
+    def parse_literal(node: ValueNode, _variables: Any = None) -> int:
+        if not isinstance(node, StringValueNode):
+            raise ValueError(f"{model} global IDs are strings")
+        return ids.parse_gid(node.value, model)
+
+    scalar.parse_value = parse_value  # type: ignore[method-assign]
+    scalar.parse_literal = parse_literal  # type: ignore[method-assign,assignment]
+    scalar.serialize = str  # type: ignore[method-assign,assignment]
+
+
+def _json_scalar(scalar: GraphQLScalarType) -> None:
+    """Untyped JSON, as GitLab's ``JSON`` scalar: any value in, any value out."""
+    scalar.parse_value = lambda value: value  # type: ignore[method-assign]
+    scalar.parse_literal = value_from_ast_untyped  # type: ignore[method-assign,assignment]
+    scalar.serialize = lambda value: value  # type: ignore[method-assign]

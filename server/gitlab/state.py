@@ -1,0 +1,30 @@
+"""The stand-in's shared state: one object on the app, reached through ``GITLAB_STATE``."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from aiohttp import web
+from graphql import GraphQLSchema
+
+from server.gitlab.config import GitLabConfig
+from server.gitlab.core import GitLabCore
+from server.gitlab.deliveries import Deliveries
+from server.gitlab.delivery import Streamer
+
+
+@dataclass(slots=True)
+class GitLabState:
+    """What handlers share: the GitLab core, the streamer and its records, the schema, and the
+    generator that makes activity (seeded by ``config.activity_seed``)."""
+
+    config: GitLabConfig
+    core: GitLabCore
+    deliveries: Deliveries
+    streamer: Streamer
+    schema: GraphQLSchema
+    rng: random.Random
+
+
+GITLAB_STATE = web.AppKey("gitlab_state", GitLabState)

@@ -1,0 +1,175 @@
+"""Which destination gets which event, and what is sent: GitLab's streaming, as pure values.
+
+``receives`` is GitLab's routing: a group destination gets the events of its group's whole
+tree, an instance destination every event; an inactive destination nothing; event type and
+namespace filters narrow that. ``plan`` turns events into the deliveries to make, one per
+event and receiving destination, and applies the realism knobs: in-flight duplicates, fresh
+UUIDs for stream-only events, drops, reordering and job-level retries.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from server.gitlab.destinations import EVENT_TYPE_HEADER, TOKEN_HEADER, Destination, Scope
+from server.gitlab.directory import Directory
+from server.gitlab.errors import StandInRequestError
+from server.gitlab.events import AuditEvent
+
+# What GitLab's HTTP client sends with a string body unless a custom header says otherwise.
+DEFAULT_CONTENT_TYPE = "application/x-www-form-urlencoded"
+MAX_JOB_RETRIES = 3  # GitLab retries a streaming job up to 3 times (18.0+)
+
+
+@dataclass(frozen=True, slots=True)
+class Knobs:
+    """How far streaming departs from the happy path. Rates are probabilities (0 to 1) drawn
+    per delivery (``duplicate_rate``, ``drop_rate``) or per event (``fresh_uuid_rate``,
+    ``job_retry_rate``) from a generator seeded with ``seed``; 0 and 1 are exact.
+
+    - ``duplicate_rate``: the same delivery is sent twice (in-flight redelivery, same id)
+    - ``fresh_uuid_rate``: a stream-only event is sent again with a new random UUID as id
+    - ``drop_rate``: a delivery is never sent (recorded as dropped)
+    - ``reorder``: each batch's deliveries go out in a shuffled order
+    - ``job_retry_rate``: the event's job runs again ``job_retries`` more times, to every
+      destination (stream-only events get a fresh UUID each time, stored ones keep their id)
+    """
+
+    duplicate_rate: float = 0.0
+    fresh_uuid_rate: float = 0.0
+    drop_rate: float = 0.0
+    reorder: bool = False
+    job_retry_rate: float = 0.0
+    job_retries: int = 1
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("duplicate_rate", "fresh_uuid_rate", "drop_rate", "job_retry_rate"):
+            rate = getattr(self, name)
+            if isinstance(rate, bool) or not isinstance(rate, int | float) \
+                    or not 0.0 <= rate <= 1.0 or math.isnan(rate):
+                raise StandInRequestError(f"{name}: must be a number from 0 to 1, got {rate!r}")
+        if not isinstance(self.reorder, bool):
+            raise StandInRequestError(f"reorder: must be true or false, got {self.reorder!r}")
+        if isinstance(self.job_retries, bool) or not isinstance(self.job_retries, int) \
+                or not 1 <= self.job_retries <= MAX_JOB_RETRIES:
+            raise StandInRequestError(f"job_retries: must be 1 to {MAX_JOB_RETRIES}, "
+                                      f"got {self.job_retries!r}")
+        if self.seed is not None and (isinstance(self.seed, bool)
+                                      or not isinstance(self.seed, int)):
+            raise StandInRequestError(f"seed: must be an integer, got {self.seed!r}")
+
+    @classmethod
+    def from_json(cls, document: object) -> Knobs:
+        """Knobs from a JSON object; unknown keys and wrong values name the key."""
+        if not isinstance(document, dict):
+            raise StandInRequestError("knobs: must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = set(document) - known
+        if unknown:
+            raise StandInRequestError(f"knobs: unknown key(s) {', '.join(sorted(unknown))}; "
+                                      f"known: {', '.join(sorted(known))}")
+        return cls(**document)
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class Reason(StrEnum):
+    """Why a delivery was made."""
+
+    EVENT = "event"                # the event's own delivery
+    DUPLICATE = "duplicate"        # the same delivery again (duplicate_rate)
+    FRESH_UUID = "fresh_uuid"      # a stream-only event again with a new id (fresh_uuid_rate)
+    JOB_RETRY = "job_retry"        # the job ran again (job_retry_rate)
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One delivery to make: the POST's URL, headers and body, and why it is made."""
+
+    destination: Destination
+    event: AuditEvent
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    reason: Reason
+    job_attempt: int
+    dropped: bool = False
+
+
+def receives(destination: Destination, event: AuditEvent, directory: Directory) -> bool:
+    """Whether GitLab streams ``event`` to ``destination``."""
+    if not destination.active:
+        return False
+    if destination.scope is Scope.GROUP:
+        group = directory.group(destination.group_id) if destination.group_id else None
+        namespace = event.entity.namespace
+        if group is None or namespace is None or not directory.contains(group, namespace):
+            return False
+    if destination.event_type_filters and event.event_type not in \
+            destination.event_type_filters:
+        return False
+    if destination.namespace_filters:
+        namespace = event.entity.namespace
+        return namespace is not None and any(
+            directory.contains(f.namespace, namespace) for f in destination.namespace_filters)
+    return True
+
+
+def request_headers(destination: Destination, event: AuditEvent) -> tuple[tuple[str, str], ...]:
+    """The token, the event type, every active custom header, and the content type GitLab's
+    client defaults to unless a custom header sets one."""
+    custom = [(h.key, h.value) for h in destination.headers if h.active]
+    headers = [(TOKEN_HEADER, destination.token), *custom,
+               (EVENT_TYPE_HEADER, event.event_type)]
+    if not any(key.lower() == "content-type" for key, _ in custom):
+        headers.append(("Content-Type", DEFAULT_CONTENT_TYPE))
+    return tuple(headers)
+
+
+def body_of(event: AuditEvent) -> bytes:
+    return orjson.dumps(event.payload())
+
+
+def plan(events: Iterable[AuditEvent], destinations: Sequence[Destination],
+         directory: Directory, knobs: Knobs, rng: random.Random) -> list[Planned]:
+    """Every delivery the events make, knobs applied, in the order they go out."""
+    planned: list[Planned] = []
+    for event in events:
+        targets = [d for d in destinations if receives(d, event, directory)]
+        if not targets:
+            continue
+        retried = rng.random() < knobs.job_retry_rate
+        for attempt in range(1, 2 + (knobs.job_retries if retried else 0)):
+            sent = event if attempt == 1 or event.stored else event.with_fresh_id()
+            reason = Reason.EVENT if attempt == 1 else Reason.JOB_RETRY
+            for destination in targets:
+                planned.extend(_deliveries(destination, sent, reason, attempt, knobs, rng))
+        if not event.stored and rng.random() < knobs.fresh_uuid_rate:
+            again = event.with_fresh_id()
+            planned.extend(_delivery(d, again, Reason.FRESH_UUID, 1) for d in targets)
+    if knobs.reorder:
+        rng.shuffle(planned)
+    return planned
+
+
+def _deliveries(destination: Destination, event: AuditEvent, reason: Reason, attempt: int,
+                knobs: Knobs, rng: random.Random) -> list[Planned]:
+    first = _delivery(destination, event, reason, attempt,
+                      dropped=rng.random() < knobs.drop_rate)
+    if rng.random() < knobs.duplicate_rate:
+        return [first, replace(first, reason=Reason.DUPLICATE, dropped=False)]
+    return [first]
+
+
+def _delivery(destination: Destination, event: AuditEvent, reason: Reason, attempt: int,
+              *, dropped: bool = False) -> Planned:
+    return Planned(destination, event, request_headers(destination, event), body_of(event),
+                   reason, attempt, dropped)

@@ -7,6 +7,7 @@ have is a bug and fails loudly here, so the SDL and the code cannot drift apart 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -77,13 +78,19 @@ def _global_id_scalar(scalar: GraphQLScalarType, model: str) -> None:
             raise ValueError(f"{model} global IDs are strings")
         return ids.parse_gid(node.value, model)
 
-    scalar.parse_value = parse_value  # type: ignore[method-assign]
-    scalar.parse_literal = parse_literal  # type: ignore[method-assign,assignment]
-    scalar.serialize = str  # type: ignore[method-assign,assignment]
+    _coerce(scalar, parse_value, parse_literal, str)
 
 
 def _json_scalar(scalar: GraphQLScalarType) -> None:
     """Untyped JSON, as GitLab's ``JSON`` scalar: any value in, any value out."""
-    scalar.parse_value = lambda value: value  # type: ignore[method-assign]
-    scalar.parse_literal = value_from_ast_untyped  # type: ignore[method-assign,assignment]
-    scalar.serialize = lambda value: value  # type: ignore[method-assign]
+    _coerce(scalar, lambda value: value, value_from_ast_untyped, lambda value: value)
+
+
+def _coerce(scalar: GraphQLScalarType, parse_value: Callable[[Any], Any],
+            parse_literal: Callable[..., Any], serialize: Callable[[Any], Any]) -> None:
+    # graphql-core 3.2 calls parse_value/parse_literal/serialize; 3.3 calls the
+    # coerce_* attributes, which __init__ copied from the defaults. Set both.
+    for name, function in (("parse_value", parse_value), ("coerce_input_value", parse_value),
+                           ("parse_literal", parse_literal), ("serialize", serialize),
+                           ("coerce_output_value", serialize)):
+        setattr(scalar, name, function)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import shutil
 import statistics
@@ -193,6 +194,10 @@ def run(options: Options, workdir: Path) -> int:
         "peak_rss_bytes": peak_rss, "prefill": prefilled, "summaries": summaries,
         "runs": measured, "problems": problems})
     print(f"results saved to {results.relative_to(REPO)}")
+    disturbed = [m for m in measured if m.disturbed]
+    if disturbed:
+        print(f"WARNING: {len(disturbed)} of {len(measured)} runs were DISTURBED: other "
+              "processes or guests used the servers' CPUs meanwhile; rerun on a quiet machine")
     for problem in problems:
         print(f"CHECK FAILED: {problem}")
     if not problems:
@@ -218,6 +223,12 @@ def prefill_journal(code: CodeUnderTest, path: Path, ids: int) -> PrefillResult:
     result = PrefillResult(**json.loads(completed.stdout.strip().splitlines()[-1]))
     print(f"prefill: {result.ids:,} ids in {result.seconds:.1f} s "
           f"({result.ids / result.seconds:,.0f} ids/s), file {result.file_bytes / 1e9:.2f} GB",
+          flush=True)
+    # Gigabytes of the prefill may still be in the page cache waiting to be written back; the
+    # receivers' fsyncs would queue behind that writeback and measure the disk's backlog.
+    started = time.monotonic()
+    os.sync()
+    print(f"prefill: written back to disk (sync) in {time.monotonic() - started:.1f} s",
           flush=True)
     return result
 
@@ -291,15 +302,19 @@ def measure(options: Options, targets: list[Target], token: str) -> list[Measure
             run = wrk_once(options, target, token, ids, options.duration)
             main_cores, other_cores = cores_used(before, cpu_sample(target.server.pid))
             idle, steal = idle_and_steal(cpus_before, cpu_times(server_cpus))
+            cpus = (os.cpu_count() or 1) if server_cpus is None else len(server_cpus)
+            busy = (1 - idle - steal) * cpus
+            ours = main_cores + other_cores + (run.wrk_cores if server_cpus is None else 0)
             measured.append(Measured(target=target.name, round=round_number, run=run,
                                      server_main_cores=main_cores,
                                      server_other_cores=other_cores, server_cpus_idle=idle,
-                                     steal=steal))
+                                     steal=steal, foreign_cores=max(busy - ours, 0.0)))
             report = run.report
             print(f"round {round_number} {target.name:<18} {report.requests_per_second:>9,.0f}"
                   f" req/s  p50 {report.latency_ms[50]:6.2f} ms  p99 "
                   f"{report.latency_ms[99]:6.2f} ms  server {main_cores + other_cores:.2f} "
-                  f"cores  wrk {run.wrk_cores:.2f} cores  steal {steal:.0%}", flush=True)
+                  f"cores  wrk {run.wrk_cores:.2f} cores  others {measured[-1].foreign_cores:.2f}"
+                  f" cores{'  DISTURBED' if measured[-1].disturbed else ''}", flush=True)
     return measured
 
 

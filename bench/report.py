@@ -14,6 +14,8 @@ from bench.wrk import WrkRun
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 20.0
 TARGET_PREFILLED_RATIO = 0.9
+# A run in which others used more than this much of the servers' CPUs is flagged as disturbed.
+FOREIGN_LOAD_LIMIT = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,12 @@ class Measured:
     server_other_cores: float
     server_cpus_idle: float  # fraction of the servers' CPUs left idle during the run
     steal: float  # fraction of the servers' CPUs taken by the hypervisor for other guests
+    foreign_cores: float  # CPU used on the servers' CPUs by processes outside the benchmark
+
+    @property
+    def disturbed(self) -> bool:
+        """Another process or guest took a noticeable share of the servers' CPUs."""
+        return self.foreign_cores > FOREIGN_LOAD_LIMIT or self.steal > FOREIGN_LOAD_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +77,12 @@ def round_ratios(runs: Sequence[Measured], numerator: str, denominator: str) -> 
 
 def rounds_table(runs: Sequence[Measured]) -> str:
     header = ["round", "target", "req/s", "p50 ms", "p99 ms", "server main", "server other",
-              "wrk cores", "idle", "steal"]
+              "wrk cores", "idle", "steal", "others"]
     rows = [[str(m.round), m.target, f"{m.run.report.requests_per_second:,.0f}",
              f"{m.run.report.latency_ms[50]:.2f}", f"{m.run.report.latency_ms[99]:.2f}",
              f"{m.server_main_cores:.2f}", f"{m.server_other_cores:.2f}",
-             f"{m.run.wrk_cores:.2f}", f"{m.server_cpus_idle:.0%}", f"{m.steal:.0%}"]
+             f"{m.run.wrk_cores:.2f}", f"{m.server_cpus_idle:.0%}", f"{m.steal:.0%}",
+             f"{m.foreign_cores:.2f}" + (" DISTURBED" if m.disturbed else "")]
             for m in runs]
     return table(header, rows)
 

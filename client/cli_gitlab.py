@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -28,10 +29,12 @@ def destinations() -> None:
 @gitlab_options
 @OUTPUT_OPTION
 @SHOW_TOKEN
+@click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True,
+              help="Destinations asked for per request; every page is read either way.")
 def list_destinations(gitlab_url: str, token: str | None, group: str | None, instance: bool,
-                      output: str, show_token: bool) -> None:
+                      output: str, show_token: bool, page_size: int) -> None:
     """Every destination of the group (or instance), all pages."""
-    where = target(gitlab_url, token, group, instance)
+    where = replace(target(gitlab_url, token, group, instance), page_size=page_size)
     found = call(where, lambda api: api.destinations())
     show(found, output, show_token)
 
@@ -97,7 +100,7 @@ def delete_destination(gitlab_url: str, token: str | None, group: str | None, in
     if write_config is not None:
         full_id = _full_id(where, destination_id)
         if remove_destination(write_config, full_id):
-            click.echo(f"removed it from {write_config}")
+            click.echo(f"removed it from {write_config}", err=True)
 
 
 @destinations.command("sync")
@@ -155,8 +158,9 @@ def _write(config_path: Path, created: Destination, where: GitLabTarget) -> None
         token_file = write_destination(config_path, created, where.instance_name)
     except ConfigError as exc:
         raise click.ClickException(f"created in GitLab, but not written: {exc}") from exc
+    # On stderr: stdout may be JSON for a script.
     click.echo(f"added destination {created.name!r} to {config_path} "
-               f"(token in {token_file}, owner-only)")
+               f"(token in {token_file}, owner-only)", err=True)
 
 
 def _full_id(where: GitLabTarget, destination_id: str) -> str:

@@ -12,7 +12,7 @@ import click
 
 from client.gitlab.errors import GitLabError
 from client.gitlab.ids import BadId
-from client.gitlab.legacy import LegacyStreamingApi
+from client.gitlab.legacy import DEFAULT_PAGE_SIZE, LegacyStreamingApi
 from client.gitlab.session import GitLabSession
 
 T = TypeVar("T")
@@ -27,6 +27,7 @@ class GitLabTarget:
     url: str
     token: str | None
     group: str | None
+    page_size: int = DEFAULT_PAGE_SIZE
 
     @property
     def instance_name(self) -> str:
@@ -66,7 +67,7 @@ def call(where: GitLabTarget, action: Callable[[LegacyStreamingApi], Awaitable[T
     """Run ``action`` on the target's API; GitLab's failures exit 1 with its message."""
     async def run() -> T:
         async with GitLabSession(where.url, where.token) as session:
-            return await action(LegacyStreamingApi(session, where.group))
+            return await action(LegacyStreamingApi(session, where.group, where.page_size))
 
     try:
         return asyncio.run(run())

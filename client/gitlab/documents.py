@@ -29,10 +29,10 @@ fragment InstanceDestinationFields on InstanceExternalAuditEventDestination {
 """
 
 GROUP_DESTINATIONS = GROUP_DESTINATION_FIELDS + """
-query GroupDestinations($fullPath: ID!, $after: String) {
+query GroupDestinations($fullPath: ID!, $first: Int, $after: String) {
   group(fullPath: $fullPath) {
     fullPath
-    externalAuditEventDestinations(first: 100, after: $after) {
+    externalAuditEventDestinations(first: $first, after: $after) {
       nodes { ...GroupDestinationFields }
       pageInfo { hasNextPage endCursor }
     }
@@ -41,8 +41,8 @@ query GroupDestinations($fullPath: ID!, $after: String) {
 """
 
 INSTANCE_DESTINATIONS = INSTANCE_DESTINATION_FIELDS + """
-query InstanceDestinations($after: String) {
-  instanceExternalAuditEventDestinations(first: 100, after: $after) {
+query InstanceDestinations($first: Int, $after: String) {
+  instanceExternalAuditEventDestinations(first: $first, after: $after) {
     nodes { ...InstanceDestinationFields }
     pageInfo { hasNextPage endCursor }
   }

@@ -19,14 +19,17 @@ from client.gitlab.session import GitLabSession
 
 GROUP_ROLE = "needs the Owner role on a top-level group with Ultimate"
 INSTANCE_ROLE = "needs an administrator of a self-managed instance"
+DEFAULT_PAGE_SIZE = 100  # GitLab's maximum page size
 
 
 class LegacyStreamingApi:
     """Destinations, headers and event type filters of a group (``group`` set) or the
     instance (``group`` None)."""
 
-    def __init__(self, session: GitLabSession, group: str | None) -> None:
+    def __init__(self, session: GitLabSession, group: str | None,
+                 page_size: int = DEFAULT_PAGE_SIZE) -> None:
         self._session = session
+        self._page_size = page_size
         self._group = group
         self._role = GROUP_ROLE if group else INSTANCE_ROLE
         self.scope = group_scope(group) if group else INSTANCE_SCOPE
@@ -36,12 +39,12 @@ class LegacyStreamingApi:
     async def destinations(self) -> list[Destination]:
         if self._group is None:
             nodes = await self._session.paginate(
-                ops.INSTANCE_DESTINATIONS, {},
+                ops.INSTANCE_DESTINATIONS, {"first": self._page_size},
                 lambda data: data.get("instanceExternalAuditEventDestinations"),
                 role_hint=self._role)
         else:
             nodes = await self._session.paginate(
-                ops.GROUP_DESTINATIONS, {"fullPath": self._group},
+                ops.GROUP_DESTINATIONS, {"fullPath": self._group, "first": self._page_size},
                 lambda data: _group_connection(data, self._group or ""), role_hint=self._role)
         return [destination_from(node, self.scope) for node in nodes]
 

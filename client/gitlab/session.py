@@ -40,6 +40,8 @@ DEFAULT_TIMEOUT_SECONDS = 30
 DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF_SECONDS = 0.5
 NOT_FOUND_OR_FORBIDDEN = "does not exist or you don't have permission"
+# What GitLab's GraphQL endpoint says (with HTTP 401) for a token it does not know or revoked.
+INVALID_TOKEN_MESSAGES = {"Invalid token", "Token has expired", "Token has been revoked"}
 _RETRYABLE_STATUS = {429, 502, 503, 504}
 
 
@@ -129,6 +131,9 @@ def refused(exc: TransportQueryError, role_hint: str) -> GitLabError:
     """Top-level GraphQL errors as our errors, with GitLab's messages."""
     messages = [str(error.get("message", error)) if isinstance(error, dict) else str(error)
                 for error in exc.errors or []] or [str(exc)]
+    if any(message in INVALID_TOKEN_MESSAGES for message in messages):
+        return GitLabAuthError(f"GitLab refused the access token ({'; '.join(messages)}): "
+                               "check --token or GITLAB_TOKEN (it needs the api scope)")
     if any(NOT_FOUND_OR_FORBIDDEN in message for message in messages):
         return PermissionDenied(messages, role_hint)
     if any(message.startswith("Validation failed") for message in messages):

@@ -1,6 +1,7 @@
 """Check the stand-in's SDL against GitLab's full schema: the subset must be GitLab's own.
 
-    python -m server.gitlab.check_schema path/to/gitlab-16.3-schema.graphql
+    python -m server.gitlab.check_schema path/to/gitlab-16.3-schema.graphql \
+        [--operations tests.server.gitlab.operations:OPERATIONS ...]
 
 For ``schema.graphql`` (the part copied from GitLab 16.3), every scalar, enum, interface,
 object and input type must exist in GitLab's schema with the same kind; every field, argument
@@ -10,12 +11,18 @@ enum values must be GitLab's. For ``schema_newer.graphql`` (written from GitLab'
 versions after the file given), nothing may contradict it: a new type must not already exist,
 and an added field must not already exist with another type.
 
+With ``--operations MODULE:NAME`` (a dict of GraphQL documents), each document must also
+validate against GitLab's full schema extended by ``schema_newer.graphql``: the operations
+a test or a client sends are then known to be valid on a real GitLab of the matching version.
+
 Exit status 0 when everything holds, 1 with one line per difference otherwise. Needs the full
 schema file, which the project does not ship; the tests check the subset's own consistency.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,8 +37,10 @@ from graphql import (
     ScalarTypeDefinitionNode,
     TypeDefinitionNode,
     TypeExtensionNode,
+    build_schema,
     parse,
     print_ast,
+    validate,
 )
 
 HERE = Path(__file__).parent
@@ -169,28 +178,56 @@ def _kind(node: DefinitionNode) -> str:
     return type(node).__name__.removesuffix("DefinitionNode").removesuffix("Node")
 
 
-def check(full_schema: Path) -> list[str]:
-    """Every difference between the shipped SDL and GitLab's schema in ``full_schema``."""
-    full = definitions(full_schema.read_text(encoding="utf-8"))
+def operation_differences(full_sdl: str, documents: dict[str, str]) -> Iterator[str]:
+    """Each document that does not validate against GitLab's schema plus the newer part."""
+    schema = build_schema(full_sdl + "\n" + NEWER_SDL.read_text(encoding="utf-8"),
+                          assume_valid_sdl=True)
+    for name, document in sorted(documents.items()):
+        for error in validate(schema, parse(document)):
+            yield f"operation {name}: {error.message}"
+
+
+def load_operations(spec: str) -> dict[str, str]:
+    """``package.module:NAME`` -> that dict of documents."""
+    module_name, _, attribute = spec.partition(":")
+    documents = getattr(importlib.import_module(module_name), attribute or "OPERATIONS")
+    if not isinstance(documents, dict):
+        raise TypeError(f"{spec} is not a dict of GraphQL documents")
+    return {str(k): str(v) for k, v in documents.items()}
+
+
+def check(full_schema: Path, operations: Iterable[str] = ()) -> list[str]:
+    """Every difference between the shipped SDL (and the given operations) and GitLab's
+    schema in ``full_schema``."""
+    text = full_schema.read_text(encoding="utf-8")
+    full = definitions(text)
     legacy = parse(LEGACY_SDL.read_text(encoding="utf-8"), no_location=True).definitions
     newer = parse(NEWER_SDL.read_text(encoding="utf-8"), no_location=True).definitions
-    return [*subset_differences(legacy, full), *newer_differences(newer, full)]
+    differences = [*subset_differences(legacy, full), *newer_differences(newer, full)]
+    for spec in operations:
+        differences += operation_differences(text, load_operations(spec))
+    return differences
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
-        return 2
-    differences = check(Path(args[0]))
+    parser = argparse.ArgumentParser(
+        prog="python -m server.gitlab.check_schema",
+        description="Check the stand-in's SDL (and operations) against GitLab's schema.")
+    parser.add_argument("full_schema", type=Path, help="GitLab's full schema (SDL)")
+    parser.add_argument("--operations", action="append", default=[], metavar="MODULE:NAME",
+                        help="a dict of GraphQL documents to validate too (repeatable)")
+    args = parser.parse_args(argv)
+    differences = check(args.full_schema, args.operations)
     legacy = definitions(LEGACY_SDL.read_text(encoding="utf-8"))
     for line in differences:
         print(line)
     fields = sum(len(getattr(node, "fields", None) or ()) for node in legacy.values())
-    verdict = "differences" if differences else "a faithful subset"
+    verdict = f"{len(differences)} difference(s)" if differences else "no differences"
     print(f"{LEGACY_SDL.name}: {len(legacy)} types, {fields} fields checked against "
-          f"{args[0]}: {verdict}; {NEWER_SDL.name}: "
-          f"{'contradicts it' if differences else 'only adds'}")
+          f"{args.full_schema}; {NEWER_SDL.name} checked to only add; "
+          + (f"{len(args.operations)} set(s) of operations validated; "
+             if args.operations else "")
+          + verdict)
     return 1 if differences else 0
 
 

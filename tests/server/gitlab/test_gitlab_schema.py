@@ -24,7 +24,9 @@ from server.gitlab import RunningGitLab, gitlab_schema, schema_sdl
 from server.gitlab.check_schema import (
     LEGACY_SDL,
     definitions,
+    load_operations,
     newer_differences,
+    operation_differences,
     subset_differences,
 )
 from tests.server.gitlab.operations import OPERATIONS
@@ -125,3 +127,12 @@ def test_schema_check_lets_newer_definitions_only_add() -> None:
         "Project: already in GitLab's schema; it belongs in schema.graphql",
         "extend Nowhere: GitLab's schema has no Nowhere to extend",
     ]
+
+
+def test_operation_check_validates_documents_against_a_schema_plus_the_newer_part() -> None:
+    legacy = LEGACY_SDL.read_text(encoding="utf-8")
+    documents = load_operations("tests.server.gitlab.operations:OPERATIONS")
+    assert list(operation_differences(legacy, documents)) == []
+    wrong = {"Wrong": "query Wrong { group(fullPath: \"a\") { nope } }"}
+    [difference] = operation_differences(legacy, wrong)
+    assert difference.startswith("operation Wrong: Cannot query field 'nope' on type 'Group'")

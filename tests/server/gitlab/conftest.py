@@ -114,7 +114,8 @@ class Collector:
             self.arrivals.append(Arrival(request.path, dict(request.headers), body))
             if self.delay:
                 await asyncio.sleep(self.delay)
-            return web.Response(status=self.status, text="ok")
+            moved = {"Location": self.url_for("redirected")} if 300 <= self.status < 400 else {}
+            return web.Response(status=self.status, text="ok", headers=moved)
         finally:
             self.in_flight -= 1
 

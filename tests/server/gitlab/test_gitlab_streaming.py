@@ -143,6 +143,16 @@ async def test_non_2xx_answers_are_recorded_and_never_retried(
     assert results == [(Result.REFUSED, 500)] * 5
 
 
+async def test_a_redirect_is_an_answer_and_is_not_followed(
+        api: GraphQL, gitlab: RunningGitLab, collector: Collector) -> None:
+    collector.status = 307
+    await api.create(url=collector.url_for("acme"))
+    await gitlab.make_activity(1, on=["acme/website"])
+    assert len(collector.to("acme")) == 2
+    assert collector.to("redirected") == []
+    assert [(d.result, d.status) for d in gitlab.deliveries.all] == [(Result.REFUSED, 307)] * 2
+
+
 async def test_a_slow_destination_times_out_once_and_is_not_retried(
         collector: Collector) -> None:
     collector.delay = 2.0

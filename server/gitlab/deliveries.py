@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -119,9 +119,6 @@ class Deliveries:
 
     def results(self) -> Counter[Result]:
         return Counter(d.result for d in self._records)
-
-    def count_by(self, key: Callable[[Delivery], object]) -> Counter[object]:
-        return Counter(key(d) for d in self._records)
 
     async def wait_for(self, count: int, *,
                        within: float = DEFAULT_WAIT_SECONDS) -> tuple[Delivery, ...]:

@@ -97,11 +97,6 @@ class Destination:
     def gid(self) -> str:
         return ids.gid(self.model, self.id)
 
-    @property
-    def label(self) -> str:
-        """How logs and records name it: ``legacy group destination 3 (siem)``."""
-        return f"{self.api} {self.scope} destination {self.id} ({self.name})"
-
     def header(self, number: int) -> Header | None:
         return next((h for h in self.headers if h.id == number), None)
 

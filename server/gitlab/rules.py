@@ -50,6 +50,8 @@ class Labels:
 
 
 LEGACY_LABELS = Labels(url="Destination url", token="Verification token")  # noqa: S106
+# Ours: GitLab validates the consolidated config with a JSON schema and its wording for a
+# bad URL there is not documented; the token's follows Rails from ``secret_token``.
 STREAMING_LABELS = Labels(url="Url", token="Secret token")  # noqa: S106
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from client.cli_gitlab_common import GitLabTarget, call, gitlab_options, target
+from client.cli_gitlab_common import GitLabTarget, call, gitlab_options
 from client.config_write import remove_destination, sync_destinations, write_destination
 from client.errors import ConfigError
 from client.gitlab import ids
@@ -31,10 +31,9 @@ def destinations() -> None:
 @SHOW_TOKEN
 @click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True,
               help="Destinations asked for per request; every page is read either way.")
-def list_destinations(gitlab_url: str, token: str | None, group: str | None, instance: bool,
-                      output: str, show_token: bool, page_size: int) -> None:
+def list_destinations(where: GitLabTarget, output: str, show_token: bool, page_size: int) -> None:
     """Every destination of the group (or instance), all pages."""
-    where = replace(target(gitlab_url, token, group, instance), page_size=page_size)
+    where = replace(where, page_size=page_size)
     found = call(where, lambda api: api.destinations())
     show(found, output, show_token)
 
@@ -52,14 +51,12 @@ def list_destinations(gitlab_url: str, token: str | None, group: str | None, ins
                    "config file, so the token is never copied by hand.")
 @OUTPUT_OPTION
 @SHOW_TOKEN
-def create_destination(gitlab_url: str, token: str | None, group: str | None, instance: bool,
-                       destination_url: str, name: str | None,
+def create_destination(where: GitLabTarget, destination_url: str, name: str | None,
                        verification_token_env: str | None, write_config: Path | None,
                        output: str, show_token: bool) -> None:
     """Create a destination; GitLab starts streaming to it at once."""
-    where = target(gitlab_url, token, group, instance)
     chosen = _chosen_token(verification_token_env)
-    if chosen and instance:
+    if chosen and where.group is None:
         raise click.UsageError("instance destinations always get their token from GitLab")
     created = call(where, lambda api: api.create_destination(destination_url, name, chosen))
     show([created], output, show_token)
@@ -74,13 +71,11 @@ def create_destination(gitlab_url: str, token: str | None, group: str | None, in
 @click.option("--name", help="A new name.")
 @OUTPUT_OPTION
 @SHOW_TOKEN
-def update_destination(gitlab_url: str, token: str | None, group: str | None, instance: bool,
-                       destination_id: str, destination_url: str | None, name: str | None,
-                       output: str, show_token: bool) -> None:
+def update_destination(where: GitLabTarget, destination_id: str, destination_url: str | None,
+                       name: str | None, output: str, show_token: bool) -> None:
     """Change a destination's URL or name (GitLab never changes its token)."""
     if not destination_url and not name:
         raise click.UsageError("nothing to change: give --url or --name")
-    where = target(gitlab_url, token, group, instance)
     updated = call(where, lambda api: api.update_destination(destination_id, destination_url,
                                                              name))
     show([updated], output, show_token)
@@ -91,10 +86,8 @@ def update_destination(gitlab_url: str, token: str | None, group: str | None, in
 @click.argument("destination_id")
 @click.option("--write-config", type=click.Path(path_type=Path, dir_okay=False),
               help="Also remove it (and its token file) from this receiver config file.")
-def delete_destination(gitlab_url: str, token: str | None, group: str | None, instance: bool,
-                       destination_id: str, write_config: Path | None) -> None:
+def delete_destination(where: GitLabTarget, destination_id: str, write_config: Path | None) -> None:
     """Delete a destination; GitLab stops streaming to it at once."""
-    where = target(gitlab_url, token, group, instance)
     call(where, lambda api: api.delete_destination(destination_id))
     click.echo(f"deleted destination {destination_id}")
     if write_config is not None:
@@ -110,14 +103,12 @@ def delete_destination(gitlab_url: str, token: str | None, group: str | None, in
               help="The receiver config file to bring in line with GitLab.")
 @click.option("--receiver-url", help="Only destinations whose URL starts with this (the "
                                      "receiver's public URL); default: all of them.")
-def sync(gitlab_url: str, token: str | None, group: str | None, instance: bool,
-         config_path: Path, receiver_url: str | None) -> None:
+def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None) -> None:
     """Write the tokens of GitLab's destinations into the receiver's config, and drop the
     entries of destinations GitLab no longer has."""
-    where = target(gitlab_url, token, group, instance)
     found = call(where, lambda api: api.destinations())
     ours = [d for d in found if receiver_url is None or d.url.startswith(receiver_url)]
-    scope = f"group:{group}" if group else "instance"
+    scope = f"group:{where.group}" if where.group else "instance"
     try:
         report = sync_destinations(config_path, ours, scope, where.instance_name)
     except ConfigError as exc:

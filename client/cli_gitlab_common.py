@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -10,14 +11,17 @@ from urllib.parse import urlsplit
 
 import click
 
+from client.gitlab.api import ApiChoice, StreamingApi, streaming_api
 from client.gitlab.errors import GitLabError
 from client.gitlab.ids import BadId
-from client.gitlab.legacy import DEFAULT_PAGE_SIZE, LegacyStreamingApi
+from client.gitlab.legacy import DEFAULT_PAGE_SIZE
 from client.gitlab.session import GitLabSession
 
 T = TypeVar("T")
 
 DEFAULT_GITLAB_URL = "https://gitlab.com"
+_API_CHOICES: dict[str, ApiChoice] = {"auto": "auto", "legacy": "legacy",
+                                      "consolidated": "consolidated"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,7 @@ class GitLabTarget:
     url: str
     token: str | None
     group: str | None
+    api: ApiChoice = "auto"
     page_size: int = DEFAULT_PAGE_SIZE
 
     @property
@@ -36,7 +41,13 @@ class GitLabTarget:
 
 
 def gitlab_options(command: Any) -> Any:
-    """--gitlab-url, --token, and --group PATH | --instance."""
+    """--gitlab-url, --token, --group PATH | --instance and --api, given to the command as one
+    ``where: GitLabTarget``."""
+    @functools.wraps(command)
+    def with_target(*args: Any, gitlab_url: str, token: str | None, group: str | None,
+                    instance: bool, api: str, **kwargs: Any) -> Any:
+        return command(*args, where=target(gitlab_url, token, group, instance, api), **kwargs)
+
     for option in reversed([
         click.option("--gitlab-url", envvar="GITLAB_URL", default=DEFAULT_GITLAB_URL,
                      show_default=True, help="GitLab's base URL (env GITLAB_URL)."),
@@ -45,12 +56,17 @@ def gitlab_options(command: Any) -> Any:
         click.option("--group", help="Full path of the top-level group."),
         click.option("--instance", is_flag=True,
                      help="Instance destinations (self-managed, administrators) instead."),
+        click.option("--api", type=click.Choice(["auto", "legacy", "consolidated"]),
+                     default="auto", show_default=True, envvar="AUDITSTREAM_GITLAB_API",
+                     help="GitLab's streaming API: legacy (until 19.x), consolidated (16.11+, "
+                          "the only one from 20.0), or auto (ask GitLab's schema)."),
     ]):
-        command = option(command)
-    return command
+        with_target = option(with_target)
+    return with_target
 
 
-def target(gitlab_url: str, token: str | None, group: str | None, instance: bool) -> GitLabTarget:
+def target(gitlab_url: str, token: str | None, group: str | None, instance: bool,
+           api: str = "auto") -> GitLabTarget:
     if bool(group) == instance:
         raise click.UsageError("give exactly one of --group PATH or --instance")
     parts = urlsplit(gitlab_url)
@@ -60,14 +76,16 @@ def target(gitlab_url: str, token: str | None, group: str | None, instance: bool
     if not token:
         raise click.UsageError("--token (or GITLAB_TOKEN) is needed: an access token with "
                                "the api scope")
-    return GitLabTarget(url=gitlab_url.rstrip("/"), token=token, group=group)
+    return GitLabTarget(url=gitlab_url.rstrip("/"), token=token, group=group,
+                        api=_API_CHOICES[api])
 
 
-def call(where: GitLabTarget, action: Callable[[LegacyStreamingApi], Awaitable[T]]) -> T:
+def call(where: GitLabTarget, action: Callable[[StreamingApi], Awaitable[T]]) -> T:
     """Run ``action`` on the target's API; GitLab's failures exit 1 with its message."""
     async def run() -> T:
         async with GitLabSession(where.url, where.token) as session:
-            return await action(LegacyStreamingApi(session, where.group, where.page_size))
+            api = await streaming_api(session, where.group, where.api, where.page_size)
+            return await action(api)
 
     try:
         return asyncio.run(run())

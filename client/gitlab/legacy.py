@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from client.gitlab import documents as ops
+from client.gitlab import documents_newer as newer
 from client.gitlab import ids
-from client.gitlab.errors import PermissionDenied
+from client.gitlab.errors import PermissionDenied, ValidationFailed
 from client.gitlab.models import (
     INSTANCE_SCOPE,
     Destination,
@@ -137,6 +138,32 @@ class LegacyStreamingApi:
                            (ops.REMOVE_GROUP_EVENT_TYPES,
                             "auditEventsStreamingDestinationEventsRemove"))
         await self._mutate(document, field, values)
+
+    # -- namespace filter (16.7+) --------------------------------------------------------------
+
+    async def set_namespace_filter(self, destination: str, path: str, kind: str) -> str:
+        """Stream only events of one subgroup or project (``kind``: group or project)."""
+        if self._group is None:
+            raise ValidationFailed(["namespace filters are for group destinations"])
+        values = {"destinationId": self._destination_gid(destination),
+                  "projectPath" if kind == "project" else "groupPath": path}
+        payload = await self._mutate(newer.ADD_NAMESPACE_FILTER,
+                                     "auditEventsStreamingHttpNamespaceFiltersAdd", values)
+        return str(payload["namespaceFilter"]["namespace"]["fullPath"])
+
+    async def remove_namespace_filter(self, destination: str) -> None:
+        if self._group is None:
+            raise ValidationFailed(["namespace filters are for group destinations"])
+        gid = self._destination_gid(destination)
+        data = await self._session.execute(newer.GROUP_NAMESPACE_FILTER,
+                                           {"fullPath": self._group}, role_hint=self._role)
+        nodes = (_group_connection(data, self._group) or {}).get("nodes") or []
+        found = next((n.get("namespaceFilter") for n in nodes if n and n["id"] == gid), None)
+        if not found:
+            raise ValidationFailed([f"destination {destination} has no namespace filter"])
+        await self._mutate(newer.DELETE_NAMESPACE_FILTER,
+                           "auditEventsStreamingHttpNamespaceFiltersDelete",
+                           {"namespaceFilterId": found["id"]})
 
     # -- helpers -------------------------------------------------------------------------------
 

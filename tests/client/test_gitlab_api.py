@@ -1,0 +1,121 @@
+"""The client library against server/gitlab: both APIs, filters, and every operation valid."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from graphql import parse, validate
+
+from client.gitlab.api import StreamingApi, detect, streaming_api
+from client.gitlab.documents import LEGACY_OPERATIONS
+from client.gitlab.documents_newer import API_PROBE, NEWER_OPERATIONS
+from client.gitlab.errors import PermissionDenied, ValidationFailed
+from client.gitlab.session import GitLabSession
+from server.gitlab import RunningGitLab, running_gitlab
+from server.gitlab.schema import gitlab_schema
+
+
+@pytest.mark.parametrize("name", sorted({**LEGACY_OPERATIONS, **NEWER_OPERATIONS}))
+def test_every_operation_the_client_sends_validates(name: str) -> None:
+    document = {**LEGACY_OPERATIONS, **NEWER_OPERATIONS}[name]
+    assert validate(gitlab_schema(), parse(document)) == []
+
+
+def test_the_api_probe_validates() -> None:
+    assert validate(gitlab_schema(), parse(API_PROBE)) == []
+
+
+@pytest.fixture
+async def gitlab() -> AsyncIterator[RunningGitLab]:
+    async with running_gitlab() as running:
+        yield running
+
+
+@pytest.fixture
+async def session(gitlab: RunningGitLab) -> AsyncIterator[GitLabSession]:
+    async with GitLabSession(gitlab.url, gitlab.token_for("owner")) as opened:
+        yield opened
+
+
+async def test_auto_detection_picks_legacy_while_gitlab_has_it(session: GitLabSession) -> None:
+    assert await detect(session) == "legacy"
+
+
+@pytest.mark.parametrize("choice", ["legacy", "consolidated"])
+async def test_both_apis_manage_destinations_headers_and_filters(
+        session: GitLabSession, choice: str) -> None:
+    api: StreamingApi = await streaming_api(session, "acme", choice)  # type: ignore[arg-type]
+    created = await api.create_destination("https://siem.example.com/c", "siem", None)
+    assert (created.name, created.url, created.scope) == ("siem", "https://siem.example.com/c",
+                                                          "group:acme")
+    assert len(created.verification_token) >= 16
+    header = await api.add_header(created.id, "X-Env", "prod")
+    await api.update_header(header.id, "X-Env", "staging")
+    assert await api.add_event_types(created.id, ["repository_git_operation"]) == [
+        "repository_git_operation"]
+    assert await api.set_namespace_filter(created.id, "acme/platform", "group") == (
+        "acme/platform")
+    [listed] = await api.destinations()
+    assert [(h.key, h.value) for h in listed.headers] == [("X-Env", "staging")]
+    assert listed.event_type_filters == ("repository_git_operation",)
+    renamed = await api.update_destination(created.id, "https://siem.example.com/d", "siem2")
+    assert (renamed.name, renamed.url) == ("siem2", "https://siem.example.com/d")
+    assert [(h.key, h.value) for h in renamed.headers] == [("X-Env", "staging")]
+    await api.remove_namespace_filter(created.id)
+    await api.remove_event_types(created.id, ["repository_git_operation"])
+    await api.delete_header(header.id)
+    [after] = await api.destinations()
+    assert (after.headers, after.event_type_filters) == ((), ())
+    await api.delete_destination(created.id)
+    assert await api.destinations() == []
+
+
+@pytest.mark.parametrize("choice", ["legacy", "consolidated"])
+async def test_gitlab_rules_come_back_with_gitlabs_words(
+        session: GitLabSession, choice: str) -> None:
+    api: StreamingApi = await streaming_api(session, "acme", choice)  # type: ignore[arg-type]
+    with pytest.raises(ValidationFailed, match="too short"):
+        await api.create_destination("https://siem.example.com/t", None, "short")
+
+
+async def test_a_maintainer_is_told_the_owner_role_is_needed(gitlab: RunningGitLab) -> None:
+    async with GitLabSession(gitlab.url, gitlab.token_for("maintainer")) as session:
+        api = await streaming_api(session, "acme", "legacy")
+        with pytest.raises(PermissionDenied) as refused:
+            await api.create_destination("https://siem.example.com/m", None, None)
+    assert "Owner role" in str(refused.value)
+    assert "don't have permission" in str(refused.value)
+
+
+async def test_streamed_events_follow_the_namespace_filter(
+        gitlab: RunningGitLab, session: GitLabSession) -> None:
+    from aiohttp import web
+
+    received: list[bytes] = []
+
+    async def collect(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", collect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        api = await streaming_api(session, "acme", "legacy")
+        created = await api.create_destination(f"http://127.0.0.1:{port}/f", None, None)
+        await api.set_namespace_filter(created.id, "acme/platform", "group")
+        await gitlab.settle()
+        received.clear()
+        await gitlab.make_activity(2, event_types=("member_created",), on=("acme/website",))
+        await gitlab.make_activity(3, event_types=("member_created",),
+                                   on=("acme/platform/api",))
+        await gitlab.settle()
+    finally:
+        await runner.cleanup()
+    assert len(received) == 3
+    assert all(b"acme/platform/api" in body for body in received)

@@ -1,7 +1,8 @@
 """The legacy streaming API's operations (GitLab 14.5+; removed in 20.0), as named documents.
 
-Each validates against GitLab's 16.3 schema (``scripts/check_client_operations.py`` checks
-them against the reference file). Fields newer than 16.3 are left out on purpose.
+Each validates against GitLab's 16.3 schema: ``.ci/run`` checks them with
+``server.gitlab.check_schema --operations`` against the reference file. Fields newer than 16.3
+are left out on purpose (they are in ``documents_newer``).
 """
 
 from __future__ import annotations

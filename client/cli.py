@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from client.cli_demo import demo
 from client.cli_gitlab import destinations
 from client.cli_gitlab_settings import filters, headers
 from client.cli_journal import journal
@@ -29,6 +30,7 @@ cli.add_command(journal)
 cli.add_command(destinations)
 cli.add_command(headers)
 cli.add_command(filters)
+cli.add_command(demo)
 cli.add_command(serve)
 
 

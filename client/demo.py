@@ -1,0 +1,264 @@
+"""``auditstream demo``: the whole flow on loopback, then a summary that must add up.
+
+In one process: the GitLab stand-in, the HEC stand-in, and receiver + relay as ``auditstream
+run`` wires them. A destination is created through the client and written into the receiver's
+config file as ``destinations create --write-config`` does, so the token flows as it does in
+production; GitLab then streams a few hundred events of mixed types, with duplicates, and a
+forged request is sent with a wrong token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from client.config import load_config
+from client.config_write import write_destination
+from client.gitlab.api import streaming_api
+from client.gitlab.session import GitLabSession
+from journal import Journal, JournalConfig, open_journal
+from receiver.app import TOKEN_HEADER
+from receiver.metrics import ReceiverMetrics
+from receiver.secrets import Secret
+from receiver.service import RunningReceiver, start_receiver
+from relay.config import BatchSettings, HecSinkConfig, RelayConfig, RetrySettings
+from relay.envelope import EnvelopeSettings
+from relay.service import Relay
+from server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
+from server.gitlab.deliveries import Result
+from server.gitlab.streaming import Knobs
+from server.hec import HecConfig, HecToken, RunningHec, running_hec
+
+SINK_FAULTS = ("busy", "errors", "resets", "timeouts", "outage", "bad-event")
+EVENT_TYPES = ("repository_git_operation", "merge_request_create", "member_created",
+               "project_fork_operation", "audit_operation")
+PROJECTS = ("acme/website", "acme/platform/api")
+CHUNK = 25
+DELIVERY_WAIT_SECONDS = 60.0
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    events: int = 300
+    sink_faults: tuple[str, ...] = ()
+    duplicate_rate: float = 0.1
+    seed: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    streamed: int            # POSTs GitLab made to the receiver
+    answered_200: int
+    distinct: int            # distinct event ids among those answered 200
+    accepted: int            # events the journal took
+    duplicates_refused: int
+    forged_rejected: int
+    forged_sent: int
+    at_sink: int             # envelopes the HEC stand-in accepted
+    at_sink_distinct: int
+    dead_letters: int
+    seconds: float
+    problems: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class DemoWorld:
+    """Everything the demo started, for ``--keep-running`` to show."""
+
+    gitlab_url: str
+    owner_token: str
+    receiver_url: str
+    hec_url: str
+    hec_token: str
+    journal_path: Path
+    config_path: Path
+
+
+async def run_demo(options: DemoOptions, progress: Progress,
+                   keep_running: Callable[[DemoWorld], asyncio.Future[None]] | None = None,
+                   ) -> DemoSummary:
+    hec_token = str(secrets.token_hex(16))
+    gitlab_config = GitLabConfig(knobs=Knobs(duplicate_rate=options.duplicate_rate,
+                                             seed=options.seed),
+                                 activity_seed=options.seed)
+    with tempfile.TemporaryDirectory(prefix="auditstream-demo-") as folder:
+        async with running_gitlab(config=gitlab_config) as gitlab, \
+                running_hec(HecConfig(tokens=(HecToken(hec_token),))) as hec:
+            _inject(hec, options.sink_faults)
+            workdir = Path(folder)
+            url = f"http://127.0.0.1:{_free_port()}/demo"
+            config_path = await _create_destination(gitlab.url, gitlab.token_for("owner"), url,
+                                                    workdir)
+            world = DemoWorld(gitlab.url, gitlab.token_for("owner"), url, hec.url, hec_token,
+                              workdir / "auditstream.db", config_path)
+            return await _run(options, progress, gitlab, hec, world, keep_running)
+
+
+async def _create_destination(gitlab_url: str, token: str, url: str, workdir: Path) -> Path:
+    """As ``destinations create --group acme --url URL --write-config FILE`` does."""
+    async with GitLabSession(gitlab_url, token) as session:
+        api = await streaming_api(session, "acme", "auto")
+        created = await api.create_destination(url, "auditstream-demo", None)
+    config_path = workdir / "auditstream.toml"
+    config_path.write_text(f'[journal]\npath = "auditstream.db"\n'
+                           f'[receiver]\nlisten = "{url.split("/")[2]}"\n')
+    write_destination(config_path, created, "127.0.0.1")
+    return config_path
+
+
+async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, hec: RunningHec,
+               world: DemoWorld,
+               keep_running: Callable[[DemoWorld], asyncio.Future[None]] | None) -> DemoSummary:
+    config = load_config(world.config_path)
+    assert config.receiver is not None
+    relay_config = RelayConfig(
+        sinks=(HecSinkConfig(name="hec", url=hec.url, token=Secret(world.hec_token),
+                             timeout_seconds=2.0, envelope=EnvelopeSettings(index="main"),
+                             batch=BatchSettings(max_events=100, max_wait_seconds=0.2)),),
+        retry=RetrySettings(backoff_base_seconds=0.2, backoff_cap_seconds=2.0,
+                            pause_retry_seconds=2.0))
+    journal = await open_journal(JournalConfig(path=world.journal_path))
+    metrics = ReceiverMetrics.create()
+    relay = Relay(relay_config, journal, metrics.registry)
+    started = time.monotonic()
+    receiver: RunningReceiver | None = None
+    try:
+        await relay.check_sinks()
+        relay.start()
+        receiver = await start_receiver(config.receiver, journal, metrics, relay.probes())
+        forged = await _stream(options, progress, gitlab, hec, world.receiver_url)
+        await _wait_for_sink(progress, hec, journal, world.receiver_url, gitlab)
+        summary = await _summarise(gitlab, hec, journal, world.receiver_url, forged,
+                                   time.monotonic() - started)
+        if keep_running is not None:
+            await keep_running(world)
+        return summary
+    finally:
+        if receiver is not None:
+            await receiver.stop()
+        await relay.stop(5.0)
+        await journal.close()
+
+
+async def _stream(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, hec: RunningHec,
+                  receiver_url: str) -> tuple[int, int]:
+    """GitLab's activity in chunks (for the progress bar), and forged requests among it."""
+    forged_sent = forged_rejected = 0
+    made = 0
+    async with aiohttp.ClientSession() as http:
+        while made < options.events:
+            count = min(CHUNK, options.events - made)
+            await gitlab.make_activity(count, event_types=EVENT_TYPES, on=PROJECTS)
+            made += count
+            forged_sent += 1
+            if await _forge(http, receiver_url, made) == 401:
+                forged_rejected += 1
+            progress(len(_sink_ids(hec)), options.events)
+    return forged_sent, forged_rejected
+
+
+async def _forge(http: aiohttp.ClientSession, url: str, number: int) -> int:
+    body = b'{"id": "forged-%d", "event_type": "user_created", "entity_path": "acme"}' % number
+    headers = {TOKEN_HEADER: "forged-" + secrets.token_hex(8),
+               "Content-Type": "application/x-www-form-urlencoded"}
+    async with http.post(url, data=body, headers=headers) as response:
+        return response.status
+
+
+async def _wait_for_sink(progress: Progress, hec: RunningHec, journal: Journal,
+                         receiver_url: str, gitlab: RunningGitLab) -> None:
+    """Until every event answered 200 is at the sink or a dead letter (or time runs out)."""
+    await gitlab.settle()
+    wanted = _delivered_ids(gitlab, receiver_url)
+    deadline = time.monotonic() + DELIVERY_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        dead = {letter.event_id for letter in await journal.dead_letters(None, 1000)}
+        done = len(wanted & (_sink_ids(hec) | dead))
+        progress(done, len(wanted))
+        if done == len(wanted):
+            return
+        await asyncio.sleep(0.1)
+
+
+def _delivered_ids(gitlab: RunningGitLab, receiver_url: str) -> set[str]:
+    return {d.event_id for d in gitlab.deliveries.to(receiver_url)
+            if d.result is Result.DELIVERED}
+
+
+def _sink_ids(hec: RunningHec) -> set[str]:
+    return {str(e.fields.get("event_id")) for e in hec.received.envelopes}
+
+
+async def _summarise(gitlab: RunningGitLab, hec: RunningHec, journal: Journal, receiver_url: str,
+                     forged: tuple[int, int], seconds: float) -> DemoSummary:
+    attempts = [d for d in gitlab.deliveries.to(receiver_url) if d.sent]
+    answered = [d for d in attempts if d.result is Result.DELIVERED]
+    distinct = {d.event_id for d in answered}
+    stats = await journal.stats()
+    at_sink = [str(e.fields.get("event_id")) for e in hec.received.envelopes]
+    letters = await journal.dead_letters(None, 1000)
+    forged_sent, forged_rejected = forged
+    problems = _problems(distinct, stats.events, stats.duplicates_refused, len(answered),
+                         set(at_sink), {letter.event_id for letter in letters},
+                         forged_sent, forged_rejected)
+    return DemoSummary(
+        streamed=len(attempts), answered_200=len(answered), distinct=len(distinct),
+        accepted=stats.events, duplicates_refused=stats.duplicates_refused,
+        forged_rejected=forged_rejected, forged_sent=forged_sent, at_sink=len(at_sink),
+        at_sink_distinct=len(set(at_sink)), dead_letters=len(letters), seconds=seconds,
+        problems=tuple(problems))
+
+
+def _problems(distinct: set[str], accepted: int, duplicates: int, answered: int,
+              at_sink: set[str], dead: set[str], forged_sent: int,
+              forged_rejected: int) -> list[str]:
+    problems = []
+    if accepted != len(distinct):
+        problems.append(f"the journal holds {accepted} events, GitLab had {len(distinct)} "
+                        "distinct ones answered 200")
+    if duplicates != answered - len(distinct):
+        problems.append(f"{duplicates} duplicates refused, expected {answered - len(distinct)}")
+    missing = distinct - at_sink - dead
+    if missing:
+        problems.append(f"{len(missing)} events answered 200 never reached the sink")
+    extra = at_sink - distinct
+    if extra:
+        problems.append(f"{len(extra)} events at the sink that GitLab never had answered 200 "
+                        f"(forged?): {sorted(extra)[:3]}")
+    if forged_rejected != forged_sent:
+        problems.append(f"only {forged_rejected} of {forged_sent} forged requests were refused")
+    return problems
+
+
+def _inject(hec: RunningHec, faults: tuple[str, ...]) -> None:
+    for fault in faults:
+        if fault == "busy":
+            hec.faults.busy(next=5, retry_after=1)
+        elif fault == "errors":
+            hec.faults.internal_error(next=5)
+        elif fault == "resets":
+            hec.faults.reset(next=3)
+        elif fault == "timeouts":
+            hec.faults.hang(next=2)
+        elif fault == "outage":
+            hec.faults.busy(for_seconds=5.0)
+        elif fault == "bad-event":
+            hec.faults.bad_event(1, next=1)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+

@@ -137,12 +137,23 @@ def _loads(data: bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        # orjson refuses integers beyond 64 bits; the standard parser takes them, so an event
-        # with a huge number is still an event. Anything it refuses too is malformed.
+        # orjson refuses numbers it cannot hold as a double (1e400); the standard parser takes
+        # them, so an event with a huge number is still an event. It must be held to JSON as
+        # strictly as orjson, though: the body is spliced into the sink's envelope as it is,
+        # so NaN, Infinity, a byte order mark or UTF-16 accepted here would be a 200 that no
+        # SIEM ever indexes. Hence UTF-8 decoded by us (json.loads on bytes guesses UTF-16
+        # and skips a BOM) and no JavaScript constants.
         try:
-            return json.loads(data)
+            return _STRICT_JSON.decode(data.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
             raise ValueError(str(exc)) from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _split_ndjson(body: bytes, whole_error: ValueError) -> list[tuple[bytes, Any]]:

@@ -1,4 +1,13 @@
-"""The backend-neutral journal interface: the seam between receiver and relay."""
+"""The backend-neutral journal interface: the seam between receiver and relay.
+
+A relay *claims* events of a sink, delivers them, then *acks* its claims in the order it made
+them. With one reader per sink (SQLite) a claim is simply "the next events after what this
+reader already holds", and an ack moves the sink's cursor. With several readers of one sink
+(Redis Streams, one consumer group per sink) a claim hands out events no other reader holds,
+and events that a crashed reader held become claimable again; an ack confirms exactly what
+this reader claimed. Either way an event stops being owed to a sink only after an ack.
+``read`` is the side-effect-free view: what follows the sink's cursor (or a given ``seq``).
+"""
 
 from __future__ import annotations
 
@@ -31,16 +40,23 @@ class Journal(abc.ABC):
 
     @abc.abstractmethod
     async def register_sink(self, sink: str) -> None:
-        """Make ``sink`` known (cursor at the start) so retention waits for it."""
+        """Make ``sink`` known (cursor at the start) so retention waits for it, and start this
+        reader afresh on it: whatever it claimed and never acked is claimable again."""
 
     @abc.abstractmethod
     async def read(self, sink: str, limit: int, after: int | None = None) -> list[StoredEvent]:
-        """Up to ``limit`` events after the sink's cursor (or after ``seq == after``, for a
-        relay that has sent past its cursor and awaits confirmation), in journal order."""
+        """Up to ``limit`` events after the sink's cursor (or after ``seq == after``), in
+        journal order. Changes nothing: for inspection and replay."""
+
+    @abc.abstractmethod
+    async def claim(self, sink: str, limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` events for this reader to deliver to ``sink``: ones no other reader
+        of the sink holds, each claim in journal order. Empty when there is nothing to do."""
 
     @abc.abstractmethod
     async def ack(self, sink: str, upto: int) -> None:
-        """Everything up to ``seq == upto`` reached ``sink``; the cursor never moves back."""
+        """This reader's claims of ``sink``, up to the one whose last event has
+        ``seq == upto``, reached the sink. The cursor never moves back."""
 
     @abc.abstractmethod
     async def dead_letter(self, sink: str, event: StoredEvent, reason: str) -> None:

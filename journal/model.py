@@ -36,7 +36,8 @@ class IncomingEvent:
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """One event as the journal keeps it; ``seq`` orders the journal and is a sink's cursor."""
+    """One event as the journal keeps it; ``seq`` orders the journal (it is assigned at append,
+    never reused) and is a sink's cursor."""
 
     seq: int
     instance: str
@@ -64,11 +65,14 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class SinkPosition:
-    """Where a sink stands: every event with ``seq <= cursor`` is delivered to it."""
+    """Where a sink stands: every event with ``seq <= cursor`` is delivered to it, and
+    ``backlog`` events follow. ``pending``: of those, how many readers hold (claimed, not yet
+    acked), where the backend can tell (None where it cannot)."""
 
     sink: str
     cursor: int
     backlog: int
+    pending: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

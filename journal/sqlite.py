@@ -47,6 +47,8 @@ class SqliteJournal(Journal):
         self._next_seq = 0  # owned by the writer thread once the writer exists
         self._writer: GroupCommitWriter | None = None
         self._append_waiters: set[asyncio.Future[None]] = set()
+        # One reader per sink: how far this reader has claimed (absent: from the cursor on).
+        self._claimed: dict[str, int] = {}
         if writable:
             self._writer = GroupCommitWriter(
                 connect=lambda: connect_for_writing(config.path, config.busy_timeout_seconds),
@@ -107,6 +109,7 @@ class SqliteJournal(Journal):
     async def register_sink(self, sink: str) -> None:
         await self._write(lambda conn: conn.execute(
             "INSERT OR IGNORE INTO cursors (sink, cursor) VALUES (?, 0)", (sink,)))
+        self._claimed.pop(sink, None)
 
     async def ack(self, sink: str, upto: int) -> None:
         await self._write(lambda conn: conn.execute(
@@ -187,16 +190,19 @@ class SqliteJournal(Journal):
 
     async def read(self, sink: str, limit: int, after: int | None = None) -> list[StoredEvent]:
         def query(conn: sqlite3.Connection) -> list[StoredEvent]:
-            cursor = after
-            if cursor is None:
-                row = conn.execute("SELECT cursor FROM cursors WHERE sink = ?",
-                                   (sink,)).fetchone()
-                cursor = 0 if row is None else int(row[0])
-            rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? "
-                                "ORDER BY seq LIMIT ?", (cursor, limit)).fetchall()
-            return [_stored(r) for r in rows]
+            return _events_after(conn, _cursor(conn, sink) if after is None else after, limit)
 
         return await self._read(query)
+
+    async def claim(self, sink: str, limit: int) -> list[StoredEvent]:
+        # The only reader of the sink: the next events after what it holds, or after the
+        # cursor where that is further on (it is after a register_sink).
+        held = self._claimed.get(sink, 0)
+        events = await self._read(
+            lambda conn: _events_after(conn, max(held, _cursor(conn, sink)), limit))
+        if events:
+            self._claimed[sink] = events[-1].seq
+        return events
 
     async def tail(self, limit: int) -> list[StoredEvent]:
         def query(conn: sqlite3.Connection) -> list[StoredEvent]:
@@ -270,6 +276,17 @@ def _known_keys(conn: sqlite3.Connection,
                                 (instance, *chunk))
             known.update((instance, row[0]) for row in rows)
     return known
+
+
+def _cursor(conn: sqlite3.Connection, sink: str) -> int:
+    row = conn.execute("SELECT cursor FROM cursors WHERE sink = ?", (sink,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _events_after(conn: sqlite3.Connection, seq: int, limit: int) -> list[StoredEvent]:
+    rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                        (seq, limit)).fetchall()
+    return [_stored(r) for r in rows]
 
 
 def _purge_bodies_slice(conn: sqlite3.Connection, older_than: float) -> int:

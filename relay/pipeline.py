@@ -1,6 +1,6 @@
-"""One pipeline per sink: read -> batch -> send -> confirm, each a named stage.
+"""One pipeline per sink: claim -> batch -> send -> confirm, each a named stage.
 
-``_read_stage`` turns journal reads into windows of batches (``relay.window``);
+``_read_stage`` turns journal claims into windows of batches (``relay.window``);
 ``_send_stage`` delivers each batch, acting on ``relay.decision.decide``; confirmation
 (immediate, or through ``relay.acks`` with indexer acknowledgement) moves the cursor.
 """
@@ -84,10 +84,9 @@ class SinkPipeline:
     async def run(self) -> None:
         """Run until ``stop``; a failing stage (a bug) stops the others and is raised."""
         await self._journal.register_sink(self.name)
-        position = await self._cursor()
         await self._update_backlog()
         self._set_state("running")
-        self._stages = {"read": asyncio.create_task(self._read_stage(position)),
+        self._stages = {"read": asyncio.create_task(self._read_stage()),
                         "send": asyncio.create_task(self._send_stage()),
                         "cursor": asyncio.create_task(self._cursor_stage())}
         if self._acks is not None:
@@ -120,26 +119,25 @@ class SinkPipeline:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _read_stage(self, position: int) -> None:
+    async def _read_stage(self) -> None:
         while True:
             await self._window_slots.acquire()
-            events = await self._read_after(position)
+            events = await self._claim()
             window = make_window(events, self._settings.envelope, self._settings.batch)
-            position = window.last_seq
             self._ledger.add(window)
             for batch in window.batches:
                 self._work.put_nowait((window, batch))
 
-    async def _read_after(self, position: int) -> list[StoredEvent]:
+    async def _claim(self) -> list[StoredEvent]:
         batch = self._settings.batch
         while True:
             try:
-                events = await self._journal.read(self.name, batch.max_events, after=position)
+                events = await self._journal.claim(self.name, batch.max_events)
                 if events and len(events) < batch.max_events and batch.max_wait_seconds > 0:
-                    # A short read: give the batch its max wait to fill up, once.
+                    # A short claim: give the batch its max wait to fill up, once.
                     await self._journal.wait_for_append(batch.max_wait_seconds)
-                    events += await self._journal.read(
-                        self.name, batch.max_events - len(events), after=events[-1].seq)
+                    events += await self._journal.claim(self.name,
+                                                        batch.max_events - len(events))
             except JournalError as exc:
                 log.warning("cannot read the journal: %s", exc, extra={"sink": self.name})
                 await asyncio.sleep(_JOURNAL_RETRY_SECONDS)
@@ -171,8 +169,9 @@ class SinkPipeline:
             await self._save_cursor(upto)
 
     async def _save_cursor(self, upto: int) -> None:
+        # Confirmations come in claim order; the latest acks every claim before it too.
         while not self._confirmations.empty():
-            upto = max(upto, self._confirmations.get_nowait())
+            upto = self._confirmations.get_nowait()
         await self._journal_retrying(lambda: self._journal.ack(self.name, upto))
         await self._update_backlog()
 
@@ -298,12 +297,6 @@ class SinkPipeline:
             except JournalError as exc:
                 log.warning("journal write failed, retrying: %s", exc, extra={"sink": self.name})
                 await asyncio.sleep(_JOURNAL_RETRY_SECONDS)
-
-    async def _cursor(self) -> int:
-        for position in (await self._journal.stats()).sinks:
-            if position.sink == self.name:
-                return position.cursor
-        return 0
 
     async def _update_backlog(self) -> None:
         try:

@@ -78,7 +78,7 @@ def parse_event_body(body: bytes, token: HecToken, *, max_event_bytes: int,
         number = len(accepted)
         try:
             value, end = _DECODER.raw_decode(text, position)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting deeper than the parser goes: bad data
             return ParsedBatch(tuple(accepted), _bad(INVALID_DATA_FORMAT, number))
         piece = text[position:end]
         code = envelope_code(value, token)

@@ -126,6 +126,8 @@ class HecSink(Sink):
             acks = orjson.loads(answer.body).get("acks", {})
         except (orjson.JSONDecodeError, AttributeError) as exc:
             raise SinkUnavailable(f"{self.name}: ack query: unreadable answer") from exc
+        if not isinstance(acks, dict):  # a list or a string here would stop the ack stage
+            raise SinkUnavailable(f"{self.name}: ack query: unreadable answer")
         return {ack_id: acks.get(str(ack_id)) is True for ack_id in ack_ids}
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ drop) on configuration errors.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -124,4 +125,6 @@ def _seconds(retry_after: str | None) -> float | None:
         seconds = float(retry_after.strip())
     except ValueError:
         return None  # an HTTP date: rare from HEC sinks; the backoff applies instead
+    if math.isnan(seconds):
+        return None  # every comparison with NaN is false: it would pass the clamp below
     return min(max(seconds, 0.0), 3600.0)

@@ -1,0 +1,102 @@
+"""The whole flow as a user runs it: CLI commands and `auditstream run` as real processes,
+the GitLab and HEC stand-ins in the test's process, everything on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+import tomlkit
+
+from server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
+from server.gitlab.deliveries import Result
+from server.gitlab.streaming import Knobs
+from server.hec import HecConfig, HecToken, RunningHec, running_hec
+from tests.processes import ServerProcess, run_cli
+
+HEC_TOKEN = "e2e-hec-token-0000-4000-8000-000000000001"
+
+
+@dataclass(slots=True)
+class Flow:
+    """GitLab, a HEC sink, and a receiver URL that a destination will point at."""
+
+    gitlab: RunningGitLab
+    hec: RunningHec
+    workdir: Path
+    receiver_url: str
+
+    @property
+    def config(self) -> Path:
+        return self.workdir / "auditstream.toml"
+
+    async def cli(self, *args: str, user: str = "owner") -> subprocess.CompletedProcess[str]:
+        env = {"GITLAB_URL": self.gitlab.url, "GITLAB_TOKEN": self.gitlab.token_for(user)}
+        result = await asyncio.to_thread(run_cli, *args, env=env)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    async def create_destination(self, *extra: str) -> str:
+        """``destinations create --write-config`` as a user runs it; the new destination's id."""
+        result = await self.cli("destinations", "create", "--group", "acme", "--url",
+                                self.receiver_url, "--name", "siem", "--output", "json",
+                                "--write-config", str(self.config), *extra)
+        [created] = orjson.loads(result.stdout)
+        return str(created["id"])
+
+    def add_sink_and_journal(self) -> None:
+        """What an operator adds by hand next to the destinations the CLI wrote."""
+        document = tomlkit.parse(self.config.read_text())
+        document["receiver"]["listen"] = self.receiver_url.split("/")[2]  # type: ignore[index]
+        document["journal"] = {"path": "journal.db"}
+        document["relay"] = {"backoff_base_seconds": 0.1, "backoff_cap_seconds": 0.5}
+        sinks = tomlkit.aot()
+        sinks.append(tomlkit.item({"name": "splunk", "type": "hec", "url": self.hec.url,
+                                   "token_env": "HEC_TOKEN", "index": "main",
+                                   "batch_max_wait_seconds": 0.1}))
+        document["sinks"] = sinks
+        self.config.write_text(tomlkit.dumps(document))
+
+    async def start_run(self) -> ServerProcess:
+        return await asyncio.to_thread(ServerProcess, "run", "--config", str(self.config),
+                                       env={"HEC_TOKEN": HEC_TOKEN})
+
+    def answered_200(self) -> list[str]:
+        """Event ids GitLab delivered to the receiver and that were answered 200."""
+        return [d.event_id for d in self.gitlab.deliveries.to(self.receiver_url)
+                if d.result is Result.DELIVERED]
+
+    def at_sink(self) -> list[str]:
+        return [str(e.fields.get("event_id")) for e in self.hec.received.envelopes]
+
+    async def wait_for_sink(self, ids: set[str] | None = None, within: float = 30) -> None:
+        """Until ``ids`` (default: every event answered 200) are all at the sink."""
+        await self.gitlab.settle()
+        wanted = set(self.answered_200()) if ids is None else ids
+        await self.hec.received.wait_until(lambda: wanted <= set(self.at_sink()), within=within)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def knobs() -> Knobs:
+    """Override in a test module for GitLab's duplicates and re-sends."""
+    return Knobs()
+
+
+@pytest.fixture
+async def flow(tmp_path: Path, knobs: Knobs) -> AsyncIterator[Flow]:
+    async with running_gitlab(config=GitLabConfig(knobs=knobs, activity_seed=11)) as gitlab, \
+            running_hec(HecConfig(tokens=(HecToken(HEC_TOKEN),))) as hec:
+        yield Flow(gitlab, hec, tmp_path, f"http://127.0.0.1:{free_port()}/acme")

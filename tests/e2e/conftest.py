@@ -53,7 +53,7 @@ class Flow:
     def add_sink_and_journal(self) -> None:
         """What an operator adds by hand next to the destinations the CLI wrote."""
         document = tomlkit.parse(self.config.read_text())
-        document["receiver"]["listen"] = self.receiver_url.split("/")[2]  # type: ignore[index]
+        document["receiver"]["listen"] = self.receiver_url.split("/")[2]
         document["journal"] = {"path": "journal.db"}
         document["relay"] = {"backoff_base_seconds": 0.1, "backoff_cap_seconds": 0.5}
         sinks = tomlkit.aot()

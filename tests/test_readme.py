@@ -26,3 +26,44 @@ def test_ci_runs_the_readme_test_command_word_for_word() -> None:
 
 def test_the_main_job_command_runs_auditstream() -> None:
     assert "auditstream run" in quick_start_commands()[0]
+
+
+def readme_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.+?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_the_config_file_example_is_a_valid_config(tmp_path: Path) -> None:
+    from client.config import load_config
+
+    [example] = readme_blocks("toml")
+    path = tmp_path / "auditstream.toml"
+    path.write_text(example)
+    env = {"ACME_STREAM_TOKEN": "acme-token-0123456789", "SPLUNK_HEC_TOKEN": "hec-token"}
+    config = load_config(path, env)
+    assert config.receiver is not None
+    assert config.relay is not None
+    assert [sink.name for sink in config.relay.sinks] == ["splunk", "archive"]
+
+
+def test_every_command_the_readme_shows_exists() -> None:
+    from click.testing import CliRunner
+
+    from client.cli import cli
+
+    readme = (ROOT / "README.md").read_text()
+    code = readme_blocks("sh") + readme_blocks("") + re.findall(r"`([^`\n]+)`", readme)
+    commands = set()
+    for snippet in code:
+        for line in snippet.splitlines():
+            for match in re.finditer(r"auditstream ((?:[a-z-]+(?:\|[a-z-]+)* ?)+)", line):
+                words = [w.split("|")[0] for w in match.group(1).split()
+                         if not w.startswith("-")]
+                commands.add(tuple(words[:2]))
+    assert len(commands) > 8, commands
+    runner = CliRunner()
+    for words in sorted(commands):
+        for depth in (2, 1):  # "destinations list" is two words; "run" one
+            result = runner.invoke(cli, [*words[:depth], "--help"])
+            if result.exit_code == 0:
+                break
+        assert result.exit_code == 0, f"auditstream {' '.join(words)}: {result.output}"

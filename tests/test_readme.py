@@ -52,18 +52,17 @@ def test_every_command_the_readme_shows_exists() -> None:
 
     readme = (ROOT / "README.md").read_text()
     code = readme_blocks("sh") + readme_blocks("") + re.findall(r"`([^`\n]+)`", readme)
-    commands = set()
+    commands: set[tuple[str, ...]] = set()
     for snippet in code:
         for line in snippet.splitlines():
             for match in re.finditer(r"auditstream ((?:[a-z-]+(?:\|[a-z-]+)* ?)+)", line):
-                words = [w.split("|")[0] for w in match.group(1).split()
-                         if not w.startswith("-")]
-                commands.add(tuple(words[:2]))
+                commands.add(tuple(w.split("|")[0] for w in match.group(1).split()
+                                   if not w.startswith("-"))[:2])
     assert len(commands) > 8, commands
     runner = CliRunner()
-    for words in sorted(commands):
+    for command in sorted(commands):
         for depth in (2, 1):  # "destinations list" is two words; "run" one
-            result = runner.invoke(cli, [*words[:depth], "--help"])
+            result = runner.invoke(cli, [*command[:depth], "--help"])
             if result.exit_code == 0:
                 break
-        assert result.exit_code == 0, f"auditstream {' '.join(words)}: {result.output}"
+        assert result.exit_code == 0, f"auditstream {' '.join(command)}: {result.output}"

@@ -3,6 +3,10 @@
     [receiver]
     listen = "127.0.0.1:8080"
     max_body_bytes = 1048576
+    tls_cert = "receiver.crt"               # optional: serve HTTPS (TLS 1.2+); with tls_key
+    tls_key = "receiver.key"                # (relative to this file's folder)
+    allow_networks = ["34.74.90.64/28"]     # optional: only these clients may send events
+    trusted_proxies = ["10.0.0.5/32"]       # optional: believe X-Forwarded-For from these
 
     [[receiver.destinations]]
     name = "acme"
@@ -21,6 +25,7 @@ Secrets are never inline: tokens come from the environment or from files.
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +49,8 @@ from receiver.config import (
     DestinationConfig,
     ReceiverConfig,
 )
+from receiver.network import Network, parse_networks
+from receiver.tls import server_context
 from relay.config import RelayConfig
 
 __all__ = ["AppConfig", "load_config", "parse_listen", "secret_from_env", "secret_from_file"]
@@ -101,9 +108,10 @@ def journal_from(section: Section, base: Path) -> JournalConfig:
 
 def _receiver(section: Section) -> ReceiverConfig:
     section.only("listen", "max_body_bytes", "retry_after_seconds", "shutdown_timeout_seconds",
-                 "destinations")
+                 "destinations", "tls_cert", "tls_key", "allow_networks", "trusted_proxies")
     host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
                               section.where("listen"))
+    tls_cert, tls_key = _tls(section)
     destinations = tuple(_destination(item) for item in section.tables("destinations"))
     if not destinations:
         raise section.error("destinations", "[receiver] needs at least one "
@@ -116,7 +124,36 @@ def _receiver(section: Section) -> ReceiverConfig:
                                                DEFAULT_RETRY_AFTER_SECONDS)),
         shutdown_timeout_seconds=section.number("shutdown_timeout_seconds",
                                                 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS),
+        tls_cert=tls_cert, tls_key=tls_key,
+        allow_networks=_networks(section, "allow_networks"),
+        trusted_proxies=_networks(section, "trusted_proxies"),
     )
+
+
+def _tls(section: Section) -> tuple[Path | None, Path | None]:
+    cert, key = section.optional_string("tls_cert"), section.optional_string("tls_key")
+    if cert is None and key is None:
+        return None, None
+    if cert is None or key is None:
+        missing = "tls_cert" if cert is None else "tls_key"
+        raise section.error(missing, "tls_cert and tls_key go together: give both or neither")
+    cert_path, key_path = section.path.parent / cert, section.path.parent / key
+    try:
+        server_context(cert_path, key_path)  # refuse now what would fail at start-up
+    except (OSError, ssl.SSLError) as exc:
+        raise section.error("tls_cert", f"cannot load {cert_path} with key {key_path}: "
+                                        f"{getattr(exc, 'strerror', None) or exc}") from exc
+    return cert_path, key_path
+
+
+def _networks(section: Section, key: str) -> tuple[Network, ...]:
+    value = section.data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise section.error(key, 'must be a list of networks such as ["34.74.90.64/28"]')
+    try:
+        return parse_networks(value)
+    except ValueError as exc:
+        raise section.error(key, str(exc)) from exc
 
 
 def _destination(section: Section) -> DestinationConfig:

@@ -16,8 +16,9 @@ from journal import AppendOutcome, IncomingEvent, Journal, JournalError
 from receiver.auth import TokenVerifier
 from receiver.body import read_body
 from receiver.config import DestinationConfig, ReceiverConfig
-from receiver.errors import ReceiverError, Unauthorized, Unavailable
+from receiver.errors import Forbidden, ReceiverError, Unauthorized, Unavailable
 from receiver.metrics import ReceiverMetrics
+from receiver.network import Address, allowed, client_address
 from receiver.parse import ParsedEvent, parse_body
 
 log = logging.getLogger("auditstream.receiver")
@@ -60,6 +61,8 @@ def create_app(config: ReceiverConfig, journal: Journal,
 async def receive_events(request: web.Request) -> web.Response:
     """Verify the token, parse, deduplicate and store; 200 only once it is all on disk."""
     state = request.app[RECEIVER_STATE]
+    if not allowed(client_of(request, state.config), state.config.allow_networks):
+        raise Forbidden("this client's network is not in the receiver's allow_networks")
     token = request.headers.get(TOKEN_HEADER)
     destination = state.verifier.destination_for(request.path, token)
     if destination is None:
@@ -91,6 +94,12 @@ async def _append(state: ReceiverState, destination: DestinationConfig,
     state.metrics.append_seconds.observe(time.perf_counter() - started)
     state.metrics.journal_writable.set(1)
     return outcomes
+
+
+def client_of(request: web.Request, config: ReceiverConfig) -> Address | None:
+    """The client's address: the peer, or what trusted proxies say it forwarded for."""
+    return client_address(request.remote, request.headers.getall("X-Forwarded-For", []),
+                          config.trusted_proxies)
 
 
 def _incoming(destination: DestinationConfig, event: ParsedEvent,
@@ -174,7 +183,8 @@ def _refusal(request: web.Request, exc: ReceiverError) -> web.Response:
     state = request.app[RECEIVER_STATE]
     state.metrics.requests.labels(exc.outcome).inc()
     log.warning("request refused: %s %s", exc.status, exc.reason,
-                extra={"outcome": exc.outcome, "remote": request.remote, "path": request.path})
+                extra={"outcome": exc.outcome, "remote": request.remote,
+                       "client": client_of(request, state.config), "path": request.path})
     response = json_response(exc.status, {"error": exc.reason})
     if isinstance(exc, Unavailable):
         response.headers["Retry-After"] = str(state.config.retry_after_seconds)

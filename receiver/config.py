@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from receiver.network import Network
 from receiver.secrets import Secret
 
 DEFAULT_LISTEN_HOST = "127.0.0.1"
@@ -36,7 +38,13 @@ class DestinationConfig:
 
 @dataclass(frozen=True, slots=True)
 class ReceiverConfig:
-    """Where to listen and whom to accept."""
+    """Where to listen and whom to accept.
+
+    ``tls_cert`` and ``tls_key`` (both or neither) serve HTTPS. ``allow_networks``, when not
+    empty, are the only client networks that may send events (403 for others; health and
+    metrics stay open to probes). ``trusted_proxies`` are the reverse proxies whose
+    ``X-Forwarded-For`` is believed when telling who the client is.
+    """
 
     destinations: tuple[DestinationConfig, ...]
     host: str = DEFAULT_LISTEN_HOST
@@ -44,3 +52,7 @@ class ReceiverConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
     shutdown_timeout_seconds: float = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_networks: tuple[Network, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()

@@ -2,6 +2,7 @@
 
     ReceiverError                 a refused request; ``status`` and ``reason`` are the answer
     ├── Unauthorized      (401)   no token, or one no destination holds; never retry as is
+    ├── Forbidden         (403)   the client's network is not on the allow-list; never retry
     ├── BadRequest        (400)   the body is not what GitLab sends; never retry as is
     ├── PayloadTooLarge   (413)   the body, or its gzip-decoded form, is over the limit
     └── Unavailable       (503)   the journal cannot take writes now; retrying later can help
@@ -26,6 +27,11 @@ class ReceiverError(Exception):
 class Unauthorized(ReceiverError):
     status = 401
     outcome = "unauthorized"
+
+
+class Forbidden(ReceiverError):
+    status = 403
+    outcome = "forbidden"
 
 
 class BadRequest(ReceiverError):

@@ -13,6 +13,7 @@ from journal import Journal, JournalConfig, JournalError
 from receiver.app import RECEIVER_STATE, ReadinessProbe, create_app
 from receiver.config import ReceiverConfig
 from receiver.metrics import ReceiverMetrics
+from receiver.tls import server_context
 
 log = logging.getLogger("auditstream.receiver")
 
@@ -24,10 +25,12 @@ class RunningReceiver:
     runner: web.AppRunner
     host: str
     port: int
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
 
     async def stop(self) -> None:
         # Stops accepting, waits for in-flight requests (up to the shutdown timeout), then
@@ -45,15 +48,18 @@ async def start_receiver(config: ReceiverConfig, journal: Journal,
     runner = web.AppRunner(app, auto_decompress=False, access_log=None,
                            shutdown_timeout=config.shutdown_timeout_seconds,
                            handle_signals=False)
+    tls = server_context(config.tls_cert, config.tls_key) \
+        if config.tls_cert is not None and config.tls_key is not None else None
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True, ssl_context=tls)
     try:
         await site.start()
     except OSError:
         await runner.cleanup()
         raise
     host, port = _bound_address(runner)
-    return RunningReceiver(runner=runner, host=host, port=port)
+    return RunningReceiver(runner=runner, host=host, port=port,
+                           scheme="https" if tls is not None else "http")
 
 
 def _bound_address(runner: web.AppRunner) -> tuple[str, int]:

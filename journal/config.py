@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_JOURNAL_PATH = Path("auditstream.db")
@@ -12,11 +12,34 @@ DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
 # is better than answering 503 and losing the event. Still well under GitLab's 8 s timeout.
 DEFAULT_BUSY_TIMEOUT_SECONDS = 2.0
 DEFAULT_PURGE_INTERVAL_SECONDS = 3600.0
+# Redis: every key of one journal shares this hash tag, so one Cluster slot holds them all.
+DEFAULT_REDIS_KEY_PREFIX = "auditstream"
+# A relay's claimed events idle this long (it crashed, or lost Redis) go to another relay.
+# A live relay renews its claims well before, however slow its sink.
+DEFAULT_CLAIM_IDLE_SECONDS = 60.0
+# How long the receiver waits for replicas to confirm a write (WAIT) before answering 503.
+DEFAULT_WAIT_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """Where a Redis journal lives and what a 200 waits for (see ``journal.redis_journal``).
+
+    ``wait_replicas``: an append returns only once that many replicas have the write (Redis
+    ``WAIT``); fewer within ``wait_timeout_seconds`` make it fail, so the receiver answers 503.
+    """
+
+    url: str
+    password: str | None = field(default=None, repr=False)
+    key_prefix: str = DEFAULT_REDIS_KEY_PREFIX
+    wait_replicas: int = 0
+    wait_timeout_seconds: float = DEFAULT_WAIT_TIMEOUT_SECONDS
+    claim_idle_seconds: float = DEFAULT_CLAIM_IDLE_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
 class JournalConfig:
-    """Where the journal lives and how long it remembers."""
+    """Where the journal lives and how long it remembers. ``redis`` is set for that backend."""
 
     path: Path = DEFAULT_JOURNAL_PATH
     backend: str = "sqlite"
@@ -24,3 +47,4 @@ class JournalConfig:
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
     busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS
     purge_interval_seconds: float = DEFAULT_PURGE_INTERVAL_SECONDS
+    redis: RedisSettings | None = None

@@ -1,4 +1,7 @@
-"""The SQLite journal keeps the journal contract on a real file."""
+"""What only the SQLite journal has: one reader's cursor, group commit, the file and its lock.
+
+The contract every backend keeps is proved in ``test_journal_contract.py``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ import pytest
 from journal import (
     AppendOutcome,
     IncomingEvent,
-    JournalClosed,
     JournalConfig,
     JournalCorrupt,
     JournalUnavailable,
@@ -31,37 +33,6 @@ def event(event_id: str | int, *, instance: str = "default", received_at: float 
         body=body if body is not None else b'{"id": %s}' % str(event_id).encode(),
         event_type="audit_operation", created_at=999.5, entity_type="Project",
         entity_path="acme/app")
-
-
-async def test_new_id_is_accepted_and_repeat_is_a_duplicate(journal: SqliteJournal) -> None:
-    assert await journal.append([event(1)]) == [ACCEPTED]
-    assert await journal.append([event(1)]) == [DUPLICATE]
-    assert [e.event_id for e in await journal.tail(10)] == ["1"]
-
-
-async def test_repeat_within_one_append_is_a_duplicate(journal: SqliteJournal) -> None:
-    assert await journal.append([event(7), event(7), event(8)]) == [ACCEPTED, DUPLICATE,
-                                                                    ACCEPTED]
-
-
-async def test_same_id_under_another_instance_is_stored(journal: SqliteJournal) -> None:
-    assert await journal.append([event(1, instance="a"), event(1, instance="b")]) == [
-        ACCEPTED, ACCEPTED]
-
-
-async def test_body_is_kept_byte_for_byte(journal: SqliteJournal) -> None:
-    raw = b'{ "id" : 5,\n "odd":"\\u00e9\xc3\xa9", "n": 1.50 }'
-    await journal.append([event(5, body=raw)])
-    [stored] = await journal.read("sink", 10)
-    assert stored.body == raw
-    assert (stored.event_type, stored.created_at, stored.entity_path) == (
-        "audit_operation", 999.5, "acme/app")
-
-
-async def test_content_key_catches_a_repeat_with_a_fresh_id(journal: SqliteJournal) -> None:
-    first = event("uuid-1", extra_keys=("hash:abc",))
-    resent = event("uuid-2", extra_keys=("hash:abc",))
-    assert await journal.append([first, resent]) == [ACCEPTED, DUPLICATE]
 
 
 async def test_read_returns_events_after_the_cursor_in_order(journal: SqliteJournal) -> None:
@@ -82,19 +53,6 @@ async def test_cursor_never_moves_back(journal: SqliteJournal) -> None:
     assert [(s.sink, s.cursor, s.backlog) for s in stats.sinks] == [("hec", 4, 1)]
 
 
-async def test_stats_count_events_duplicates_and_dead_letters(journal: SqliteJournal) -> None:
-    await journal.append([event(1), event(2), event(1), event(3)])
-    await journal.append([event(2)])
-    [stored, *_] = await journal.read("hec", 1)
-    await journal.dead_letter("hec", stored, "Incorrect index (code 7)")
-    stats = await journal.stats()
-    assert (stats.events, stats.first_seq, stats.last_seq) == (3, 1, 3)
-    assert (stats.remembered_ids, stats.duplicates_refused, stats.dead_letters) == (3, 2, 1)
-    [letter] = await journal.dead_letters("hec", 10)
-    assert (letter.event_id, letter.reason, letter.body) == ("1", "Incorrect index (code 7)",
-                                                             stored.body)
-
-
 async def test_purge_keeps_bodies_until_every_sink_has_them(journal: SqliteJournal) -> None:
     await journal.append([event(i, received_at=100.0) for i in range(1, 5)])
     await journal.register_sink("hec")
@@ -104,13 +62,6 @@ async def test_purge_keeps_bodies_until_every_sink_has_them(journal: SqliteJourn
     result = await journal.purge(now=100.0 + 8 * 86400)
     assert result.bodies_removed == 2
     assert [e.event_id for e in await journal.tail(10)] == ["3", "4"]
-
-
-async def test_purge_keeps_everything_while_no_sink_is_registered(
-        journal: SqliteJournal) -> None:
-    await journal.append([event(1, received_at=0.0)])
-    assert (await journal.purge(now=10**9)).bodies_removed == 0
-    assert len(await journal.tail(10)) == 1
 
 
 async def test_ids_outlive_purged_bodies_for_the_dedup_window(journal: SqliteJournal) -> None:
@@ -147,19 +98,6 @@ def _commit_count(journal: SqliteJournal) -> int:
     return journal.batches_committed
 
 
-async def test_reopened_journal_keeps_everything(journal_config: JournalConfig) -> None:
-    opened = await SqliteJournal.open(journal_config)
-    await opened.append([event(1), event(2)])
-    await opened.ack("hec", 1)
-    await opened.close()
-    reopened = await SqliteJournal.open(journal_config)
-    try:
-        assert await reopened.append([event(2), event(3)]) == [DUPLICATE, ACCEPTED]
-        assert [e.event_id for e in await reopened.read("hec", 10)] == ["2", "3"]
-    finally:
-        await reopened.close()
-
-
 async def test_locked_journal_is_unavailable_then_recovers(journal: SqliteJournal) -> None:
     other = sqlite3.connect(journal.path, isolation_level=None)
     try:
@@ -173,16 +111,6 @@ async def test_locked_journal_is_unavailable_then_recovers(journal: SqliteJourna
         other.close()
     assert await journal.append([event(1)]) == [ACCEPTED]
     await journal.check_writable()
-
-
-async def test_closed_journal_refuses_calls(journal_config: JournalConfig) -> None:
-    opened = await SqliteJournal.open(journal_config)
-    await opened.close()
-    await opened.close()  # idempotent
-    with pytest.raises(JournalClosed):
-        await opened.append([event(1)])
-    with pytest.raises(JournalClosed):
-        await opened.stats()
 
 
 async def test_journal_file_is_private_to_its_owner(journal: SqliteJournal) -> None:
@@ -201,15 +129,3 @@ async def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
     other.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(JournalCorrupt, match="not an auditstream journal"):
         await SqliteJournal.open(JournalConfig(path=other))
-
-
-async def test_readonly_journal_refuses_writes(journal: SqliteJournal,
-                                               journal_config: JournalConfig) -> None:
-    await journal.append([event(1)])
-    readonly = await SqliteJournal.open_readonly(journal_config)
-    try:
-        assert (await readonly.stats()).events == 1
-        with pytest.raises(JournalUnavailable, match="read-only"):
-            await readonly.append([event(2)])
-    finally:
-        await readonly.close()

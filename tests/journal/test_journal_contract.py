@@ -1,0 +1,292 @@
+"""The journal contract, proved the same way on every backend (SQLite and Redis).
+
+What only one backend has (file permissions and locks; key expiry, consumer groups, WAIT)
+is tested beside it: ``test_sqlite_journal.py`` and ``tests/redis``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from journal import (
+    AppendOutcome,
+    IncomingEvent,
+    Journal,
+    JournalClosed,
+    JournalConfig,
+    JournalUnavailable,
+    open_journal,
+    open_journal_readonly,
+)
+from tests.redis.server import redis_journal_config
+
+ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
+DAY = 86400.0
+
+
+def event(event_id: str | int, *, instance: str = "default", received_at: float = 1000.0,
+          body: bytes | None = None, extra_keys: tuple[str, ...] = ()) -> IncomingEvent:
+    return IncomingEvent(
+        instance=instance, event_id=str(event_id), dedup_keys=(f"id:{event_id}", *extra_keys),
+        destination="default", received_at=received_at,
+        body=body if body is not None else b'{"id": %s}' % str(event_id).encode(),
+        event_type="audit_operation", created_at=999.5, entity_type="Project",
+        entity_path="acme/app")
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def journal_config(request: pytest.FixtureRequest, tmp_path: Path) -> JournalConfig:
+    if request.param == "sqlite":
+        return JournalConfig(path=tmp_path / "journal.db", busy_timeout_seconds=0.2)
+    return redis_journal_config(request.getfixturevalue("redis_server"))
+
+
+@pytest.fixture
+async def journal(journal_config: JournalConfig) -> AsyncIterator[Journal]:
+    opened = await open_journal(journal_config)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+# -- append: atomic dedup and store ----------------------------------------------------------
+
+async def test_new_id_is_accepted_and_repeat_is_a_duplicate(journal: Journal) -> None:
+    assert await journal.append([event(1)]) == [ACCEPTED]
+    assert await journal.append([event(1)]) == [DUPLICATE]
+    assert [e.event_id for e in await journal.tail(10)] == ["1"]
+
+
+async def test_repeat_within_one_append_is_a_duplicate(journal: Journal) -> None:
+    assert await journal.append([event(7), event(7), event(8)]) == [ACCEPTED, DUPLICATE,
+                                                                    ACCEPTED]
+
+
+async def test_same_id_under_another_instance_is_stored(journal: Journal) -> None:
+    assert await journal.append([event(1, instance="a"), event(1, instance="b")]) == [
+        ACCEPTED, ACCEPTED]
+
+
+async def test_instance_and_key_never_run_together(journal: Journal) -> None:
+    # ("a:id", "id:1") and ("a", "id:id:1") must be two keys, however keys are spelled.
+    assert await journal.append([event(1, instance="a:id"),
+                                 event("id:1", instance="a")]) == [ACCEPTED, ACCEPTED]
+
+
+async def test_body_is_kept_byte_for_byte(journal: Journal) -> None:
+    raw = b'{ "id" : 5,\n "odd":"\\u00e9\xc3\xa9\xff\x00", "n": 1.50 }'
+    await journal.append([event(5, body=raw)])
+    [stored] = await journal.read("sink", 10)
+    assert stored.body == raw
+    assert (stored.event_id, stored.instance, stored.destination, stored.received_at) == (
+        "5", "default", "default", 1000.0)
+    assert (stored.event_type, stored.created_at, stored.entity_type, stored.entity_path) == (
+        "audit_operation", 999.5, "Project", "acme/app")
+
+
+async def test_missing_metadata_stays_missing(journal: Journal) -> None:
+    bare = IncomingEvent(instance="default", event_id="9", dedup_keys=("id:9",),
+                         destination="d", received_at=5.25, body=b"{}")
+    await journal.append([bare])
+    [stored] = await journal.tail(1)
+    assert (stored.event_type, stored.created_at, stored.entity_type, stored.entity_path) == (
+        None, None, None, None)
+
+
+async def test_content_key_catches_a_repeat_with_a_fresh_id(journal: Journal) -> None:
+    first = event("uuid-1", extra_keys=("hash:abc",))
+    resent = event("uuid-2", extra_keys=("hash:abc",))
+    assert await journal.append([first, resent]) == [ACCEPTED, DUPLICATE]
+
+
+async def test_concurrent_appends_of_the_same_ids_store_each_once(journal: Journal) -> None:
+    outcomes = await asyncio.gather(*(journal.append([event(i % 100)]) for i in range(300)))
+    assert sum(o == [ACCEPTED] for o in outcomes) == 100
+    stats = await journal.stats()
+    assert (stats.events, stats.duplicates_refused) == (100, 200)
+    assert sorted(int(e.event_id) for e in await journal.tail(1000)) == list(range(100))
+
+
+# -- claim, ack, read: delivering to sinks ---------------------------------------------------
+
+async def test_claims_hand_out_each_event_once_in_order(journal: Journal) -> None:
+    await journal.append([event(i) for i in range(1, 6)])
+    await journal.register_sink("hec")
+    first = await journal.claim("hec", 2)
+    second = await journal.claim("hec", 10)
+    assert [e.event_id for e in first] == ["1", "2"]
+    assert [e.event_id for e in second] == ["3", "4", "5"]
+    assert await journal.claim("hec", 10) == []
+    assert [e.seq for e in first + second] == sorted(e.seq for e in first + second)
+
+
+async def test_ack_moves_the_cursor_past_what_was_delivered(journal: Journal) -> None:
+    await journal.append([event(i) for i in range(1, 6)])
+    await journal.register_sink("hec")
+    first = await journal.claim("hec", 2)
+    await journal.ack("hec", first[-1].seq)
+    assert [e.event_id for e in await journal.read("hec", 10)] == ["3", "4", "5"]
+    [position] = (await journal.stats()).sinks
+    assert (position.sink, position.cursor, position.backlog) == ("hec", first[-1].seq, 3)
+
+
+async def test_ack_of_a_later_claim_confirms_the_earlier_ones(journal: Journal) -> None:
+    await journal.append([event(i) for i in range(1, 7)])
+    await journal.register_sink("hec")
+    await journal.claim("hec", 2)
+    await journal.claim("hec", 2)
+    third = await journal.claim("hec", 2)
+    await journal.ack("hec", third[-1].seq)
+    [position] = (await journal.stats()).sinks
+    assert (position.cursor, position.backlog) == (third[-1].seq, 0)
+
+
+async def test_unacked_claims_come_back_when_the_reader_starts_again(journal: Journal) -> None:
+    await journal.append([event(i) for i in range(1, 6)])
+    await journal.register_sink("hec")
+    delivered = await journal.claim("hec", 2)
+    await journal.claim("hec", 2)  # sent, never confirmed: the relay stopped
+    await journal.ack("hec", delivered[-1].seq)
+    await journal.register_sink("hec")  # the relay's pipeline starts again
+    again = await journal.claim("hec", 10)
+    assert [e.event_id for e in again][:2] == ["3", "4"]
+    rest = again + await journal.claim("hec", 10)
+    assert sorted(e.event_id for e in rest) == ["3", "4", "5"]
+
+
+async def test_every_sink_has_a_cursor_of_its_own(journal: Journal) -> None:
+    await journal.append([event(i) for i in range(1, 5)])
+    for sink in ("archive", "hec"):
+        await journal.register_sink(sink)
+    claimed = await journal.claim("hec", 3)
+    await journal.ack("hec", claimed[-1].seq)
+    assert [e.event_id for e in await journal.claim("archive", 10)] == ["1", "2", "3", "4"]
+    positions = {p.sink: (p.cursor, p.backlog) for p in (await journal.stats()).sinks}
+    assert positions == {"archive": (0, 4), "hec": (claimed[-1].seq, 1)}
+
+
+async def test_read_after_a_seq_changes_nothing(journal: Journal) -> None:
+    await journal.append([event(i) for i in range(1, 5)])
+    await journal.register_sink("hec")
+    [first, *_] = await journal.read("hec", 10)
+    assert [e.event_id for e in await journal.read("hec", 2, after=first.seq)] == ["2", "3"]
+    assert [e.event_id for e in await journal.claim("hec", 10)] == ["1", "2", "3", "4"]
+
+
+async def test_wait_for_append_returns_early_when_an_event_arrives(journal: Journal) -> None:
+    await journal.register_sink("hec")
+    assert await journal.claim("hec", 10) == []
+    waiting = asyncio.create_task(journal.wait_for_append(10.0))
+    await asyncio.sleep(0.05)
+    await journal.append([event(1)])
+    async with asyncio.timeout(5):
+        await waiting
+    assert [e.event_id for e in await journal.claim("hec", 10)] == ["1"]
+
+
+# -- dead letters, stats, tail ---------------------------------------------------------------
+
+async def test_stats_count_events_duplicates_and_dead_letters(journal: Journal) -> None:
+    await journal.append([event(1), event(2), event(1), event(3)])
+    await journal.append([event(2)])
+    [stored, *_] = await journal.read("hec", 1)
+    await journal.dead_letter("hec", stored, "Incorrect index (code 7)")
+    await journal.dead_letter("archive", stored, "other")
+    stats = await journal.stats()
+    assert (stats.events, stats.first_seq, stats.last_seq) == (3, 1, 3)
+    assert (stats.remembered_ids, stats.duplicates_refused, stats.dead_letters) == (3, 2, 2)
+    [letter] = await journal.dead_letters("hec", 10)
+    assert (letter.sink, letter.seq, letter.event_id, letter.reason, letter.body) == (
+        "hec", stored.seq, "1", "Incorrect index (code 7)", stored.body)
+    assert [d.sink for d in await journal.dead_letters(None, 10)] == ["hec", "archive"]
+
+
+async def test_tail_shows_the_latest_events_oldest_first(journal: Journal) -> None:
+    await journal.append([event(i) for i in range(1, 6)])
+    assert [e.event_id for e in await journal.tail(2)] == ["4", "5"]
+
+
+# -- retention -------------------------------------------------------------------------------
+
+async def test_purge_keeps_bodies_until_every_sink_has_them(journal: Journal) -> None:
+    await journal.append([event(i, received_at=100.0) for i in range(1, 5)])
+    for sink, count in (("hec", 4), ("archive", 2)):
+        await journal.register_sink(sink)
+        claimed = await journal.claim(sink, count)
+        await journal.ack(sink, claimed[-1].seq)
+    result = await journal.purge(now=100.0 + 8 * DAY)
+    assert result.bodies_removed == 2
+    assert [e.event_id for e in await journal.tail(10)] == ["3", "4"]
+    assert await journal.append([event(1)]) == [DUPLICATE]  # its id outlives its body
+
+
+async def test_purge_keeps_what_is_younger_than_the_retention(journal: Journal) -> None:
+    await journal.append([event(1, received_at=100.0), event(2, received_at=100.0 + 6 * DAY)])
+    await journal.register_sink("hec")
+    await journal.ack("hec", (await journal.claim("hec", 10))[-1].seq)
+    assert (await journal.purge(now=100.0 + 8 * DAY)).bodies_removed == 1
+    assert [e.event_id for e in await journal.tail(10)] == ["2"]
+
+
+async def test_purge_keeps_everything_while_no_sink_is_registered(journal: Journal) -> None:
+    await journal.append([event(1, received_at=0.0)])
+    assert (await journal.purge(now=10**9)).bodies_removed == 0
+    assert len(await journal.tail(10)) == 1
+
+
+async def test_sequence_numbers_are_never_reused_after_a_full_purge(journal: Journal) -> None:
+    await journal.append([event(1, received_at=0.0), event(2, received_at=0.0)])
+    await journal.register_sink("hec")
+    await journal.ack("hec", (await journal.claim("hec", 10))[-1].seq)
+    assert (await journal.purge(now=10**9)).bodies_removed == 2
+    await journal.append([event(3)])
+    [fresh] = await journal.claim("hec", 10)
+    assert (fresh.event_id, fresh.seq) == ("3", 3)
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+
+async def test_reopened_journal_keeps_everything(journal_config: JournalConfig) -> None:
+    opened = await open_journal(journal_config)
+    await opened.append([event(1), event(2)])
+    await opened.register_sink("hec")
+    await opened.ack("hec", (await opened.claim("hec", 1))[-1].seq)
+    await opened.close()
+    reopened = await open_journal(journal_config)
+    try:
+        assert await reopened.append([event(2), event(3)]) == [DUPLICATE, ACCEPTED]
+        assert [e.event_id for e in await reopened.read("hec", 10)] == ["2", "3"]
+    finally:
+        await reopened.close()
+
+
+async def test_closed_journal_refuses_calls(journal_config: JournalConfig) -> None:
+    opened = await open_journal(journal_config)
+    await opened.close()
+    await opened.close()  # idempotent
+    with pytest.raises(JournalClosed):
+        await opened.append([event(1)])
+    with pytest.raises(JournalClosed):
+        await opened.stats()
+
+
+async def test_readonly_journal_refuses_writes(journal: Journal,
+                                               journal_config: JournalConfig) -> None:
+    await journal.append([event(1)])
+    readonly = await open_journal_readonly(journal_config)
+    try:
+        assert (await readonly.stats()).events == 1
+        assert [e.event_id for e in await readonly.tail(5)] == ["1"]
+        with pytest.raises(JournalUnavailable, match="read-only"):
+            await readonly.append([event(2)])
+    finally:
+        await readonly.close()
+
+
+async def test_a_writable_journal_says_so(journal: Journal) -> None:
+    await journal.check_writable()

@@ -5,21 +5,34 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import orjson
 
+from client.config import load_journal_config
+from client.errors import ConfigError
 from client.output import OUTPUT_OPTION, echo_json, echo_table
 from journal import Journal, JournalConfig, JournalError, StoredEvent, open_journal_readonly
 
 T = TypeVar("T")
 
-JOURNAL_OPTION = click.option(
-    "--journal", "journal_path", type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("auditstream.db"), show_default=True, envvar="AUDITSTREAM_JOURNAL",
-    help="The journal file.")
+DEFAULT_JOURNAL = Path("auditstream.db")
+
+
+def journal_options(command: Any) -> Any:
+    """``--config`` and ``--journal``: which journal to look into."""
+    command = click.option(
+        "--journal", "journal_path", type=click.Path(path_type=Path, dir_okay=False),
+        envvar="AUDITSTREAM_JOURNAL",
+        help=f"The journal file (default {DEFAULT_JOURNAL}; overrides --config's path).")(command)
+    return click.option(
+        "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+        envvar="AUDITSTREAM_CONFIG",
+        help="The TOML config file: its [journal] says which journal (SQLite or Redis).",
+    )(command)
 
 
 @click.group()
@@ -28,14 +41,16 @@ def journal() -> None:
 
 
 @journal.command()
-@JOURNAL_OPTION
+@journal_options
 @OUTPUT_OPTION
-def stats(journal_path: Path, output: str) -> None:
+def stats(config_path: Path | None, journal_path: Path | None, output: str) -> None:
     """Events held, duplicates refused, each sink's cursor and backlog, dead letters."""
-    result = _with_journal(journal_path, lambda j: j.stats())
+    config = _journal_config(config_path, journal_path)
+    shown = _shown(config)
+    result = _with_journal(config, lambda j: j.stats())
     if output == "json":
         echo_json({
-            "journal": str(journal_path), "events": result.events,
+            "journal": str(shown), "events": result.events,
             "first_seq": result.first_seq, "last_seq": result.last_seq,
             "remembered_ids": result.remembered_ids,
             "duplicates_refused": result.duplicates_refused,
@@ -46,7 +61,7 @@ def stats(journal_path: Path, output: str) -> None:
         return
     echo_table(["journal", "events", "first seq", "last seq", "remembered ids",
                 "duplicates refused", "dead letters"],
-               [[journal_path, result.events, result.first_seq, result.last_seq,
+               [[shown, result.events, result.first_seq, result.last_seq,
                  result.remembered_ids, result.duplicates_refused, result.dead_letters]])
     click.echo()
     if result.sinks:
@@ -57,13 +72,14 @@ def stats(journal_path: Path, output: str) -> None:
 
 
 @journal.command()
-@JOURNAL_OPTION
+@journal_options
 @click.option("-n", "count", type=click.IntRange(min=1, max=100_000), default=10,
               show_default=True, help="How many of the latest events.")
 @OUTPUT_OPTION
-def tail(journal_path: Path, count: int, output: str) -> None:
+def tail(config_path: Path | None, journal_path: Path | None, count: int,
+         output: str) -> None:
     """The latest events, oldest first, with their metadata and original body."""
-    events = _with_journal(journal_path, lambda j: j.tail(count))
+    events = _with_journal(_journal_config(config_path, journal_path), lambda j: j.tail(count))
     if output == "json":
         echo_json([_event_json(event) for event in events])
         return
@@ -86,9 +102,30 @@ def _event_json(event: StoredEvent) -> dict[str, object]:
             "body": body, "body_text": event.body.decode("utf-8", "replace")}
 
 
-def _with_journal(path: Path, action: Callable[[Journal], Awaitable[T]]) -> T:
+def _journal_config(config_path: Path | None, journal_path: Path | None) -> JournalConfig:
+    """The configured journal (SQLite or Redis); ``--journal`` names a SQLite file."""
+    if config_path is None:
+        return JournalConfig(path=journal_path or DEFAULT_JOURNAL)
+    try:
+        config = load_journal_config(config_path)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if journal_path is not None:
+        config = replace(config, path=journal_path, backend="sqlite", redis=None)
+    return config
+
+
+def _shown(config: JournalConfig) -> Path | str:
+    """How the journal is named in the output (never with a password)."""
+    if config.redis is None:
+        return config.path
+    url = config.redis.url
+    return f"{url} {{{config.redis.key_prefix}}}"
+
+
+def _with_journal(config: JournalConfig, action: Callable[[Journal], Awaitable[T]]) -> T:
     async def run() -> T:
-        opened = await open_journal_readonly(JournalConfig(path=path))
+        opened = await open_journal_readonly(config)
         try:
             return await action(opened)
         finally:

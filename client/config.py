@@ -18,6 +18,11 @@
     path = "auditstream.db"                 # relative to this file's folder
     dedup_window_days = 30
     retention_days = 7
+    # or, shared by receivers and relays on several machines:
+    # backend = "redis"
+    # url = "redis://redis.internal:6379/0"   # rediss:// for TLS; no password here
+    # password_env = "REDIS_PASSWORD"         # or password_file
+    # wait_replicas = 1                       # 200 only once a replica has the event
 
 Secrets are never inline: tokens come from the environment or from files.
 """
@@ -30,6 +35,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from client.config_relay import relay_from
 from client.config_section import Section, secret_from_env, secret_from_file
@@ -37,10 +43,15 @@ from client.errors import ConfigError
 from journal import JournalConfig
 from journal.config import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
+    DEFAULT_CLAIM_IDLE_SECONDS,
     DEFAULT_DEDUP_WINDOW_SECONDS,
     DEFAULT_PURGE_INTERVAL_SECONDS,
+    DEFAULT_REDIS_KEY_PREFIX,
     DEFAULT_RETENTION_SECONDS,
+    DEFAULT_WAIT_TIMEOUT_SECONDS,
+    RedisSettings,
 )
+from journal.open import BACKENDS
 from receiver.config import (
     DEFAULT_INSTANCE,
     DEFAULT_MAX_BODY_BYTES,
@@ -53,7 +64,8 @@ from receiver.network import Network, parse_networks
 from receiver.tls import server_context
 from relay.config import RelayConfig
 
-__all__ = ["AppConfig", "load_config", "parse_listen", "secret_from_env", "secret_from_file"]
+__all__ = ["AppConfig", "load_config", "load_journal_config", "parse_listen", "secret_from_env",
+           "secret_from_file"]
 
 DAY = 24 * 3600.0
 MAX_TOKENS_PER_DESTINATION = 2
@@ -72,12 +84,7 @@ class AppConfig:
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AppConfig:
     """Read and validate the whole file, or raise ``ConfigError`` naming the key."""
     environ = os.environ if environ is None else environ
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    document = _read_toml(path)
     section = Section(document, "", path, environ)
     section.only("receiver", "journal", "relay", "sinks")
     receiver = section.table("receiver")
@@ -88,13 +95,33 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AppConf
     )
 
 
+def load_journal_config(path: Path, environ: Mapping[str, str] | None = None) -> JournalConfig:
+    """Only the file's [journal] (for commands that need nothing else: ``journal stats``)."""
+    section = Section(_read_toml(path), "", path, os.environ if environ is None else environ)
+    return journal_from(section.table("journal"), path.parent)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
 def journal_from(section: Section, base: Path) -> JournalConfig:
     section.only("backend", "path", "dedup_window_days", "retention_days",
-                 "busy_timeout_seconds", "purge_interval_seconds")
+                 "busy_timeout_seconds", "purge_interval_seconds", *_REDIS_KEYS)
     backend = section.string("backend", "sqlite")
-    if backend != "sqlite":
-        raise section.error("backend", f"unknown journal backend {backend!r} (known: sqlite)")
+    if backend not in BACKENDS:
+        raise section.error("backend", f"unknown journal backend {backend!r} "
+                                       f"(known: {', '.join(BACKENDS)})")
+    redis = _redis(section) if backend == "redis" else None
+    if redis is None:
+        _no_redis_keys(section)
     return JournalConfig(
+        redis=redis,
         path=base / section.string("path", "auditstream.db"),
         backend=backend,
         dedup_window_seconds=section.number("dedup_window_days",
@@ -104,6 +131,46 @@ def journal_from(section: Section, base: Path) -> JournalConfig:
         purge_interval_seconds=section.number("purge_interval_seconds",
                                               DEFAULT_PURGE_INTERVAL_SECONDS),
     )
+
+
+_REDIS_KEYS = ("url", "password_env", "password_file", "key_prefix", "wait_replicas",
+               "wait_timeout_seconds", "claim_idle_seconds")
+
+
+def _redis(section: Section) -> RedisSettings:
+    url = section.string("url")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise section.error("url", f"expected redis://HOST:PORT/DB (or rediss://, unix://), "
+                                   f"got {url!r}")
+    user_info = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+    if ":" in user_info:
+        raise section.error("url", "put no password in the URL (a user name is fine): use "
+                                   "password_env or password_file")
+    passwords = [*section.secrets_from_env("password_env"),
+                 *section.secrets_from_file("password_file")]
+    if len(passwords) > 1:
+        raise section.error("password_env", "give one of password_env and password_file")
+    prefix = section.string("key_prefix", DEFAULT_REDIS_KEY_PREFIX)
+    if any(c in prefix for c in "{}"):
+        raise section.error("key_prefix", "must not contain { or } (it becomes the hash tag)")
+    replicas = section.number("wait_replicas", 0)
+    if replicas != int(replicas):
+        raise section.error("wait_replicas", f"must be a whole number, got {replicas!r}")
+    claim_idle = section.number("claim_idle_seconds", DEFAULT_CLAIM_IDLE_SECONDS)
+    if claim_idle <= 0:
+        raise section.error("claim_idle_seconds", "must be above 0")
+    return RedisSettings(
+        url=url, password=passwords[0].reveal() if passwords else None, key_prefix=prefix,
+        wait_replicas=int(replicas),
+        wait_timeout_seconds=section.number("wait_timeout_seconds",
+                                            DEFAULT_WAIT_TIMEOUT_SECONDS),
+        claim_idle_seconds=claim_idle)
+
+
+def _no_redis_keys(section: Section) -> None:
+    for key in _REDIS_KEYS:
+        if key in section.data:
+            raise section.error(key, 'only for backend = "redis"')
 
 
 def _receiver(section: Section) -> ReceiverConfig:

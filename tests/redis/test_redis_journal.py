@@ -1,0 +1,208 @@
+"""What only the Redis journal has: key expiry, shared sinks, take-over, WAIT, one hash tag."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from journal import AppendOutcome, IncomingEvent, JournalConfig, JournalUnavailable, open_journal
+from journal.config import RedisSettings
+from journal.redis_journal import RedisJournal
+from tests.redis.server import RedisServer, redis_journal_config, running_redis
+
+ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
+OpenJournal = Callable[..., Awaitable[RedisJournal]]
+
+
+def event(event_id: int, *, instance: str = "default") -> IncomingEvent:
+    return IncomingEvent(instance=instance, event_id=str(event_id),
+                         dedup_keys=(f"id:{event_id}", f"hash:{event_id:x}"),
+                         destination="acme", received_at=1_795_000_000.0,
+                         body=b'{"id":%d}' % event_id)
+
+
+@pytest.fixture
+def config(redis_server: RedisServer) -> JournalConfig:
+    return redis_journal_config(redis_server, claim_idle_seconds=0.3)
+
+
+@pytest.fixture
+async def open_redis(config: JournalConfig) -> AsyncIterator[OpenJournal]:
+    """Open journals on one Redis and one key prefix: each is a receiver or a relay."""
+    opened: list[RedisJournal] = []
+
+    async def open_one(**changes: Any) -> RedisJournal:
+        settings = config.redis
+        assert settings is not None
+        journal = await RedisJournal.open(replace(config, redis=replace(settings, **changes)))
+        opened.append(journal)
+        return journal
+
+    yield open_one
+    for journal in opened:
+        await journal.close()
+
+
+async def test_an_id_is_forgotten_when_its_key_expires(redis_server: RedisServer) -> None:
+    config = redis_journal_config(redis_server)
+    journal = await open_journal(replace(config, dedup_window_seconds=0.2))
+    try:
+        assert await journal.append([event(1)]) == [ACCEPTED]
+        assert await journal.append([event(1)]) == [DUPLICATE]
+        await asyncio.sleep(0.4)
+        assert await journal.append([event(1)]) == [ACCEPTED]
+        assert [e.seq for e in await journal.tail(10)] == [1, 2]
+    finally:
+        await journal.close()
+
+
+async def test_appends_from_two_receivers_store_each_id_once(open_redis: OpenJournal) -> None:
+    first, second = await open_redis(), await open_redis()
+    outcomes = await asyncio.gather(*(
+        (first if i % 2 else second).append([event(i % 150)]) for i in range(600)))
+    assert sum(o == [ACCEPTED] for o in outcomes) == 150
+    stored = await first.tail(1000)
+    assert sorted(int(e.event_id) for e in stored) == list(range(150))
+    assert (await second.stats()).duplicates_refused == 450
+
+
+async def test_concurrent_appends_share_script_calls(open_redis: OpenJournal) -> None:
+    journal = await open_redis()
+    outcomes = await asyncio.gather(*(journal.append([event(i)]) for i in range(300)))
+    assert all(o == [ACCEPTED] for o in outcomes)
+    assert journal.script_calls < 150
+
+
+async def test_two_relays_share_a_sink_without_overlap(open_redis: OpenJournal) -> None:
+    receiver, relay_a, relay_b = await open_redis(), await open_redis(), await open_redis()
+    await receiver.append([event(i) for i in range(1, 11)])
+    for relay in (relay_a, relay_b):
+        await relay.register_sink("hec")
+    a = await relay_a.claim("hec", 4)
+    b = await relay_b.claim("hec", 4)
+    rest = await relay_a.claim("hec", 10)
+    assert [e.event_id for e in a + b + rest] == [str(i) for i in range(1, 11)]
+    assert await relay_b.claim("hec", 10) == []
+    await relay_b.ack("hec", b[-1].seq)
+    [position] = (await receiver.stats()).sinks
+    assert (position.cursor, position.backlog, position.pending) == (0, 10, 6)
+    await relay_a.ack("hec", rest[-1].seq)
+    [position] = (await receiver.stats()).sinks
+    assert (position.cursor, position.backlog, position.pending) == (10, 0, 0)
+
+
+async def test_a_dead_relays_claims_go_to_another_after_the_idle_time(
+        open_redis: OpenJournal) -> None:
+    receiver, dead, alive = await open_redis(), await open_redis(), await open_redis()
+    await receiver.append([event(i) for i in range(1, 6)])
+    for relay in (dead, alive):
+        await relay.register_sink("hec")
+    held = await dead.claim("hec", 3)
+    await dead.close()  # as in a crash: nothing acked, nothing renewed any more
+    assert [e.event_id for e in await alive.claim("hec", 10)] == ["4", "5"]
+    assert await alive.claim("hec", 10) == []  # not yet idle long enough
+    await asyncio.sleep(0.5)
+    taken = await alive.claim("hec", 10)
+    assert [e.event_id for e in taken] == [e.event_id for e in held]
+    await alive.ack("hec", taken[-1].seq)
+    [position] = (await receiver.stats()).sinks
+    assert (position.cursor, position.pending) == (5, 0)
+
+
+async def test_a_slow_but_live_relay_keeps_its_claims(open_redis: OpenJournal) -> None:
+    receiver, slow, other = await open_redis(), await open_redis(), await open_redis()
+    await receiver.append([event(i) for i in range(1, 4)])
+    for relay in (slow, other):
+        await relay.register_sink("hec")
+    held = await slow.claim("hec", 10)
+    for _ in range(10):  # over three idle times: renewal keeps the claims with their relay
+        await asyncio.sleep(0.1)
+        assert await other.claim("hec", 10) == []
+    await slow.ack("hec", held[-1].seq)
+    assert (await receiver.stats()).sinks[0].cursor == 3
+
+
+async def test_every_key_shares_one_hash_tag(open_redis: OpenJournal,
+                                            config: JournalConfig) -> None:
+    journal = await open_redis()
+    await journal.append([event(1), event(2, instance="gitlab.example.com:8443")])
+    await journal.register_sink("hec")
+    [stored, _] = await journal.claim("hec", 10)
+    await journal.dead_letter("hec", stored, "Incorrect index")
+    assert config.redis is not None
+    client = Redis.from_url(config.redis.url)
+    try:
+        keys = [key.decode() async for key in client.scan_iter(
+            match=f"*{config.redis.key_prefix}*")]
+    finally:
+        await client.aclose()
+    assert len(keys) >= 6
+    # Redis Cluster hashes only the text inside the first {...}: the same for every key.
+    assert {re.search(r"\{([^}]*)\}", key).group(1) for key in keys} == {  # type: ignore[union-attr]
+        config.redis.key_prefix}
+
+
+async def test_wait_for_a_missing_replica_fails_the_append(open_redis: OpenJournal) -> None:
+    journal = await open_redis(wait_replicas=1, wait_timeout_seconds=0.1)
+    with pytest.raises(JournalUnavailable, match="0 of 1 Redis replicas"):
+        await journal.append([event(1)])
+    # The primary has it: a retry is a duplicate, and the relay will deliver it.
+    assert [e.event_id for e in await journal.tail(5)] == ["1"]
+
+
+async def test_wait_for_a_live_replica_accepts(tmp_path: Path) -> None:
+    with running_redis(tmp_path / "primary", "--repl-diskless-sync-delay", "0") as primary, \
+            running_redis(tmp_path / "replica", "--replicaof", "127.0.0.1",
+                          str(primary.port)) as replica:
+        await _until_replica_is_in_sync(primary)
+        config = redis_journal_config(primary, wait_replicas=1, wait_timeout_seconds=5.0)
+        journal = await open_journal(config)
+        try:
+            assert await journal.append([event(1), event(1)]) == [ACCEPTED, DUPLICATE]
+        finally:
+            await journal.close()
+        client = Redis.from_url(replica.url)
+        try:
+            assert config.redis is not None
+            assert await client.xlen("{" + config.redis.key_prefix + "}:events") == 1
+        finally:
+            await client.aclose()
+
+
+async def _until_replica_is_in_sync(primary: RedisServer) -> None:
+    client = Redis.from_url(primary.url)
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                replica = (await client.info("replication")).get("slave0")
+                if isinstance(replica, dict) and replica.get("state") == "online":
+                    return
+                await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()
+
+
+async def test_an_unreachable_redis_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    with running_redis(tmp_path / "gone") as server:
+        journal = await open_journal(redis_journal_config(server))
+        await journal.append([event(1)])
+        server.kill()
+        with pytest.raises(JournalUnavailable, match="cannot append"):
+            await journal.append([event(2)])
+        with pytest.raises(JournalUnavailable):
+            await journal.check_writable()
+        await journal.close()
+
+
+async def test_nothing_listening_is_unavailable_at_open(tmp_path: Path) -> None:
+    with running_redis(tmp_path / "short") as server:
+        url = server.url
+    with pytest.raises(JournalUnavailable, match="cannot connect"):
+        await open_journal(JournalConfig(backend="redis", redis=RedisSettings(url=url)))

@@ -16,6 +16,7 @@
 
     [journal]
     path = "auditstream.db"                 # relative to this file's folder
+    max_size_bytes = 1_000_000_000         # optional (SQLite): past it, 503 until retention
     dedup_window_days = 30
     retention_days = 7
     # or, shared by receivers and relays on several machines:
@@ -112,7 +113,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def journal_from(section: Section, base: Path) -> JournalConfig:
     section.only("backend", "path", "dedup_window_days", "retention_days",
-                 "busy_timeout_seconds", "purge_interval_seconds", *_REDIS_KEYS)
+                 "busy_timeout_seconds", "purge_interval_seconds", "max_size_bytes",
+                 *_REDIS_KEYS)
     backend = section.string("backend", "sqlite")
     if backend not in BACKENDS:
         raise section.error("backend", f"unknown journal backend {backend!r} "
@@ -120,6 +122,11 @@ def journal_from(section: Section, base: Path) -> JournalConfig:
     redis = _redis(section) if backend == "redis" else None
     if redis is None:
         _no_redis_keys(section)
+    max_size = section.data.get("max_size_bytes")
+    if max_size is not None and (redis is not None or isinstance(max_size, bool)
+                                 or not isinstance(max_size, int) or max_size < 65536):
+        raise section.error("max_size_bytes", "an SQLite journal's cap in bytes, at least "
+                                              f"65536 (Redis has maxmemory), got {max_size!r}")
     return JournalConfig(
         redis=redis,
         path=base / section.string("path", "auditstream.db"),
@@ -130,6 +137,7 @@ def journal_from(section: Section, base: Path) -> JournalConfig:
         busy_timeout_seconds=section.number("busy_timeout_seconds", DEFAULT_BUSY_TIMEOUT_SECONDS),
         purge_interval_seconds=section.number("purge_interval_seconds",
                                               DEFAULT_PURGE_INTERVAL_SECONDS),
+        max_size_bytes=max_size,
     )
 
 

@@ -39,7 +39,12 @@ class RedisSettings:
 
 @dataclass(frozen=True, slots=True)
 class JournalConfig:
-    """Where the journal lives and how long it remembers. ``redis`` is set for that backend."""
+    """Where the journal lives and how long it remembers. ``redis`` is set for that backend.
+
+    ``max_size_bytes`` (SQLite) caps the database file: past it, appends fail as on a full
+    disk and the receiver answers 503 until retention frees room, so a long sink outage
+    cannot fill a disk that other services share. None: no cap but the disk's.
+    """
 
     path: Path = DEFAULT_JOURNAL_PATH
     backend: str = "sqlite"
@@ -47,4 +52,5 @@ class JournalConfig:
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
     busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS
     purge_interval_seconds: float = DEFAULT_PURGE_INTERVAL_SECONDS
+    max_size_bytes: int | None = None
     redis: RedisSettings | None = None

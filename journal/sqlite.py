@@ -51,7 +51,8 @@ class SqliteJournal(Journal):
         self._claimed: dict[str, int] = {}
         if writable:
             self._writer = GroupCommitWriter(
-                connect=lambda: connect_for_writing(config.path, config.busy_timeout_seconds),
+                connect=lambda: connect_for_writing(config.path, config.busy_timeout_seconds,
+                                                    config.max_size_bytes),
                 on_batch_start=self._load_next_seq,
             )
 

@@ -55,14 +55,23 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('duplicates_refused', '0');
 """
 
 
-def connect_for_writing(path: Path, busy_timeout_seconds: float) -> sqlite3.Connection:
-    """A connection with full durability: WAL, and an fsync of the WAL at every commit."""
+def connect_for_writing(path: Path, busy_timeout_seconds: float,
+                        max_size_bytes: int | None = None) -> sqlite3.Connection:
+    """A connection with full durability: WAL, and an fsync of the WAL at every commit.
+
+    With ``max_size_bytes`` the database may not grow past that size: a write that would
+    fails with SQLITE_FULL, as on a full disk (pages freed by retention are reused).
+    """
     conn = _connect(str(path), uri=False, busy_timeout_seconds=busy_timeout_seconds)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         # A larger page cache keeps the dedup index's hot pages in memory with millions of ids.
         conn.execute("PRAGMA cache_size=-65536")
+        if max_size_bytes is not None:
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            # Per connection; SQLite never sets it below the pages the file already has.
+            conn.execute(f"PRAGMA max_page_count={max(1, max_size_bytes // page_size)}")
     except sqlite3.Error as exc:
         conn.close()
         raise _translate_open_error(path, exc) from exc

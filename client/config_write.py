@@ -130,6 +130,7 @@ def _token_file_name(destination: Destination) -> str:
 def _write_secret(path: Path, value: str) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode given to open applies only to a file it creates
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
 
@@ -166,6 +167,7 @@ def _save(config_path: Path, document: tomlkit.TOMLDocument) -> None:
     config_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = config_path.with_name(config_path.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a temporary file left by a crash keeps its mode otherwise
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()

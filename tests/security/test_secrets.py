@@ -1,0 +1,117 @@
+"""Tokens are compared in constant time and never logged.
+
+The log test runs a whole `auditstream run` at debug level against the GitLab and HEC
+stand-ins, with a token rotation under way, wrong and partial tokens knocking, a sink whose
+token is wrong (paused, loudly) and sink faults causing retries, then scans every line it
+wrote for every secret used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from receiver.auth import TokenVerifier
+from server.gitlab import DEFAULT_SEED, GitLabConfig, running_gitlab
+from server.gitlab.seed import SeedDestination
+from server.hec import running_hec
+from tests.conftest import destination
+from tests.processes import ServerProcess
+from tests.reliability.crash import free_port
+
+NEW_TOKEN = "new-stream-token-4f8a2c"
+OLD_TOKEN = "old-stream-token-9d1e7b"
+BAD_HEC_TOKEN = "wrong-hec-token-5c3b1a9e"
+
+
+def test_every_candidate_is_compared_as_a_fixed_size_digest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The work done for a token never depends on it: the same number of comparisons of
+    32-byte digests for a wrong token, a right one, or one right but for its last letter."""
+    verifier = TokenVerifier([destination("a", "token-a-0123456789ab"),
+                              destination("b", "token-b-0123456789ab",
+                                          previous_token="token-b-old-456789ab"),
+                              destination("c", "token-c-0123456789ab")])
+    calls: list[tuple[int, int]] = []
+    real: Callable[[bytes, bytes], bool] = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        calls.append((len(a), len(b)))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", counting)
+    shapes = []
+    for presented in ("token-a-0123456789ab", "token-c-0123456789ab", "token-c-0123456789aX",
+                      "x", "token-b-old-456789ab" * 50, ""):
+        calls.clear()
+        verifier.destination_for("/", presented)
+        shapes.append(list(calls))
+    assert all(shape == [(32, 32)] * 4 for shape in shapes), shapes
+    assert verifier.destination_for("/", "token-c-0123456789ab") is not None
+
+
+@pytest.mark.slow
+async def test_a_full_run_at_debug_level_logs_no_secret(tmp_path: Path) -> None:
+    port = free_port()
+    seed = dataclasses.replace(DEFAULT_SEED, destinations=(SeedDestination(
+        url=f"http://127.0.0.1:{port}/gitlab", group="acme", token=NEW_TOKEN),))
+    async with running_hec() as hec, running_gitlab(seed, GitLabConfig()) as gitlab:
+        config = tmp_path / "auditstream.toml"
+        config.write_text(f"""
+[receiver]
+listen = "127.0.0.1:{port}"
+[[receiver.destinations]]
+name = "acme"
+token_env = ["NEW_TOKEN", "OLD_TOKEN"]
+path = "/gitlab"
+[journal]
+path = "journal.db"
+[relay]
+backoff_base_seconds = 0.05
+backoff_cap_seconds = 0.2
+pause_retry_seconds = 0.2
+[[sinks]]
+name = "splunk"
+url = "{hec.url}"
+token_env = "HEC_TOKEN"
+[[sinks]]
+name = "misconfigured"
+url = "{hec.url}"
+token_env = "BAD_HEC_TOKEN"
+""")
+        secrets = {"NEW_TOKEN": NEW_TOKEN, "OLD_TOKEN": OLD_TOKEN, "HEC_TOKEN": hec.token,
+                   "BAD_HEC_TOKEN": BAD_HEC_TOKEN}
+        hec.faults.busy(next=2, retry_after=0)
+        hec.faults.reset(next=2)
+        process = await asyncio.to_thread(ServerProcess, "--log-level", "debug", "run",
+                                          "--config", str(config), env=secrets)
+        presented = [NEW_TOKEN[:-1], NEW_TOKEN + "x", NEW_TOKEN.upper(), OLD_TOKEN[:12],
+                     "glpat-" + NEW_TOKEN]
+        try:
+            await gitlab.make_activity(20, on=("acme/website",))
+            async with aiohttp.ClientSession() as session:
+                for number, token in enumerate([*presented, OLD_TOKEN]):
+                    async with session.post(
+                            process.url + "/gitlab", headers={
+                                "X-Gitlab-Event-Streaming-Token": token},
+                            data=orjson.dumps({"id": f"probe-{number}"})) as response:
+                        assert response.status == (200 if token == OLD_TOKEN else 401)
+            await hec.received.wait_until(lambda: len(hec.received.count_by()) >= 21,
+                                          within=30)
+            assert await asyncio.to_thread(process.terminate) == 0
+        finally:
+            await asyncio.to_thread(process.kill)
+    logged = process.stderr
+    assert len(logged.splitlines()) > 20, logged  # debug level: there is plenty to scan
+    assert "sink paused" in logged  # the wrong HEC token was reported, by name only
+    for secret in [*secrets.values(), *presented]:
+        for form in (secret, secret.strip(), hashlib.sha256(secret.encode()).hexdigest()):
+            assert form not in logged, f"a secret ({secret[:4]}...) is in the log"

@@ -112,8 +112,10 @@ async def test_killed_receiver_and_relay_lose_nothing_and_store_nothing_twice(
             await post_events(http, cluster, range(EVENTS // 2, EVENTS + 1), answered)
             await post_events(http, cluster, range(1, 50), answered)
 
-        delivered = lambda: {str(key) for key in hec.received.count_by()}  # noqa: E731
-        await eventually(lambda: answered <= delivered(), within=60)
+        def all_delivered() -> bool:
+            return answered <= {str(key) for key in hec.received.count_by()}
+
+        await eventually(all_delivered, within=60)
         await eventually(lambda: nothing_pending(journal_config), within=30)
         # Sent again: at most what the killed relay held (two windows of one batch each).
         duplicates = hec.received.duplicates()

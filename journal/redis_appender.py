@@ -2,7 +2,8 @@
 
 A receiver under load has many requests in flight, each with an event or a few. One script
 call per request would cost Redis a round trip and a script start each; instead one task
-sends what has queued up as one call (up to ``MAX_EVENTS_PER_CALL``) and hands each caller
+sends what has queued up as one call (up to ``MAX_EVENTS_PER_CALL`` events and
+``MAX_BYTES_PER_CALL`` of bodies, so Redis is never busy long with one) and hands each caller
 its part of the answer. With ``appendfsync always`` that is also one fsync for all of them.
 The script stays atomic per call, and a call's failure fails every append in it.
 """
@@ -18,6 +19,7 @@ from journal.errors import JournalClosed
 from journal.model import IncomingEvent
 
 MAX_EVENTS_PER_CALL = 1000
+MAX_BYTES_PER_CALL = 4 * 1024 * 1024
 
 # Appends the events of one call; returns each event's seq, or 0 for a duplicate.
 AppendCall = Callable[[Sequence[IncomingEvent]], Awaitable[list[int]]]
@@ -68,12 +70,15 @@ class GroupAppender:
 
     def _take(self) -> list[_Pending]:
         taken: list[_Pending] = []
-        count = 0
-        while self._queue and (not taken or
-                               count + len(self._queue[0].events) <= MAX_EVENTS_PER_CALL):
-            pending = self._queue.popleft()
-            taken.append(pending)
-            count += len(pending.events)
+        count = size = 0
+        while self._queue:
+            events = self._queue[0].events
+            more = sum(len(event.body) for event in events)
+            if taken and (count + len(events) > MAX_EVENTS_PER_CALL
+                          or size + more > MAX_BYTES_PER_CALL):
+                break
+            taken.append(self._queue.popleft())
+            count, size = count + len(events), size + more
         return taken
 
     async def _send(self, batch: list[_Pending]) -> None:

@@ -35,7 +35,9 @@ retention age; ids are forgotten by Redis itself when their keys expire.
 **Scaling.** Receivers and relays are stateless beside Redis: add machines and they share the
 work. Every key of a journal shares one hash tag (one Cluster slot), which the atomic
 script needs, so one journal is one Redis primary's work: Redis Cluster adds availability,
-not write throughput, to one journal. Needs Redis 7.0 or later.
+not write throughput, to one journal. The client is a plain connection to one server (the
+url's); following a Cluster's redirects or a Sentinel's failover is not wired in yet: put a
+proxy or a stable address in front. Needs Redis 7.0 or later.
 """
 
 from __future__ import annotations

@@ -30,12 +30,15 @@ def parse_args(argv: list[str] | None = None) -> CrashPlan:
     parser.add_argument("--min-up", type=float, default=0.5)
     parser.add_argument("--max-up", type=float, default=4.0)
     parser.add_argument("--outage", type=float, default=20.0)
+    parser.add_argument("--fault-every", type=float, default=3.0,
+                        help="seconds between scripted sink faults (the CI suite: 1)")
     parser.add_argument("--events-per-tick", type=int, default=3,
                         help="events made every 50 ms (3: about 60 a second)")
     args = parser.parse_args(argv)
     return CrashPlan(kills=args.kills, seed=args.seed, min_up_seconds=args.min_up,
                      max_up_seconds=args.max_up, outage_seconds=args.outage,
-                     events_per_tick=args.events_per_tick, drain_timeout_seconds=300.0)
+                     events_per_tick=args.events_per_tick, drain_timeout_seconds=300.0,
+                     fault_every_seconds=args.fault_every)
 
 
 def failures(report: CrashReport) -> list[str]:

@@ -217,6 +217,9 @@ class CrashRun:
         plan, rng = self.plan, self.rng
         outage_at = time.monotonic() + plan.max_up_seconds * plan.kills * 0.3
         outage_done = False
+        # Each fault expires (for_seconds) even if no request used it up: otherwise they pile
+        # up while the relay is down, and the sink would never work again.
+        lasts = plan.fault_every_seconds / 2
         while not self._stop.is_set():
             if not outage_done and time.monotonic() >= outage_at:
                 hec.faults.reset(for_seconds=plan.outage_seconds)
@@ -224,11 +227,13 @@ class CrashRun:
                 outage_done = True
             else:
                 choices: list[Callable[[], object]] = [
-                    lambda: hec.faults.busy(next=3, retry_after=1),
-                    lambda: hec.faults.internal_error(next=3),
-                    lambda: hec.faults.slow(1.5, next=2),        # past the sink's 1 s timeout
-                    lambda: hec.faults.reset(next=2),
-                    lambda: hec.faults.reset(next=1, accept=True),  # taken, answer lost
+                    lambda: hec.faults.busy(next=3, retry_after=1, for_seconds=lasts),
+                    lambda: hec.faults.internal_error(next=3, for_seconds=lasts),
+                    # past the sink's 1 s timeout
+                    lambda: hec.faults.slow(1.5, next=2, for_seconds=lasts),
+                    lambda: hec.faults.reset(next=2, for_seconds=lasts),
+                    # taken, answer lost
+                    lambda: hec.faults.reset(next=1, accept=True, for_seconds=lasts),
                 ]
                 rng.choice(choices)()
             with contextlib.suppress(TimeoutError):

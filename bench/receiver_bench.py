@@ -52,6 +52,7 @@ from bench.report import (
     save_results,
     summarise,
     summary_table,
+    undisturbed_rounds,
     verdict,
 )
 from bench.verify import (
@@ -76,8 +77,8 @@ _DISK_BYTES_PER_ID = 1600
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    duration: float
-    warmup: float
+    duration: int
+    warmup: int
     rounds: int
     connections: int
     wrk_threads: int
@@ -105,10 +106,11 @@ def parse_args(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m bench.receiver_bench",
         description="Receiver vs bare aiohttp handler under wrk: req/s, p50/p99, peak RSS.")
-    parser.add_argument("--duration", type=float, default=10.0,
-                        help="seconds per measured wrk run (default %(default)s)")
-    parser.add_argument("--warmup", type=float, default=2.0,
-                        help="seconds of unmeasured load per target first (default %(default)s)")
+    parser.add_argument("--duration", type=int, default=10,
+                        help="whole seconds per measured wrk run (default %(default)s)")
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="whole seconds of unmeasured load per target first, 0 for none "
+                             "(default %(default)s)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="measured runs per target, alternating targets (default %(default)s)")
     parser.add_argument("--connections", type=int, default=64,
@@ -133,8 +135,10 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--keep", action="store_true",
                         help="keep the journals afterwards (they are removed by default)")
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.connections < 1 or args.duration <= 0 or args.prefill_ids < 0:
-        parser.error("--rounds, --connections and --duration must be positive")
+    if min(args.rounds, args.connections, args.duration) < 1 or args.warmup < 0:
+        parser.error("--rounds, --connections and --duration must be at least 1")
+    if args.prefill_ids < 0:
+        parser.error("--prefill-ids cannot be negative")
     if not 1 <= args.wrk_threads <= min(args.connections, IDS_PER_THREAD_STRIDE):
         parser.error(f"--wrk-threads must be 1..min(connections, {IDS_PER_THREAD_STRIDE})")
     return Options(duration=args.duration, warmup=args.warmup, rounds=args.rounds,
@@ -184,20 +188,27 @@ def run(options: Options, workdir: Path) -> int:
     finally:
         stop_problems = stop_all(targets)
     problems += stop_problems
-    summaries = [summarise(t.name, measured) for t in targets]
-    print("\n" + rounds_table(measured) + "\n\n" + summary_table(summaries, peak_rss) + "\n")
-    figures = print_verdicts(measured, summaries, prefilled)
+    kept, left_out = undisturbed_rounds(measured)
+    summaries = [summarise(t.name, kept) for t in targets]
+    print("\n" + rounds_table(measured) + "\n")
+    if left_out:
+        print(f"figures below leave out the disturbed round(s) {left_out}")
+    print(summary_table(summaries, peak_rss) + "\n")
+    if any(m.disturbed for m in kept):
+        print("NOT A RESULT: every round had a disturbed run, so the verdicts below say more "
+              "about the neighbours than about the receiver")
+    figures = print_verdicts(kept, summaries, prefilled)
     results = RESULTS_DIR / time.strftime("receiver-%Y%m%d-%H%M%S.json")
     save_results(results, {
         "command": " ".join(["python -m bench.receiver_bench", *sys.argv[1:]]),
         "options": options, "environment": environment, "figures": figures,
         "peak_rss_bytes": peak_rss, "prefill": prefilled, "summaries": summaries,
-        "runs": measured, "problems": problems})
+        "rounds_left_out": left_out, "runs": measured, "problems": problems})
     print(f"results saved to {results.relative_to(REPO)}")
-    disturbed = [m for m in measured if m.disturbed]
+    disturbed = [m for m in kept if m.disturbed]
     if disturbed:
-        print(f"WARNING: {len(disturbed)} of {len(measured)} runs were DISTURBED: other "
-              "processes or guests used the servers' CPUs meanwhile; rerun on a quiet machine")
+        print(f"WARNING: every round had DISTURBED runs ({len(disturbed)} of {len(kept)}): "
+              "other processes or guests used the servers' CPUs; rerun on a quiet machine")
     for problem in problems:
         print(f"CHECK FAILED: {problem}")
     if not problems:
@@ -318,7 +329,7 @@ def measure(options: Options, targets: list[Target], token: str) -> list[Measure
     return measured
 
 
-def wrk_once(options: Options, target: Target, token: str, ids: _Ids, seconds: float
+def wrk_once(options: Options, target: Target, token: str, ids: _Ids, seconds: int
              ) -> WrkRun:
     command = wrk_command(target.server.url + "/", threads=options.wrk_threads,
                           connections=options.connections, seconds=seconds, token=token,

@@ -51,6 +51,17 @@ class Summary:
     wrk_cores: float
 
 
+def undisturbed_rounds(runs: Sequence[Measured]) -> tuple[list[Measured], list[int]]:
+    """The runs of the rounds in which no run was disturbed, and the rounds left out.
+
+    On a shared machine a neighbour can take the servers' core for part of a round; such a
+    round says nothing about the receiver. When every round was disturbed, all are kept.
+    """
+    disturbed = sorted({m.round for m in runs if m.disturbed})
+    kept = [m for m in runs if m.round not in disturbed]
+    return (kept, disturbed) if kept else (list(runs), [])
+
+
 def summarise(target: str, runs: Sequence[Measured]) -> Summary:
     mine = [m for m in runs if m.target == target]
     return Summary(

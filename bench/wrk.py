@@ -52,9 +52,9 @@ class WrkRun:
     output: str
 
 
-def wrk_command(url: str, *, threads: int, connections: int, seconds: float, token: str,
+def wrk_command(url: str, *, threads: int, connections: int, seconds: int, token: str,
                 first_id: int) -> list[str]:
-    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
             f"--timeout={WRK_TIMEOUT}", "-s", str(WRK_SCRIPT), url, "--", token, str(first_id)]
 
 

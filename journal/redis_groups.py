@@ -15,7 +15,9 @@ Each journal object is one consumer (``host:pid:random``) in the group of every 
   last event is ``upto``. Entries leave the group's pending list only here, after delivery.
 - A live consumer renews what it holds (``XCLAIM ... JUSTID`` to itself, which resets the
   idle time) every ``claim_idle/3`` seconds, so a slow or paused sink never makes another
-  relay take its events over; only a dead one loses them.
+  relay take its events over; only a dead one loses them. A consumer that closes cleanly
+  marks what it still holds as long idle (``XCLAIM ... IDLE``): another relay takes it at its
+  next sweep instead of after ``claim_idle``.
 - A sink's cursor: every entry up to the group's last-delivered id and below its first pending
   entry is acknowledged, so ``cursor = min(last delivered, first pending - 1)``.
 
@@ -122,6 +124,18 @@ class SinkGroups:
                 chunk: Any = held[start:start + _IDS_PER_CALL]  # redis-py types it too narrowly
                 await self._client.xclaim(self._keys.events, sink, self.consumer, 0, chunk,
                                           justid=True)
+
+    async def release(self) -> None:
+        """Make everything this consumer holds claimable by another relay right away."""
+        idle_ms = self._claim_idle_ms * _FORGET_CONSUMER_AFTER_IDLE_PERIODS
+        for sink, claims in list(self._claims.items()):
+            held: Any = list(claims.held)  # redis-py types the ids too narrowly
+            for start in range(0, len(held), _IDS_PER_CALL):
+                await self._client.xclaim(self._keys.events, sink, self.consumer, 0,
+                                          held[start:start + _IDS_PER_CALL], idle=idle_ms,
+                                          justid=True)
+            claims.held.clear()
+            claims.order.clear()
 
     async def positions(self, last_seq: int) -> list[SinkPosition]:
         try:

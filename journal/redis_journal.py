@@ -125,8 +125,9 @@ class RedisJournal(Journal):
         settings = config.redis
         client = Redis.from_pool(BlockingConnectionPool.from_url(
             settings.url, password=settings.password, max_connections=_MAX_CONNECTIONS,
-            timeout=_POOL_WAIT_SECONDS, socket_timeout=_SOCKET_TIMEOUT_SECONDS,
-            socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS))
+            timeout=_POOL_WAIT_SECONDS, socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+            # WAIT may take its whole timeout to answer.
+            socket_timeout=max(_SOCKET_TIMEOUT_SECONDS, settings.wait_timeout_seconds + 2)))
         journal = cls(config, client, writable=writable)
         try:
             await journal._check_server()
@@ -366,6 +367,12 @@ class RedisJournal(Journal):
             self._renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewing
+            try:
+                await self._groups.release()
+            except RedisError as exc:
+                log.warning("%s: cannot hand this relay's claims back (another relay takes "
+                            "them after %g s): %s", self.where,
+                            self._settings.claim_idle_seconds, exc)
         await self._client.aclose()
 
     @contextlib.contextmanager

@@ -99,21 +99,38 @@ async def test_two_relays_share_a_sink_without_overlap(open_redis: OpenJournal) 
 
 
 async def test_a_dead_relays_claims_go_to_another_after_the_idle_time(
-        open_redis: OpenJournal) -> None:
-    receiver, dead, alive = await open_redis(), await open_redis(), await open_redis()
+        open_redis: OpenJournal, config: JournalConfig) -> None:
+    receiver, alive = await open_redis(), await open_redis()
     await receiver.append([event(i) for i in range(1, 6)])
-    for relay in (dead, alive):
-        await relay.register_sink("hec")
-    held = await dead.claim("hec", 3)
-    await dead.close()  # as in a crash: nothing acked, nothing renewed any more
+    await alive.register_sink("hec")
+    assert config.redis is not None
+    client = Redis.from_url(config.redis.url)
+    try:  # a relay that claims three events and dies: never acks, renews or hands them back
+        await client.xreadgroup("hec", "dead-relay", {
+            "{" + config.redis.key_prefix + "}:events": ">"}, count=3)
+    finally:
+        await client.aclose()
     assert [e.event_id for e in await alive.claim("hec", 10)] == ["4", "5"]
     assert await alive.claim("hec", 10) == []  # not yet idle long enough
     await asyncio.sleep(0.5)
     taken = await alive.claim("hec", 10)
-    assert [e.event_id for e in taken] == [e.event_id for e in held]
+    assert [e.event_id for e in taken] == ["1", "2", "3"]
     await alive.ack("hec", taken[-1].seq)
     [position] = (await receiver.stats()).sinks
     assert (position.cursor, position.pending) == (5, 0)
+
+
+async def test_a_relay_that_closes_hands_its_claims_over_at_once(
+        open_redis: OpenJournal) -> None:
+    receiver, leaving, staying = await open_redis(), await open_redis(claim_idle_seconds=60), \
+        await open_redis(claim_idle_seconds=60)
+    await receiver.append([event(i) for i in range(1, 4)])
+    for relay in (leaving, staying):
+        await relay.register_sink("hec")
+    held = await leaving.claim("hec", 10)
+    await leaving.close()  # a clean stop, with events sent but not confirmed
+    taken = await staying.claim("hec", 10)
+    assert [e.event_id for e in taken] == [e.event_id for e in held]
 
 
 async def test_a_slow_but_live_relay_keeps_its_claims(open_redis: OpenJournal) -> None:

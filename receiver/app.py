@@ -38,6 +38,9 @@ class ReceiverState:
     verifier: TokenVerifier
     metrics: ReceiverMetrics
     probes: list[ReadinessProbe] = field(default_factory=list)
+    # The last append that failed (monotonic time, why), until one succeeds: at a size cap or
+    # on a full disk the readiness write can still go through while events cannot.
+    append_failed: tuple[float, str] | None = None
 
 
 RECEIVER_STATE = web.AppKey("receiver_state", ReceiverState)
@@ -90,9 +93,11 @@ async def _append(state: ReceiverState, destination: DestinationConfig,
         outcomes = await state.journal.append(events)
     except JournalError as exc:
         state.metrics.journal_writable.set(0)
+        state.append_failed = (time.monotonic(), str(exc))
         raise Unavailable(f"journal cannot take writes: {exc}") from exc
     state.metrics.append_seconds.observe(time.perf_counter() - started)
     state.metrics.journal_writable.set(1)
+    state.append_failed = None
     return outcomes
 
 
@@ -135,12 +140,24 @@ async def readyz(request: web.Request) -> web.Response:
     components: dict[str, dict[str, object]] = {}
     try:
         await asyncio.wait_for(state.journal.check_writable(), READY_CHECK_TIMEOUT_SECONDS)
-        components["journal"] = {"ok": True}
-        state.metrics.journal_writable.set(1)
+        components["journal"] = _recent_append_failure(state) or {"ok": True}
+        state.metrics.journal_writable.set(0 if state.append_failed else 1)
     except (JournalError, TimeoutError) as exc:
         components["journal"] = {"ok": False, "reason": str(exc) or "write timed out"}
         state.metrics.journal_writable.set(0)
     return await readiness_response(state.probes, components)
+
+
+def _recent_append_failure(state: ReceiverState) -> dict[str, object] | None:
+    """Not ready for ``retry_after_seconds`` after an append failed (unless one succeeded
+    since): then ready again, so a balancer sends traffic that shows whether room is back."""
+    if state.append_failed is None:
+        return None
+    failed_at, reason = state.append_failed
+    ago = time.monotonic() - failed_at
+    if ago >= state.config.retry_after_seconds:
+        return None
+    return {"ok": False, "reason": f"an append failed {ago:.1f} s ago: {reason}"}
 
 
 async def readiness_response(probes: list[ReadinessProbe],

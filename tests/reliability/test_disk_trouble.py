@@ -132,6 +132,10 @@ batch_max_wait_seconds = 0
                 full_at = len(poster.ok)
                 assert full_at > 100
                 assert_unavailable(await poster.one())  # still full: nothing was delivered
+                async with session.get(process.url + "/readyz") as response:
+                    ready = await response.json()
+                assert response.status == 503, ready  # a balancer should look elsewhere
+                assert "SQLITE_FULL" in ready["components"]["journal"]["reason"]
                 hec.faults.clear(outage)
                 await hec.received.wait_until(lambda: len(hec.received.count_by()) >= full_at,
                                               within=30)

@@ -75,8 +75,9 @@ class Run:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.redis_bench", description=(
         "Receiver events/s on the Redis journal vs SQLite, one and two receiver processes."))
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per target first")
+    parser.add_argument("--duration", type=int, default=10, help="whole seconds per run")
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="whole seconds per target first (0: none)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per target")
     parser.add_argument("--connections", type=int, default=64, help="in total per run")
     parser.add_argument("--appendfsync", choices=("everysec", "always"), default="everysec",
@@ -123,7 +124,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                 target.servers.append(start_receiver(code, target, index, token, workdir))
         next_id = FIRST_ID
         for target in targets:
-            next_id, _ = measure(args, target, token, next_id, redis, args.warmup, 0)
+            if args.warmup > 0:
+                next_id, _ = measure(args, target, token, next_id, redis, args.warmup, 0)
         for round_number in range(1, args.rounds + 1):
             for target in targets:
                 next_id, measured = measure(args, target, token, next_id, redis,
@@ -174,7 +176,7 @@ def start_receiver(code: CodeUnderTest, target: Target, index: int, token: str,
 
 
 def measure(args: argparse.Namespace, target: Target, token: str, first_id: int,
-            redis: RedisServer, seconds: float, round_number: int) -> tuple[int, Run | None]:
+            redis: RedisServer, seconds: int, round_number: int) -> tuple[int, Run | None]:
     """One wrk per receiver, at once, connections split; ids interleave and never repeat."""
     share = args.connections // len(target.servers)
     commands = [wrk_command(server.url, threads=1, connections=share, seconds=seconds,

@@ -119,6 +119,8 @@ async def serve_hec(config: HecConfig) -> None:
 @click.option("--strict-urls", is_flag=True,
               help="Refuse localhost and private destination URLs, as GitLab does; by "
                    "default loopback is allowed so everything can run on one machine.")
+@click.option("--no-legacy-api", "no_legacy_api", is_flag=True,
+              help="Serve only the consolidated streaming API, as GitLab 20.0 does.")
 @click.option("--delivery-timeout", type=click.FloatRange(min=0, min_open=True),
               default=DEFAULT_DELIVERY_TIMEOUT_SECONDS, show_default=True,
               help="Seconds GitLab waits for a destination before giving up (no retry).")
@@ -137,7 +139,8 @@ async def serve_hec(config: HecConfig) -> None:
 @click.option("--on", "on", multiple=True,
               help="Group or project full path for --activity (repeat; default: every "
                    "project).")
-def gitlab(listen: str, seed_file: Path | None, strict_urls: bool, delivery_timeout: float,
+def gitlab(listen: str, seed_file: Path | None, strict_urls: bool, no_legacy_api: bool,
+           delivery_timeout: float,
            knobs_json: str | None, activity: int, activity_every: float | None,
            event_types: tuple[str, ...], on: tuple[str, ...]) -> None:
     """A GitLab stand-in: GitLab's GraphQL streaming API, REST audit events, and streaming
@@ -152,6 +155,7 @@ def gitlab(listen: str, seed_file: Path | None, strict_urls: bool, delivery_time
         seed = load_seed(seed_file) if seed_file is not None else DEFAULT_SEED
         knobs = Knobs.from_json(orjson.loads(knobs_json)) if knobs_json else Knobs()
         config = GitLabConfig(host=host, port=port, strict_urls=strict_urls,
+                              legacy_api=not no_legacy_api,
                               delivery_timeout_seconds=delivery_timeout, knobs=knobs)
         _check_activity(seed, event_types, on)
     except orjson.JSONDecodeError as exc:

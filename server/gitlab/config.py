@@ -28,6 +28,7 @@ class GitLabConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     strict_urls: bool = False
+    legacy_api: bool = True  # False: GitLab 20.0, only the consolidated streaming API
     delivery_timeout_seconds: float = DEFAULT_DELIVERY_TIMEOUT_SECONDS
     max_concurrent_deliveries: int = DEFAULT_MAX_CONCURRENT_DELIVERIES
     knobs: Knobs = field(default_factory=Knobs)

@@ -36,15 +36,31 @@ def schema_sdl() -> str:
     return "\n".join(path.read_text(encoding="utf-8") for path in SDL_FILES)
 
 
+# What GitLab 20.0 removes: the legacy streaming API's entry points. Its types stay in the SDL
+# (unreachable), which is harmless: clients find the API by the fields, as GitLab's docs advise.
+LEGACY_ENTRY_POINTS = {
+    "Group": ("externalAuditEventDestinations",),
+    "Query": ("instanceExternalAuditEventDestinations",),
+    "Mutation": tuple(LEGACY_MUTATIONS),
+}
+
+
 @cache
-def gitlab_schema() -> GraphQLSchema:
-    """The schema with scalars and resolvers in place (built once; it is never changed)."""
+def gitlab_schema(legacy_api: bool = True) -> GraphQLSchema:
+    """The schema with scalars and resolvers in place (built once per variant; never changed
+    after). ``legacy_api=False`` is GitLab 20.0, where only the consolidated API is left."""
     schema = build_schema(schema_sdl())
     for name, model in ids.SCALAR_MODELS.items():
         _global_id_scalar(_scalar(schema, name), model)
     _json_scalar(_scalar(schema, "JSON"))
     attach(schema, TYPE_RESOLVERS)
     attach(schema, {"Mutation": {**LEGACY_MUTATIONS, **STREAMING_MUTATIONS}})
+    if not legacy_api:
+        for type_name, field_names in LEGACY_ENTRY_POINTS.items():
+            graphql_type = schema.get_type(type_name)
+            assert isinstance(graphql_type, GraphQLObjectType)
+            for field_name in field_names:
+                del graphql_type.fields[field_name]
     return schema
 
 

@@ -109,7 +109,7 @@ async def start_gitlab(seed: Seed | None = None,
     streamer = Streamer(core, deliveries, timeout=config.delivery_timeout_seconds,
                         max_concurrency=config.max_concurrent_deliveries, knobs=config.knobs)
     state = GitLabState(config=config, core=core, deliveries=deliveries, streamer=streamer,
-                        schema=gitlab_schema(),
+                        schema=gitlab_schema(config.legacy_api),
                         rng=random.Random(config.activity_seed))  # noqa: S311 (not secret)
     preload_destinations(core, seed)
     await streamer.start()

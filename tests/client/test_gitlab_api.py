@@ -119,3 +119,15 @@ async def test_streamed_events_follow_the_namespace_filter(
         await runner.cleanup()
     assert len(received) == 3
     assert all(b"acme/platform/api" in body for body in received)
+
+
+async def test_without_the_legacy_api_the_client_finds_and_uses_the_consolidated_one() -> None:
+    from server.gitlab import GitLabConfig
+
+    async with running_gitlab(config=GitLabConfig(legacy_api=False)) as gitlab20, \
+            GitLabSession(gitlab20.url, gitlab20.token_for("owner")) as session:
+        assert await detect(session) == "consolidated"
+        api = await streaming_api(session, "acme", "auto")
+        created = await api.create_destination("https://siem.example.com/20", "v20", None)
+        assert [d.id for d in await api.destinations()] == [created.id]
+        assert "ExternalStreamingDestination" in created.id

@@ -34,10 +34,14 @@ def readme_blocks(language: str) -> list[str]:
 
 def test_the_config_file_example_is_a_valid_config(tmp_path: Path) -> None:
     from client.config import load_config
+    from tests.security.ca import ThrowawayCA
 
     [example] = readme_blocks("toml")
     path = tmp_path / "auditstream.toml"
     path.write_text(example)
+    issued = ThrowawayCA(tmp_path / "pki").issue("audit.example.com")
+    (tmp_path / "receiver.crt").write_bytes(issued.cert.read_bytes())
+    (tmp_path / "receiver.key").write_bytes(issued.key.read_bytes())
     env = {"ACME_STREAM_TOKEN": "acme-token-0123456789", "SPLUNK_HEC_TOKEN": "hec-token"}
     config = load_config(path, env)
     assert config.receiver is not None

@@ -55,7 +55,8 @@ def stats(config_path: Path | None, journal_path: Path | None, output: str) -> N
             "remembered_ids": result.remembered_ids,
             "duplicates_refused": result.duplicates_refused,
             "dead_letters": result.dead_letters,
-            "sinks": [{"sink": s.sink, "cursor": s.cursor, "backlog": s.backlog}
+            "sinks": [{"sink": s.sink, "cursor": s.cursor, "backlog": s.backlog,
+                       "pending": s.pending}
                       for s in result.sinks],
         })
         return
@@ -65,8 +66,9 @@ def stats(config_path: Path | None, journal_path: Path | None, output: str) -> N
                  result.remembered_ids, result.duplicates_refused, result.dead_letters]])
     click.echo()
     if result.sinks:
-        echo_table(["sink", "cursor", "backlog"],
-                   [[s.sink, s.cursor, s.backlog] for s in result.sinks])
+        echo_table(["sink", "cursor", "backlog", "claimed, unconfirmed"],
+                   [[s.sink, s.cursor, s.backlog, "-" if s.pending is None else s.pending]
+                    for s in result.sinks])
     else:
         click.echo("no sinks yet: nothing has been relayed from this journal")
 

@@ -47,7 +47,7 @@ async def serve(config: AppConfig, *, receive: bool, relay: bool,
             status = await _start_status(registry, probes, status_listen)
             _announce("relay status", status[1], config)
         else:
-            click.echo(f"auditstream relay running (journal: {config.journal.path})")
+            click.echo(f"auditstream relay running (journal: {config.journal.describe()})")
             sys.stdout.flush()
         await _until_stopped(stop, relay_service)
     finally:
@@ -75,7 +75,7 @@ async def _until_stopped(stop: asyncio.Event, relay_service: Relay | None) -> No
 
 
 def _announce(what: str, url: str, config: AppConfig) -> None:
-    parts = [f"journal: {config.journal.path}"]
+    parts = [f"journal: {config.journal.describe()}"]
     if config.receiver is not None and what == "receiver":
         parts.insert(0, "destinations: " + ", ".join(d.name for d in config.receiver.destinations))
     if config.relay is not None:

@@ -54,3 +54,9 @@ class JournalConfig:
     purge_interval_seconds: float = DEFAULT_PURGE_INTERVAL_SECONDS
     max_size_bytes: int | None = None
     redis: RedisSettings | None = None
+
+    def describe(self) -> str:
+        """Where the journal is, for people: the file, or the Redis URL (no password)."""
+        if self.backend == "redis" and self.redis is not None:
+            return f"redis {self.redis.url} (keys {{{self.redis.key_prefix}}})"
+        return str(self.path)

@@ -37,7 +37,7 @@ def test_stats_as_json_counts_events_duplicates_and_backlog(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     stats = orjson.loads(result.stdout)
     assert (stats["events"], stats["duplicates_refused"], stats["dead_letters"]) == (3, 1, 0)
-    assert stats["sinks"] == [{"sink": "hec", "cursor": 1, "backlog": 2}]
+    assert stats["sinks"] == [{"sink": "hec", "cursor": 1, "backlog": 2, "pending": None}]
 
 
 def test_stats_as_a_table_for_people(tmp_path: Path) -> None:

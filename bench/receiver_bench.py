@@ -404,11 +404,19 @@ def print_verdicts(measured: list[Measured], summaries: list[Summary],
           f"{p99_status}")
     figures["receiver_over_bare"] = statistics.median(ratios)
     figures["receiver_p99_ms"] = receiver.p99_ms
+    per_cpu = round_ratios(measured, RECEIVER, BARE, per_cpu=True)
+    figures["receiver_over_bare_per_cpu_second"] = statistics.median(per_cpu)
+    print(f"receiver / bare requests per CPU-second (capacity on one core, less sensitive to "
+          f"neighbours): median {statistics.median(per_cpu):.3f}")
     if prefilled is not None:
         filled = round_ratios(measured, PREFILLED, RECEIVER)
         print(verdict(f"receiver with {prefilled.ids:,} ids / empty journal req/s", filled,
                       TARGET_PREFILLED_RATIO))
         figures["prefilled_over_empty"] = statistics.median(filled)
+        filled_cpu = round_ratios(measured, PREFILLED, RECEIVER, per_cpu=True)
+        figures["prefilled_over_empty_per_cpu_second"] = statistics.median(filled_cpu)
+        print(f"receiver with {prefilled.ids:,} ids / empty journal, requests per CPU-second: "
+              f"median {statistics.median(filled_cpu):.3f}")
         figures["prefilled_over_bare"] = statistics.median(
             round_ratios(measured, PREFILLED, BARE))
     return figures

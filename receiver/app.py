@@ -121,12 +121,8 @@ def _incoming(destination: DestinationConfig, event: ParsedEvent,
 
 def _count(state: ReceiverState, destination: DestinationConfig, accepted: int,
            duplicates: int) -> None:
-    metrics = state.metrics
-    metrics.requests.labels("ok").inc()
-    if accepted:
-        metrics.events.labels(destination.name, "accepted").inc(accepted)
-    if duplicates:
-        metrics.events.labels(destination.name, "duplicate").inc(duplicates)
+    state.metrics.count_request("ok")
+    state.metrics.count_events(destination.name, accepted, duplicates)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -198,7 +194,7 @@ async def errors_as_json(request: web.Request,
 
 def _refusal(request: web.Request, exc: ReceiverError) -> web.Response:
     state = request.app[RECEIVER_STATE]
-    state.metrics.requests.labels(exc.outcome).inc()
+    state.metrics.count_request(exc.outcome)
     log.warning("request refused: %s %s", exc.status, exc.reason,
                 extra={"outcome": exc.outcome, "remote": request.remote,
                        "client": client_of(request, state.config), "path": request.path})

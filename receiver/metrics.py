@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -14,6 +15,24 @@ class ReceiverMetrics:
     events: Counter
     append_seconds: Histogram
     journal_writable: Gauge
+    # Labelled children, looked up once: labels() costs microseconds on every request.
+    _children: dict[tuple[str, ...], Any] = field(default_factory=dict)
+
+    def count_request(self, outcome: str) -> None:
+        self._child(self.requests, outcome).inc()
+
+    def count_events(self, destination: str, accepted: int, duplicates: int) -> None:
+        if accepted:
+            self._child(self.events, destination, "accepted").inc(accepted)
+        if duplicates:
+            self._child(self.events, destination, "duplicate").inc(duplicates)
+
+    def _child(self, metric: Counter, *labels: str) -> Any:
+        key = (str(id(metric)), *labels)  # the metric objects live as long as this value
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> ReceiverMetrics:

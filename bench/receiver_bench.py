@@ -24,19 +24,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.environment import REPO, CodeUnderTest, code_under_test, describe
 from bench.prefill import PrefillResult
 from bench.procs import (
     BenchError,
-    Server,
-    cores_used,
-    cpu_sample,
-    cpu_times,
-    idle_and_steal,
-    parse_cpu_list,
     peak_rss_bytes,
     pinned,
     start_server,
@@ -55,6 +49,7 @@ from bench.report import (
     undisturbed_rounds,
     verdict,
 )
+from bench.rounds import IDS_PER_THREAD_STRIDE, Load, Target, measure
 from bench.verify import (
     JournalDelta,
     answer_problems,
@@ -62,12 +57,9 @@ from bench.verify import (
     parse_metrics,
     sum_counts,
 )
-from bench.wrk import WrkReport, WrkRun, run_wrk, wrk_command
 
 RESULTS_DIR = REPO / "bench" / "results"
 TOKEN_ENV = "AUDITSTREAM_BENCH_TOKEN"  # noqa: S105 (the name of a variable)
-FIRST_ID = 2_000_000_000  # above the prefill's ids, as GitLab's ids grow
-IDS_PER_THREAD_STRIDE = 64  # wrk_post.lua's id stride
 BARE, RECEIVER, PREFILLED = "bare", "receiver", "receiver-prefilled"
 # The bare handler's stages between "none" and the receiver (see bench/bare_handler.py).
 LADDER = ("read", "parse", "handoff", "fsync")
@@ -89,17 +81,6 @@ class Options:
     ladder: bool
     workdir: Path | None
     keep: bool
-
-
-@dataclass(slots=True)
-class Target:
-    """A server under test and everything measured against it."""
-
-    name: str
-    server: Server
-    journal: Path | None = None
-    stats_before: dict[str, int] = field(default_factory=dict)
-    reports: list[WrkReport] = field(default_factory=list)
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -182,8 +163,11 @@ def run(options: Options, workdir: Path) -> int:
         prefilled = prefill_journal(code, workdir / "prefilled.db", options.prefill_ids)
     token = secrets.token_urlsafe(18)
     targets = start_targets(options, code, workdir, token, prefilled is not None)
+    load = Load(connections=options.connections, wrk_threads=options.wrk_threads, token=token,
+                server_cpus=options.server_cpus, wrk_cpus=options.wrk_cpus)
     try:
-        measured = measure(options, targets, token)
+        measured = measure(load, targets, rounds=options.rounds, seconds=options.duration,
+                           warmup=options.warmup)
         problems, peak_rss = check_and_read_rss(targets, code)
     finally:
         stop_problems = stop_all(targets)
@@ -278,69 +262,6 @@ def start_targets(options: Options, code: CodeUnderTest, workdir: Path, token: s
         stop_all(targets)
         raise
     return targets
-
-
-class _Ids:
-    """Hands each wrk run a first id above every id sent before (ids grow, as GitLab's do)."""
-
-    def __init__(self) -> None:
-        self.next = FIRST_ID
-
-    def take(self) -> int:
-        return self.next
-
-    def used(self, report: WrkReport) -> None:
-        # Thread t sends first + t + 64k: past the last id of this run whatever the split.
-        self.next += IDS_PER_THREAD_STRIDE * (report.counts.sent + 1)
-
-
-def measure(options: Options, targets: list[Target], token: str) -> list[Measured]:
-    """A warm-up per target, then ``rounds`` rounds, each target once per round.
-
-    The order rotates from round to round (A B C, B C A, C A B) so that no target always
-    runs right after the same neighbour.
-    """
-    ids = _Ids()
-    server_cpus = None if options.server_cpus is None else parse_cpu_list(options.server_cpus)
-    if options.warmup > 0:
-        for target in targets:
-            wrk_once(options, target, token, ids, options.warmup)
-    measured: list[Measured] = []
-    for round_number in range(1, options.rounds + 1):
-        shift = (round_number - 1) % len(targets)
-        for target in targets[shift:] + targets[:shift]:
-            before, cpus_before = cpu_sample(target.server.pid), cpu_times(server_cpus)
-            run = wrk_once(options, target, token, ids, options.duration)
-            main_cores, other_cores = cores_used(before, cpu_sample(target.server.pid))
-            idle, steal = idle_and_steal(cpus_before, cpu_times(server_cpus))
-            cpus = (os.cpu_count() or 1) if server_cpus is None else len(server_cpus)
-            busy = (1 - idle - steal) * cpus
-            ours = main_cores + other_cores + (run.wrk_cores if server_cpus is None else 0)
-            measured.append(Measured(target=target.name, round=round_number, run=run,
-                                     server_main_cores=main_cores,
-                                     server_other_cores=other_cores, server_cpus_idle=idle,
-                                     steal=steal, foreign_cores=max(busy - ours, 0.0)))
-            report = run.report
-            print(f"round {round_number} {target.name:<18} {report.requests_per_second:>9,.0f}"
-                  f" req/s  p50 {report.latency_ms[50]:6.2f} ms  p99 "
-                  f"{report.latency_ms[99]:6.2f} ms  server {main_cores + other_cores:.2f} "
-                  f"cores  wrk {run.wrk_cores:.2f} cores  others {measured[-1].foreign_cores:.2f}"
-                  f" cores{'  DISTURBED' if measured[-1].disturbed else ''}", flush=True)
-    return measured
-
-
-def wrk_once(options: Options, target: Target, token: str, ids: _Ids, seconds: int
-             ) -> WrkRun:
-    command = wrk_command(target.server.url + "/", threads=options.wrk_threads,
-                          connections=options.connections, seconds=seconds, token=token,
-                          first_id=ids.take())
-    try:
-        run = run_wrk(pinned(command, options.wrk_cpus))
-    except (RuntimeError, ValueError) as exc:
-        raise BenchError(f"wrk against {target.name}: {exc}") from exc
-    ids.used(run.report)
-    target.reports.append(run.report)
-    return run
 
 
 def check_and_read_rss(targets: list[Target], code: CodeUnderTest

@@ -30,11 +30,15 @@ class Measured:
     server_cpus_idle: float  # fraction of the servers' CPUs left idle during the run
     steal: float  # fraction of the servers' CPUs taken by the hypervisor for other guests
     foreign_cores: float  # CPU used on the servers' CPUs by processes outside the benchmark
+    wrk_foreign_cores: float  # the same on wrk's CPUs (0 when nothing is pinned)
 
     @property
     def disturbed(self) -> bool:
-        """Another process or guest took a noticeable share of the servers' CPUs."""
-        return self.foreign_cores > FOREIGN_LOAD_LIMIT or self.steal > FOREIGN_LOAD_LIMIT
+        """Another process or guest took a noticeable share of the servers' or wrk's CPUs.
+
+        wrk's CPU counts too: a neighbour there delays wrk, and the server waits idle.
+        """
+        return max(self.foreign_cores, self.wrk_foreign_cores, self.steal) > FOREIGN_LOAD_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +109,13 @@ def round_ratios(runs: Sequence[Measured], numerator: str, denominator: str,
 
 def rounds_table(runs: Sequence[Measured]) -> str:
     header = ["round", "target", "req/s", "p50 ms", "p99 ms", "server main", "server other",
-              "wrk cores", "idle", "steal", "others"]
+              "wrk cores", "idle", "steal", "others (server/wrk CPUs)"]
     rows = [[str(m.round), m.target, f"{m.run.report.requests_per_second:,.0f}",
              f"{m.run.report.latency_ms[50]:.2f}", f"{m.run.report.latency_ms[99]:.2f}",
              f"{m.server_main_cores:.2f}", f"{m.server_other_cores:.2f}",
              f"{m.run.wrk_cores:.2f}", f"{m.server_cpus_idle:.0%}", f"{m.steal:.0%}",
-             f"{m.foreign_cores:.2f}" + (" DISTURBED" if m.disturbed else "")]
+             f"{m.foreign_cores:.2f}/{m.wrk_foreign_cores:.2f}"
+             + (" DISTURBED" if m.disturbed else "")]
             for m in runs]
     return table(header, rows)
 

@@ -52,9 +52,11 @@ class WrkRun:
     output: str
 
 
-def wrk_command(url: str, *, threads: int, connections: int, seconds: int, token: str,
+def wrk_command(url: str, *, threads: int, connections: int, seconds: float, token: str,
                 first_id: int) -> list[str]:
-    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+    if seconds != int(seconds) or seconds < 1:
+        raise ValueError(f"wrk runs for whole seconds, not {seconds}")
+    return ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
             f"--timeout={WRK_TIMEOUT}", "-s", str(WRK_SCRIPT), url, "--", token, str(first_id)]
 
 

@@ -117,7 +117,7 @@ def test_journal_stats_and_tail_read_the_configured_redis(tmp_path: Path,
     assert result.returncode == 0, result.stderr
     stats = orjson.loads(result.stdout)
     assert (stats["events"], stats["duplicates_refused"], stats["remembered_ids"]) == (3, 1, 3)
-    assert stats["sinks"] == [{"sink": "hec", "cursor": 1, "backlog": 2}]
+    assert stats["sinks"] == [{"sink": "hec", "cursor": 1, "backlog": 2, "pending": 0}]
     assert config.redis.key_prefix in stats["journal"]
     tail = run_cli("journal", "tail", "--config", str(path), "-n", "2", "--output", "json")
     assert tail.returncode == 0, tail.stderr

@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,12 +33,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.prefill import prefill
+from bench.environment import CodeUnderTest, code_under_test
+from bench.prefill import PrefillResult
 from bench.procs import BenchError
 from bench.relay_ceiling import Bodies, load_bodies
 from bench.relay_e2e import RECEIVE, RUN, E2eOptions, E2eRun, run_e2e
 from bench.relay_env import describe, journal_events
-from bench.relay_procs import Code, run_ceiling, run_relay
+from bench.relay_procs import run_ceiling, run_relay
 from bench.relay_report import (
     CEILING,
     VIA_COLLECTOR,
@@ -69,6 +72,7 @@ class Options:
     max_seconds: float
     e2e_rounds: int
     e2e: E2eOptions
+    rev: str | None
     pythonpath: Path | None
     prefilled: Path | None
     workdir: Path | None
@@ -76,8 +80,8 @@ class Options:
 
 
 def parse_args(argv: list[str] | None) -> Options:
-    parser = argparse.ArgumentParser(prog="python -m bench.relay_bench", description=__doc__
-                                     .split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.relay_bench",
+                                     description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS,
                         help="events in the prefilled journal (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every relay target "
@@ -101,9 +105,13 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--wrk-cpus", default="1",
                         help="taskset CPUs of wrk in the e2e part (default %(default)s)")
     parser.add_argument("--no-pin", action="store_true", help="no taskset in the e2e part")
-    parser.add_argument("--pythonpath", type=Path,
-                        help="put DIR first on the PYTHONPATH of the relay, stand-in and run "
-                             "processes (a patched copy of the packages, to measure a fix)")
+    code = parser.add_mutually_exclusive_group()
+    code.add_argument("--rev", help="run the servers on this git revision's packages "
+                      "(exported with git archive), not the working tree, which others may "
+                      "change during the run")
+    code.add_argument("--pythonpath", type=Path, metavar="DIR",
+                      help="run the servers with DIR first on PYTHONPATH (a patched copy of "
+                           "the packages, to measure a fix without touching the tree)")
     parser.add_argument("--prefilled", type=Path,
                         help="reuse (or create and keep) the prefilled journal at this path")
     parser.add_argument("--workdir", type=Path, help="where the journals go (default: a new "
@@ -123,7 +131,7 @@ def parse_args(argv: list[str] | None) -> Options:
                        connections=args.connections, wrk_threads=args.wrk_threads,
                        server_cpus=None if args.no_pin else args.server_cpus,
                        wrk_cpus=None if args.no_pin else args.wrk_cpus),
-        pythonpath=args.pythonpath.resolve() if args.pythonpath else None,
+        rev=args.rev, pythonpath=args.pythonpath.resolve() if args.pythonpath else None,
         prefilled=args.prefilled, workdir=args.workdir, keep=args.keep)
 
 
@@ -146,12 +154,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(options: Options, workdir: Path) -> int:
-    code = Code(options.pythonpath)
-    environment = describe(options.pythonpath)
+    code = code_under_test(options.rev, workdir)
+    if options.pythonpath is not None:
+        code = CodeUnderTest(f"{options.pythonpath} first on PYTHONPATH ({code.description})",
+                             options.pythonpath)
+    environment = describe(code.description)
     print("\n".join(f"{key}: {value}" for key, value in environment.items()), flush=True)
     rows: list[Row] = []
     if options.rounds:
-        prefilled = prefilled_journal(options, workdir)
+        prefilled = prefilled_journal(options, workdir, code)
         rows = measure_relay(options, prefilled, workdir, code)
     e2e = measure_e2e(options, workdir, code)
     lines, figures = verdicts(rows)
@@ -178,9 +189,9 @@ def run(options: Options, workdir: Path) -> int:
     return 1 if problems else 0
 
 
-def prefilled_journal(options: Options, workdir: Path) -> Path:
+def prefilled_journal(options: Options, workdir: Path, code: CodeUnderTest) -> Path:
     """The prefilled journal: reused when --prefilled names one of the right size."""
-    path = options.prefilled or workdir / "prefilled.db"
+    path = (options.prefilled or workdir / "prefilled.db").resolve()
     if path.exists():
         found = journal_events(path)
         if found != options.events:
@@ -189,13 +200,21 @@ def prefilled_journal(options: Options, workdir: Path) -> Path:
         print(f"reusing {path}: {found:,} events", flush=True)
         return path
     print(f"prefilling {path} with {options.events:,} events ...", flush=True)
-    result = asyncio.run(prefill(path, options.events))
+    # As the receiver benchmark does: the code under test's journal, first on PYTHONPATH.
+    completed = subprocess.run([sys.executable, "-m", "bench.prefill", "--journal", str(path),
+                                "--ids", str(options.events)], stdout=subprocess.PIPE, text=True,
+                               env=code.env({"PYTHONPATH": str(REPO)}), cwd=path.parent,
+                               check=False)
+    if completed.returncode != 0:
+        raise BenchError(f"prefill failed with exit status {completed.returncode}")
+    result = PrefillResult(**json.loads(completed.stdout.strip().splitlines()[-1]))
     print(f"prefill: {result.ids:,} events in {result.seconds:.1f} s, "
           f"{result.file_bytes / 1e9:.2f} GB", flush=True)
     return path
 
 
-def measure_relay(options: Options, prefilled: Path, workdir: Path, code: Code) -> list[Row]:
+def measure_relay(options: Options, prefilled: Path, workdir: Path,
+                  code: CodeUnderTest) -> list[Row]:
     started = time.perf_counter()
     bodies = asyncio.run(load_bodies(prefilled))
     print(f"ceiling bodies: {len(bodies.bodies):,} requests, {bodies.events:,} events, "
@@ -221,7 +240,7 @@ def measure_relay(options: Options, prefilled: Path, workdir: Path, code: Code) 
 
 
 def _runner(options: Options, prefilled: Path, bodies: Bodies, workdir: Path,
-            code: Code) -> Callable[[int, str, bool], Row]:
+            code: CodeUnderTest) -> Callable[[int, str, bool], Row]:
     def one(number: int, target: str, gzip: bool) -> Row:
         if target == CEILING:
             return ceiling_row(number, run_ceiling(bodies, gzip=gzip, workdir=workdir,
@@ -234,7 +253,8 @@ def _runner(options: Options, prefilled: Path, bodies: Bodies, workdir: Path,
     return one
 
 
-def measure_e2e(options: Options, workdir: Path, code: Code) -> list[tuple[int, E2eRun]]:
+def measure_e2e(options: Options, workdir: Path,
+                code: CodeUnderTest) -> list[tuple[int, E2eRun]]:
     runs: list[tuple[int, E2eRun]] = []
     for number in range(1, options.e2e_rounds + 1):
         order = (RECEIVE, RUN) if number % 2 else (RUN, RECEIVE)

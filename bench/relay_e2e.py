@@ -17,11 +17,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.environment import CodeUnderTest
 from bench.procs import BenchError, Server, cores_used, cpu_sample, pinned, start_server
 from bench.relay_procs import (
     HEC_TOKEN_ENV,
     POLL_SECONDS,
-    Code,
     auditstream_cli,
     remove_journal,
     start_sink,
@@ -79,8 +79,8 @@ class _Snapshot:
     backlog: int | None
 
 
-def run_e2e(target: str, options: E2eOptions, workdir: Path, code: Code, tokens: tuple[str, str]
-            ) -> E2eRun:
+def run_e2e(target: str, options: E2eOptions, workdir: Path, code: CodeUnderTest,
+            tokens: tuple[str, str]) -> E2eRun:
     """Fresh journal and processes; warm-up, measured load, drain, checks."""
     stream_token, hec_token = tokens
     journal = workdir / f"e2e-{target}.db"
@@ -120,7 +120,7 @@ def run_e2e(target: str, options: E2eOptions, workdir: Path, code: Code, tokens:
 
 
 def _start_target(target: str, journal: Path, sink: Server | None, options: E2eOptions,
-                  code: Code, tokens: tuple[str, str], workdir: Path) -> Server:
+                  code: CodeUnderTest, tokens: tuple[str, str], workdir: Path) -> Server:
     command = [auditstream_cli(), target, "--listen", "127.0.0.1:0", "--journal", str(journal),
                "--token-env", STREAM_TOKEN_ENV]
     if sink is not None:

@@ -12,22 +12,12 @@ from pathlib import Path
 
 from journal import JournalConfig, open_journal_readonly
 
-REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("receiver", "journal", "client", "relay", "server")
 
-
-def describe(pythonpath: Path | None) -> dict[str, str]:
+def describe(code: str) -> dict[str, str]:
     cpu_model = next((line.split(":", 1)[1].strip() for line in
                       Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("model name")), platform.processor())
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
-    head = _git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    dirty = sorted({line[3:].split("/")[0] for line in
-                    _git("status", "--porcelain", "--", *PACKAGES).splitlines()})
-    code = f"working tree at {head}" + (f" + uncommitted changes in {', '.join(dirty)}"
-                                        if dirty else "")
-    if pythonpath is not None:
-        code = f"{pythonpath} first on PYTHONPATH of the servers (tree: {code})"
     return {
         "machine": f"{os.cpu_count()} CPUs ({cpu_model}), {platform.platform()}",
         "memory": _mem_total(),
@@ -55,9 +45,3 @@ def _mem_total() -> str:
         if line.startswith("MemTotal:"):
             return f"{int(line.split()[1]) / 2**20:.1f} GiB"
     return "unknown"
-
-
-def _git(*args: str) -> str:
-    completed = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
-                               check=False)
-    return completed.stdout if completed.returncode == 0 else ""

@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.environment import CodeUnderTest
 from bench.procs import BenchError, Server, cores_used, cpu_sample, peak_rss_bytes, start_server
 from bench.relay_ceiling import Bodies, CeilingRun, post_bodies
 from bench.relay_collector import COUNTS_PATH
@@ -36,20 +37,6 @@ RELAY_READY = "auditstream relay status listening on"
 _METRIC = re.compile(r'^auditstream_relay_(delivered_events_total|backlog_events)'
                      r'\{sink="([^"]*)"\}\s+(\S+)$', re.M)
 _STAND_IN_STOPPED = re.compile(r"stopped requests=(\d+) envelopes=(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Code:
-    """How the subprocesses import auditstream: the installed tree, or DIR first."""
-
-    pythonpath: Path | None
-
-    def env(self, extra: dict[str, str]) -> dict[str, str]:
-        env = {**os.environ, **extra}
-        if self.pythonpath is not None:
-            env["PYTHONPATH"] = os.pathsep.join(
-                [str(self.pythonpath), *filter(None, [env.get("PYTHONPATH")])])
-        return env
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +68,7 @@ def auditstream_cli() -> str:
     return found
 
 
-def start_sink(kind: str, workdir: Path, code: Code, token: str) -> Server:
+def start_sink(kind: str, workdir: Path, code: CodeUnderTest, token: str) -> Server:
     """``auditstream serve hec`` or the bare collector, on a free port."""
     if kind == "hec":
         command = [auditstream_cli(), "serve", "hec", "--listen", "127.0.0.1:0",
@@ -101,7 +88,7 @@ def relay_config(path: Path, url: str, *, gzip: bool) -> Path:
 
 
 def run_relay(prefilled: Path, events: int, sink_kind: str, *, gzip: bool, workdir: Path,
-              code: Code, token: str, max_seconds: float) -> RelayRun:
+              code: CodeUnderTest, token: str, max_seconds: float) -> RelayRun:
     """A fresh journal copy and sink; the relay from spawn until the backlog is 0."""
     journal = fresh_copy(prefilled, workdir / "relay-run.db")
     sink = start_sink(sink_kind, workdir, code, token)
@@ -209,7 +196,7 @@ class CeilingMeasured:
 
 def run_ceiling(bodies: Bodies, *, gzip: bool, workdir: Path, token: str) -> CeilingMeasured:
     """A fresh bare collector; every body posted by the bare client in this process."""
-    collector = start_sink("collector", workdir, Code(None), token)
+    collector = start_sink("collector", workdir, CodeUnderTest("bench", None), token)
     try:
         client_before, collector_before = cpu_sample(os.getpid()), cpu_sample(collector.pid)
         run = asyncio.run(post_bodies(collector.url, token, bodies, gzip=gzip))

@@ -6,9 +6,12 @@ repeated id, over 64 connections to a bare aiohttp handler (the framework ceilin
 minutes apart on the same machine. Afterwards it checks that nothing was refused and that the
 journal holds exactly the ids the receiver answered 200 for, and reads the receiver's peak RSS.
 With ``--prefill-ids N`` a third target joins: a receiver on a journal already holding N ids.
+``--ladder`` adds the bare handler's stages (read, parse, hand-off, fsync) between the two, and
+``--rev REV`` measures one commit's receiver however the working tree changes meanwhile.
+Results and method: docs/benchmarks.md.
 
-    python -m bench.receiver_bench                       # 3 rounds of 10 s per target
-    python -m bench.receiver_bench --prefill-ids 10000000
+    python -m bench.receiver_bench --rev HEAD                       # 3 rounds of 10 s each
+    python -m bench.receiver_bench --rev HEAD --prefill-ids 10000000
 """
 
 from __future__ import annotations

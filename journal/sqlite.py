@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -296,21 +296,35 @@ def _purge_bodies_slice(conn: sqlite3.Connection, older_than: float) -> int:
     row = conn.execute("SELECT count(*), min(cursor) FROM cursors").fetchone()
     if row[0] == 0:
         return 0
-    upto = conn.execute(
-        "SELECT max(seq) FROM (SELECT seq FROM events WHERE seq <= ? AND received_at < ? "
-        "ORDER BY seq LIMIT ?)", (row[1], older_than, _PURGE_SLICE_ROWS)).fetchone()[0]
+    upto = _old_prefix_end(conn.execute(
+        "SELECT seq, received_at FROM events WHERE seq <= ? ORDER BY seq LIMIT ?",
+        (row[1], _PURGE_SLICE_ROWS)), older_than)
     if upto is None:
         return 0
     return conn.execute("DELETE FROM events WHERE seq <= ?", (upto,)).rowcount
 
 
 def _forget_ids_slice(conn: sqlite3.Connection, older_than: float) -> int:
-    upto = conn.execute(
-        "SELECT max(id) FROM (SELECT id FROM seen WHERE seen_at < ? ORDER BY id LIMIT ?)",
-        (older_than, _PURGE_SLICE_ROWS)).fetchone()[0]
+    upto = _old_prefix_end(conn.execute(
+        "SELECT id, seen_at FROM seen ORDER BY id LIMIT ?", (_PURGE_SLICE_ROWS,)), older_than)
     if upto is None:
         return 0
     return conn.execute("DELETE FROM seen WHERE id <= ?", (upto,)).rowcount
+
+
+def _old_prefix_end(rows: Iterable[tuple[int, float]], older_than: float) -> int | None:
+    """The key of the last row of the leading run older than ``older_than``.
+
+    Rows come oldest first (keys follow arrival), so retention only ever cuts a prefix, and
+    reads at most one slice: asking SQLite for "rows older than X in key order" instead walks
+    the whole table under the write lock when none is old yet (a second per 10M ids).
+    """
+    upto = None
+    for key, when in rows:
+        if when >= older_than:
+            break
+        upto = key
+    return upto
 
 
 def _edge(conn: sqlite3.Connection, query: str) -> int | None:

@@ -129,3 +129,15 @@ async def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
     other.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(JournalCorrupt, match="not an auditstream journal"):
         await SqliteJournal.open(JournalConfig(path=other))
+
+
+async def test_retention_cuts_only_the_leading_run_of_old_events(
+        journal: SqliteJournal) -> None:
+    # A clock step can put a young event before an older one: retention stops at the first
+    # young event rather than deleting past it.
+    await journal.append([event(1, received_at=100.0), event(2, received_at=9e9),
+                          event(3, received_at=100.0)])
+    await journal.ack("hec", 3)
+    result = await journal.purge(now=100.0 + 8 * 86400)
+    assert result.bodies_removed == 1
+    assert [e.event_id for e in await journal.tail(10)] == ["2", "3"]

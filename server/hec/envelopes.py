@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from server.hec.codes import (
     EVENT_BLANK,
     EVENT_REQUIRED,
@@ -77,7 +79,7 @@ def parse_event_body(body: bytes, token: HecToken, *, max_event_bytes: int,
     while position < len(text):
         number = len(accepted)
         try:
-            value, end = _DECODER.raw_decode(text, position)
+            value, end = _next_value(text, position)
         except (ValueError, RecursionError):  # nesting deeper than the parser goes: bad data
             return ParsedBatch(tuple(accepted), _bad(INVALID_DATA_FORMAT, number))
         piece = text[position:end]
@@ -94,6 +96,20 @@ def parse_event_body(body: bytes, token: HecToken, *, max_event_bytes: int,
         # The bytes after the last whole envelope are not UTF-8: that envelope is the bad one.
         return ParsedBatch(tuple(accepted), _bad(INVALID_DATA_FORMAT, len(accepted)))
     return ParsedBatch(tuple(accepted))
+
+
+def _next_value(text: str, position: int) -> tuple[Any, int]:
+    """The JSON value at ``position`` and where it ends. Clients put one envelope per line:
+    orjson reads such a line whole, several times faster than ``json``; anything else (two on
+    a line, one over several lines, integers past 64 bits, lone surrogates) goes to ``json``,
+    which decides as before."""
+    newline = text.find("\n", position)
+    line_end = len(text) if newline < 0 else newline
+    end = position + len(text[position:line_end].rstrip(" \t\r"))
+    try:
+        return orjson.loads(text[position:end]), end
+    except orjson.JSONDecodeError:
+        return _DECODER.raw_decode(text, position)
 
 
 def envelope_code(value: Any, token: HecToken) -> int | None:

@@ -355,6 +355,7 @@ def _stats(conn: sqlite3.Connection) -> JournalStats:
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:
     seq, instance, event_id, destination, received_at, body, etype, created, etyp, epath = row
-    return StoredEvent(seq=seq, instance=instance, event_id=event_id, destination=destination,
-                       received_at=received_at, body=bytes(body), event_type=etype,
-                       created_at=created, entity_type=etyp, entity_path=epath)
+    # Positional, in StoredEvent's field order: a third cheaper than by keyword, which counts
+    # at a relay's pace. SQLite gives a BLOB as bytes already: no copy.
+    return StoredEvent(seq, instance, event_id, destination, received_at,
+                       body if type(body) is bytes else bytes(body), etype, created, etyp, epath)

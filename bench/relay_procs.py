@@ -47,8 +47,8 @@ class RelayRun:
     gzip: bool
     events: int
     delivered: int
-    seconds: float  # spawn -> backlog 0
-    startup_seconds: float  # spawn -> status endpoint listening
+    seconds: float  # spawn -> backlog 0 (what events/s is computed from)
+    startup_seconds: float  # spawn -> status endpoint listening (imports, sink check)
     finished: bool
     relay_main_cores: float
     relay_other_cores: float

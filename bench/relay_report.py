@@ -35,6 +35,7 @@ class Row:
     sender_cores: float  # the bare client, or the relay's main thread
     sender_other_cores: float  # the relay's other threads (journal reader/writer, gzip)
     sink_cores: float
+    startup_seconds: float = 0.0  # relay runs: spawn -> listening (imports, sink check)
     finished: bool = True
 
     @property
@@ -53,7 +54,8 @@ def relay_row(round_number: int, run: RelayRun) -> Row:
     return Row(round=round_number, target=VIA_HEC if run.sink == "hec" else VIA_COLLECTOR,
                gzip=run.gzip, events=run.delivered, seconds=run.seconds,
                sender_cores=run.relay_main_cores, sender_other_cores=run.relay_other_cores,
-               sink_cores=run.sink_cores, finished=run.finished)
+               sink_cores=run.sink_cores, startup_seconds=run.startup_seconds,
+               finished=run.finished)
 
 
 def variant(gzip: bool) -> str:
@@ -61,10 +63,11 @@ def variant(gzip: bool) -> str:
 
 
 def rows_table(rows: Sequence[Row]) -> str:
-    header = ["round", "target", "body", "events/s", "seconds", "sender main cores",
-              "sender other cores", "sink cores", "done"]
+    header = ["round", "target", "body", "events/s", "seconds", "of which startup",
+              "sender main cores", "sender other cores", "sink cores", "done"]
     return table(header, [[str(r.round), r.target, variant(r.gzip),
                            f"{r.events_per_second:,.0f}", f"{r.seconds:.2f}",
+                           f"{r.startup_seconds:.2f}" if r.target != CEILING else "-",
                            f"{r.sender_cores:.2f}", f"{r.sender_other_cores:.2f}",
                            f"{r.sink_cores:.2f}", "yes" if r.finished else "NO (timeout)"]
                           for r in rows])

@@ -80,6 +80,26 @@ class Options:
 
 
 def parse_args(argv: list[str] | None) -> Options:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    targets = tuple(t for t in args.targets.split(",") if t)
+    if set(targets) - {VIA_HEC, VIA_COLLECTOR}:
+        parser.error(f"--targets: known targets are {VIA_HEC} and {VIA_COLLECTOR}")
+    if args.events < 1 or args.rounds < 0 or args.e2e_rounds < 0 or args.e2e_duration <= 0:
+        parser.error("--events and --e2e-duration must be positive, rounds at least 0")
+    return Options(
+        events=args.events, rounds=args.rounds, targets=targets,
+        gzip={"both": (True, False), "on": (True,), "off": (False,)}[args.gzip],
+        max_seconds=args.max_seconds, e2e_rounds=args.e2e_rounds,
+        e2e=E2eOptions(duration=args.e2e_duration, warmup=args.e2e_warmup,
+                       connections=args.connections, wrk_threads=args.wrk_threads,
+                       server_cpus=None if args.no_pin else args.server_cpus,
+                       wrk_cpus=None if args.no_pin else args.wrk_cpus),
+        rev=args.rev, pythonpath=args.pythonpath.resolve() if args.pythonpath else None,
+        prefilled=args.prefilled, workdir=args.workdir, keep=args.keep)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.relay_bench",
                                      description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS,
@@ -117,22 +137,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--workdir", type=Path, help="where the journals go (default: a new "
                         "temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    args = parser.parse_args(argv)
-    targets = tuple(t for t in args.targets.split(",") if t)
-    if set(targets) - {VIA_HEC, VIA_COLLECTOR}:
-        parser.error(f"--targets: known targets are {VIA_HEC} and {VIA_COLLECTOR}")
-    if args.events < 1 or args.rounds < 0 or args.e2e_rounds < 0 or args.e2e_duration <= 0:
-        parser.error("--events and --e2e-duration must be positive, rounds at least 0")
-    return Options(
-        events=args.events, rounds=args.rounds, targets=targets,
-        gzip={"both": (True, False), "on": (True,), "off": (False,)}[args.gzip],
-        max_seconds=args.max_seconds, e2e_rounds=args.e2e_rounds,
-        e2e=E2eOptions(duration=args.e2e_duration, warmup=args.e2e_warmup,
-                       connections=args.connections, wrk_threads=args.wrk_threads,
-                       server_cpus=None if args.no_pin else args.server_cpus,
-                       wrk_cpus=None if args.no_pin else args.wrk_cpus),
-        rev=args.rev, pythonpath=args.pythonpath.resolve() if args.pythonpath else None,
-        prefilled=args.prefilled, workdir=args.workdir, keep=args.keep)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -294,8 +294,8 @@ def _accept(state: HecState, exchange: Exchange, envelopes: tuple[Envelope, ...]
             request_number=exchange.number, position=position,
             endpoint=exchange.endpoint.value, token=token, auth=auth,
             channel=exchange.channel, ack_id=exchange.ack_id, index=envelope.index,
-            text=envelope.text, envelope=envelope.value, headers=headers,
-            received_at=exchange.received_at)
+            text=envelope.text, headers=headers, received_at=exchange.received_at,
+            raw_metadata=envelope.raw_metadata)
         for position, envelope in enumerate(envelopes)])
     if refusal is not None:
         raise refusal

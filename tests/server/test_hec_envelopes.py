@@ -8,7 +8,13 @@ import pytest
 
 from server.hec.acks import AckLedger, parse_ack_body
 from server.hec.config import HecToken
-from server.hec.envelopes import ForcedFailure, ParsedBatch, parse_event_body, parse_raw_body
+from server.hec.envelopes import (
+    ForcedFailure,
+    ParsedBatch,
+    decode_envelope,
+    parse_event_body,
+    parse_raw_body,
+)
 from server.hec.errors import HecRefusal
 
 TOKEN = HecToken("t", indexes=("main", "audit"))
@@ -206,3 +212,21 @@ def test_channel_at_its_pending_ack_limit_cannot_take_more_until_acks_are_querie
     assert ledger.can_issue("b")
     ledger.query("a", [0], now=1.0)
     assert ledger.can_issue("a")
+
+
+@pytest.mark.parametrize("body", [
+    b'{"event":{"id":1,"n":1.5},"fields":{"a":["x"]},"time":"12.5"}\n',
+    b'{"event":{"n":123456789012345678901234567890}}\n',  # past 64 bits: json decodes it
+    b'{"event":"a"} {"event":"b"}{"event":"c"}\n',  # several on a line: json decodes them
+])
+def test_kept_text_decodes_to_the_value_parsing_accepted(body: bytes) -> None:
+    batch = parse(body)
+    assert batch.refusal is None
+    assert [decode_envelope(e.text) for e in batch.envelopes] == [
+        e.value for e in batch.envelopes]
+
+
+def test_kept_raw_line_decodes_to_its_metadata_and_line() -> None:
+    (envelope,) = parse_raw_body(b"a line\n", {"host": "h", "index": "audit"}, TOKEN,
+                                 max_event_bytes=LIMIT)
+    assert decode_envelope(envelope.text, envelope.raw_metadata) == envelope.value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import aiohttp
 import pytest
@@ -47,6 +48,18 @@ async def test_events_are_counted_per_event_id_and_duplicates_found(client: HecC
     assert hec.received.count_by() == {"1": 1, "2": 3, "3": 1, "e-9": 1}
     assert hec.received.duplicates() == {"2": 3}
     assert [e.position for e in hec.received.for_request(2)] == [0, 1]
+
+
+async def test_kept_envelopes_hold_no_decoded_dicts_until_a_test_asks(
+        client: HecClient, hec: RunningHec) -> None:
+    # A stand-in fed millions of envelopes keeps them all: decoded dicts would cost the
+    # cyclic GC a walk over each at every full collection.
+    await client.send({"id": 1, "details": {"a": [1]}})
+    (kept,) = hec.received.envelopes
+    dicts = [r for r in gc.get_referents(kept) if isinstance(r, dict) and r is not kept.headers]
+    assert dicts == []
+    assert kept.event == {"id": 1, "details": {"a": [1]}}
+    assert kept.envelope is kept.envelope  # decoded once, then kept
 
 
 async def test_count_by_takes_any_key(client: HecClient, hec: RunningHec) -> None:

@@ -54,6 +54,12 @@ class GroupCommitWriter:
 
     async def submit(self, job: WriteJob[T]) -> T:
         """Queue ``job`` for the next batch and wait until that batch is committed."""
+        return await self.enqueue(job)
+
+    def enqueue(self, job: WriteJob[T]) -> asyncio.Future[T]:
+        """Queue ``job`` for the next batch; the future (of the running loop) has its result
+        once that batch is committed. Callers that share one job must not await the future
+        itself (a cancelled waiter would cancel it for all): see ``SqliteJournal.append``."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._cond:
@@ -61,7 +67,7 @@ class GroupCommitWriter:
                 raise JournalClosed("the journal is closed")
             self._queue.append(_Pending(job, future, loop))
             self._cond.notify()
-        return await future
+        return future
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread and close the connection."""

@@ -94,6 +94,33 @@ async def test_concurrent_appends_share_transactions(journal: SqliteJournal) -> 
     assert (await journal.stats()).events == 300
 
 
+async def test_appends_of_one_loop_turn_share_one_write(journal: SqliteJournal) -> None:
+    commits_before = _commit_count(journal)
+    outcomes = await asyncio.gather(*(journal.append([event(i), event(f"b{i}")])
+                                      for i in range(200)))
+    assert outcomes == [[ACCEPTED, ACCEPTED]] * 200
+    assert _commit_count(journal) - commits_before <= 2
+
+
+async def test_the_same_id_in_concurrent_requests_is_stored_once(
+        journal: SqliteJournal) -> None:
+    outcomes = await asyncio.gather(*(journal.append([event(7)]) for _ in range(5)))
+    assert sorted(o[0].value for o in outcomes) == ["accepted"] + ["duplicate"] * 4
+    assert (await journal.stats()).events == 1
+
+
+async def test_a_caller_that_gives_up_does_not_disturb_the_others(
+        journal: SqliteJournal) -> None:
+    tasks = [asyncio.create_task(journal.append([event(i)])) for i in range(10)]
+    await asyncio.sleep(0)  # every append has joined the group, none is written yet
+    tasks[3].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[3], asyncio.CancelledError)
+    assert [r for n, r in enumerate(results) if n != 3] == [[ACCEPTED]] * 9
+    # What was queued is written all the same: the caller only stopped waiting.
+    assert (await journal.stats()).events == 10
+
+
 def _commit_count(journal: SqliteJournal) -> int:
     return journal.batches_committed
 

@@ -41,6 +41,8 @@ class ReceiverState:
     # The last append that failed (monotonic time, why), until one succeeds: at a size cap or
     # on a full disk the readiness write can still go through while events cannot.
     append_failed: tuple[float, str] | None = None
+    # Whether the journal_writable gauge says 1: set on a change only, not on every request.
+    writable_shown: bool = True
 
 
 RECEIVER_STATE = web.AppKey("receiver_state", ReceiverState)
@@ -57,6 +59,7 @@ def create_app(config: ReceiverConfig, journal: Journal,
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_post("/", receive_events)  # GitLab's usual URL: a plain route, no regex
     app.router.add_post("/{path:.*}", receive_events)
     return app
 
@@ -64,7 +67,8 @@ def create_app(config: ReceiverConfig, journal: Journal,
 async def receive_events(request: web.Request) -> web.Response:
     """Verify the token, parse, deduplicate and store; 200 only once it is all on disk."""
     state = request.app[RECEIVER_STATE]
-    if not allowed(client_of(request, state.config), state.config.allow_networks):
+    if state.config.allow_networks and not allowed(client_of(request, state.config),
+                                                   state.config.allow_networks):
         raise Forbidden("this client's network is not in the receiver's allow_networks")
     token = request.headers.get(TOKEN_HEADER)
     destination = state.verifier.destination_for(request.path, token)
@@ -75,11 +79,12 @@ async def receive_events(request: web.Request) -> web.Response:
     parsed = parse_body(body, request.headers.get(EVENT_TYPE_HEADER),
                         with_content_hash=destination.content_hash_dedup)
     outcomes = await _append(state, destination, parsed)
-    accepted = sum(1 for outcome in outcomes if outcome is AppendOutcome.ACCEPTED)
+    accepted = outcomes.count(AppendOutcome.ACCEPTED)
     duplicates = len(outcomes) - accepted
-    _count(state, destination, accepted, duplicates)
-    log.debug("request stored", extra={"destination": destination.name, "accepted": accepted,
-                                       "duplicates": duplicates})
+    state.metrics.count_stored(destination.name, accepted, duplicates)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("request stored", extra={"destination": destination.name,
+                                           "accepted": accepted, "duplicates": duplicates})
     return web.Response(body=orjson.dumps({"accepted": accepted, "duplicates": duplicates}),
                         content_type="application/json")
 
@@ -93,10 +98,13 @@ async def _append(state: ReceiverState, destination: DestinationConfig,
         outcomes = await state.journal.append(events)
     except JournalError as exc:
         state.metrics.journal_writable.set(0)
+        state.writable_shown = False
         state.append_failed = (time.monotonic(), str(exc))
         raise Unavailable(f"journal cannot take writes: {exc}") from exc
     state.metrics.append_seconds.observe(time.perf_counter() - started)
-    state.metrics.journal_writable.set(1)
+    if not state.writable_shown:
+        state.metrics.journal_writable.set(1)
+        state.writable_shown = True
     state.append_failed = None
     return outcomes
 
@@ -119,12 +127,6 @@ def _incoming(destination: DestinationConfig, event: ParsedEvent,
         entity_type=event.entity_type, entity_path=event.entity_path)
 
 
-def _count(state: ReceiverState, destination: DestinationConfig, accepted: int,
-           duplicates: int) -> None:
-    state.metrics.count_request("ok")
-    state.metrics.count_events(destination.name, accepted, duplicates)
-
-
 async def healthz(request: web.Request) -> web.Response:
     """Alive: the process answers."""
     return json_response(200, {"status": "alive"})
@@ -137,10 +139,12 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         await asyncio.wait_for(state.journal.check_writable(), READY_CHECK_TIMEOUT_SECONDS)
         components["journal"] = _recent_append_failure(state) or {"ok": True}
-        state.metrics.journal_writable.set(0 if state.append_failed else 1)
+        state.writable_shown = state.append_failed is None
+        state.metrics.journal_writable.set(1 if state.writable_shown else 0)
     except (JournalError, TimeoutError) as exc:
         components["journal"] = {"ok": False, "reason": str(exc) or "write timed out"}
         state.metrics.journal_writable.set(0)
+        state.writable_shown = False
     return await readiness_response(state.probes, components)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from aiohttp import web
@@ -41,6 +42,15 @@ def gunzip_capped(data: bytes, limit: int) -> bytes:
 
 
 async def _read_capped(request: web.Request, limit: int) -> bytes:
+    declared = request.content_length
+    if declared == 0:
+        return b""
+    if declared is not None:  # within the limit (checked above): one read, usually buffered
+        try:
+            return await request.content.readexactly(declared)
+        except asyncio.IncompleteReadError as exc:
+            raise BadRequest(f"body ended after {len(exc.partial)} of the {declared} bytes "
+                             "its Content-Length announced") from exc
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -36,7 +36,7 @@ from server.hec.config import HecToken
 from server.hec.envelopes import Envelope, ForcedFailure, parse_event_body, parse_raw_body
 from server.hec.errors import ContentTooLarge, HecRefusal
 from server.hec.faults import ACK_KINDS, ANSWER_KINDS, Endpoint, Fault, FaultKind
-from server.hec.records import ReceivedEnvelope, RequestRecord
+from server.hec.records import Arrival, ReceivedEnvelope, RequestRecord
 from server.hec.state import HEC_STATE, HecState
 
 log = logging.getLogger("auditstream.server.hec")
@@ -288,14 +288,12 @@ def _accept(state: HecState, exchange: Exchange, envelopes: tuple[Envelope, ...]
     if refusal is None and token.ack and exchange.channel:
         exchange.ack_id = state.acks.issue(exchange.channel, _ack_ready_at(state, exchange))
     exchange.accepted = len(envelopes)
-    headers = masked_headers(exchange.request.headers)
+    arrival = Arrival(request_number=exchange.number, endpoint=exchange.endpoint.value,
+                      token=token, auth=auth, channel=exchange.channel,
+                      ack_id=exchange.ack_id, headers=masked_headers(exchange.request.headers),
+                      received_at=exchange.received_at)
     state.received.add_envelopes([
-        ReceivedEnvelope(
-            request_number=exchange.number, position=position,
-            endpoint=exchange.endpoint.value, token=token, auth=auth,
-            channel=exchange.channel, ack_id=exchange.ack_id, index=envelope.index,
-            text=envelope.text, headers=headers, received_at=exchange.received_at,
-            raw_metadata=envelope.raw_metadata)
+        ReceivedEnvelope(arrival, position, envelope.index, envelope.text, envelope.raw_metadata)
         for position, envelope in enumerate(envelopes)])
     if refusal is not None:
         raise refusal

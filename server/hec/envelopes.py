@@ -84,10 +84,10 @@ def parse_event_body(body: bytes, token: HecToken, *, max_event_bytes: int,
     while position < len(text):
         number = len(accepted)
         try:
-            value, end = _next_value(text, position)
+            value, piece = _next_value(text, position)
         except (ValueError, RecursionError):  # nesting deeper than the parser goes: bad data
             return ParsedBatch(tuple(accepted), _bad(INVALID_DATA_FORMAT, number))
-        piece = text[position:end]
+        end = position + len(piece)
         code = envelope_code(value, token)
         if code is None and _too_big(piece, max_event_bytes):
             code = INVALID_DATA_FORMAT
@@ -103,18 +103,18 @@ def parse_event_body(body: bytes, token: HecToken, *, max_event_bytes: int,
     return ParsedBatch(tuple(accepted))
 
 
-def _next_value(text: str, position: int) -> tuple[Any, int]:
-    """The JSON value at ``position`` and where it ends. Clients put one envelope per line:
+def _next_value(text: str, position: int) -> tuple[Any, str]:
+    """The JSON value at ``position`` and its text. Clients put one envelope per line:
     orjson reads such a line whole, several times faster than ``json``; anything else (two on
     a line, one over several lines, integers past 64 bits, lone surrogates) goes to ``json``,
     which decides as before."""
     newline = text.find("\n", position)
-    line_end = len(text) if newline < 0 else newline
-    end = position + len(text[position:line_end].rstrip(" \t\r"))
+    piece = text[position:len(text) if newline < 0 else newline].rstrip(" \t\r")
     try:
-        return orjson.loads(text[position:end]), end
+        return orjson.loads(piece), piece
     except orjson.JSONDecodeError:
-        return _DECODER.raw_decode(text, position)
+        value, end = _DECODER.raw_decode(text, position)
+        return value, text[position:end]
 
 
 def decode_envelope(text: str, raw_metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -141,10 +141,13 @@ def envelope_code(value: Any, token: HecToken) -> int | None:
     event = value["event"]
     if event is None or (isinstance(event, str) and not event.strip()):
         return EVENT_BLANK
-    # A null piece of metadata counts as absent; any other non-string is malformed.
-    if any(value.get(key) is not None and not isinstance(value[key], str)
-           for key in _METADATA_STRINGS):
-        return INVALID_DATA_FORMAT
+    # A null piece of metadata counts as absent; any other non-string is malformed. (A loop,
+    # not any() over a generator: this runs for every envelope, and the generator was 40% of
+    # this function's time.)
+    for key in _METADATA_STRINGS:
+        metadata = value.get(key)
+        if metadata is not None and not isinstance(metadata, str):
+            return INVALID_DATA_FORMAT
     if value.get("time") is not None and not valid_time(value["time"]):
         return INVALID_DATA_FORMAT
     if value.get("fields") is not None and not flat_fields(value["fields"]):
@@ -178,8 +181,11 @@ def flat_fields(fields: Any) -> bool:
     """Indexed fields are an object of strings or lists of strings, never anything nested."""
     if not isinstance(fields, dict):
         return False
-    return all(isinstance(v, str) or (isinstance(v, list) and all(isinstance(s, str) for s in v))
-               for v in fields.values())
+    for field in fields.values():  # a loop for the same reason as in envelope_code
+        if not isinstance(field, str) and not (
+                isinstance(field, list) and all(isinstance(s, str) for s in field)):
+            return False
+    return True
 
 
 def parse_raw_body(body: bytes, params: Mapping[str, str], token: HecToken, *,

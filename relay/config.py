@@ -26,6 +26,9 @@ DEFAULT_MAX_PENDING_ACKS = 100
 # How long a relay in another process than the receiver waits between looks at the journal.
 DEFAULT_POLL_SECONDS = 0.5
 DEFAULT_WINDOWS_IN_FLIGHT = 2
+# Requests per sink at once: two keep the sink busy while the relay prepares the next batch
+# (one left both idle half the time); more measured no faster (docs/benchmarks-relay.md).
+DEFAULT_MAX_REQUESTS_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +85,9 @@ class RelayConfig:
     ack: AckSettings = field(default_factory=AckSettings)
     poll_seconds: float = DEFAULT_POLL_SECONDS
     windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT
+    max_requests_in_flight: int = DEFAULT_MAX_REQUESTS_IN_FLIGHT
+
+    def __post_init__(self) -> None:
+        if self.max_requests_in_flight < 1:
+            raise ValueError(f"max_requests_in_flight must be at least 1, "
+                             f"got {self.max_requests_in_flight}")

@@ -1,8 +1,15 @@
 """One pipeline per sink: claim -> batch -> send -> confirm, each a named stage.
 
 ``_read_stage`` turns journal claims into windows of batches (``relay.window``);
-``_send_stage`` delivers each batch, acting on ``relay.decision.decide``; confirmation
-(immediate, or through ``relay.acks`` with indexer acknowledgement) moves the cursor.
+``max_requests_in_flight`` send stages each deliver one batch at a time, acting on
+``relay.decision.decide``; confirmation (immediate, or through ``relay.acks`` with indexer
+acknowledgement) moves the cursor, in journal order whatever order batches finish in.
+
+Several senders keep the sink busy while the relay encodes and compresses the next batch
+(one request in flight left both sides idle half the time). Batches may then reach the sink
+out of journal order (each batch is in order; Splunk orders by ``time``), as with Vector's
+concurrent HEC sink. A failing sink still sees one request at a time: a sender whose attempt
+failed holds ``_failing`` until it succeeds, and the others wait for it before sending.
 """
 
 from __future__ import annotations
@@ -47,10 +54,12 @@ class PipelineSettings:
     ack: AckSettings
     poll_seconds: float
     windows_in_flight: int
+    max_requests_in_flight: int
 
 
 class SinkPipeline:
-    """Delivers everything after the sink's cursor, at least once, in journal order per index."""
+    """Delivers everything after the sink's cursor, at least once; each batch in journal order,
+    and the batches too when only one request may be in flight."""
 
     def __init__(self, sink: Sink, journal: Journal, settings: PipelineSettings,
                  metrics: RelayMetrics, rng: random.Random | None = None) -> None:
@@ -63,9 +72,17 @@ class SinkPipeline:
         self._ledger = WindowLedger()
         self._work: asyncio.Queue[tuple[Window, Batch]] = asyncio.Queue()
         self._window_slots = asyncio.Semaphore(settings.windows_in_flight)
-        self._confirmations: asyncio.Queue[int] = asyncio.Queue()
-        self._idle = asyncio.Event()  # clear while a batch is in hand
+        # Cursor moves for _cursor_stage, in claim order; None (from stop) ends it.
+        self._confirmations: asyncio.Queue[int | None] = asyncio.Queue()
+        self._busy_senders = 0
+        self._idle = asyncio.Event()  # clear while any sender has a batch in hand
         self._idle.set()
+        self._stopping = False  # senders take no new batch once stop() began
+        self._failing = asyncio.Lock()  # held by a sender retrying a failing sink
+        senders = settings.max_requests_in_flight
+        if sink.max_in_flight is not None:
+            senders = min(senders, sink.max_in_flight)
+        self._senders = [f"send{n}" for n in range(max(1, senders))]
         self._stages: dict[str, asyncio.Task[None]] = {}
         self._acks: AckTracker | None = None
         if sink.uses_acks:
@@ -87,7 +104,8 @@ class SinkPipeline:
         await self._update_backlog()
         self._set_state("running")
         self._stages = {"read": asyncio.create_task(self._read_stage()),
-                        "send": asyncio.create_task(self._send_stage()),
+                        **{name: asyncio.create_task(self._send_stage())
+                           for name in self._senders},
                         "cursor": asyncio.create_task(self._cursor_stage())}
         if self._acks is not None:
             self._stages["acks"] = asyncio.create_task(self._acks.run())
@@ -99,18 +117,18 @@ class SinkPipeline:
             raise failed[0].exception()  # type: ignore[misc]
 
     async def stop(self, grace_seconds: float) -> None:
-        """Stop reading, let the batch in hand finish (within the grace), save the cursor."""
+        """Stop reading, let every batch in hand finish (within the grace), save the cursor."""
         await self._cancel("read", "acks")
+        self._stopping = True
         if not self._idle.is_set():
             idle = asyncio.create_task(self._idle.wait())
             await asyncio.wait([idle], timeout=grace_seconds)
             idle.cancel()
-        await self._cancel("send")
+        await self._cancel(*self._senders)
         if self._acks is not None:
             # One last look: whatever the indexer confirmed by now need not be sent again.
             await self._acks.poll_once()
-        await self._flush_confirmations()
-        await self._cancel("cursor")
+        await self._finish_cursor(grace_seconds)
         self._set_state("stopped")
 
     async def _cancel(self, *names: str) -> None:
@@ -147,31 +165,44 @@ class SinkPipeline:
             await self._journal.wait_for_append(self._settings.poll_seconds)
 
     async def _send_stage(self) -> None:
-        while True:
+        while not self._stopping:
             window, batch = await self._work.get()
+            self._busy_senders += 1
             self._idle.clear()
             try:
                 await self._deliver(window, batch)
             finally:
-                self._idle.set()
+                self._busy_senders -= 1
+                if self._busy_senders == 0:
+                    self._idle.set()
 
     async def _cursor_stage(self) -> None:
-        """Writes cursor moves one at a time, so a slow journal write never blocks sending."""
+        """Writes cursor moves one at a time, so a slow journal write never blocks sending;
+        returns after a None (from ``stop``), once what was confirmed before it is written."""
         while True:
-            upto = await self._confirmations.get()
-            await self._save_cursor(upto)
+            confirmed = [await self._confirmations.get()]
+            while not self._confirmations.empty():
+                confirmed.append(self._confirmations.get_nowait())
+            # Confirmations come in claim order; the latest acks every claim before it too.
+            moves = [upto for upto in confirmed if upto is not None]
+            if moves:
+                await self._save_cursor(moves[-1])
+            if None in confirmed:
+                return
 
-    async def _flush_confirmations(self) -> None:
-        upto = None
-        while not self._confirmations.empty():
-            upto = self._confirmations.get_nowait()
-        if upto is not None:
-            await self._save_cursor(upto)
+    async def _finish_cursor(self, grace_seconds: float) -> None:
+        """Let the cursor stage write every confirmation, then end. Cancelling it instead
+        could cut off a write it had begun: stop() returned before the cursor was committed
+        (a test reading the cursor right after stop failed now and then)."""
+        self._confirmations.put_nowait(None)
+        stage = self._stages.get("cursor")
+        if stage is None or stage.done():
+            await self._cursor_stage()  # it never ran (stopped before it began): write here
+            return
+        await asyncio.wait([stage], timeout=grace_seconds)
+        await self._cancel("cursor")  # only still running when the journal would not write
 
     async def _save_cursor(self, upto: int) -> None:
-        # Confirmations come in claim order; the latest acks every claim before it too.
-        while not self._confirmations.empty():
-            upto = self._confirmations.get_nowait()
         await self._journal_retrying(lambda: self._journal.ack(self.name, upto))
         await self._update_backlog()
 
@@ -181,20 +212,39 @@ class SinkPipeline:
         """Send until every envelope is confirmed, awaiting its ack, or dead-lettered."""
         parts: list[Batch] = [batch]
         attempt = 0
-        while parts:
-            part = parts.pop(0)
-            if self._acks is not None:
-                await self._acks.wait_for_room()
-            decision = await self._attempt(part)
-            if isinstance(decision, Delivered):
-                attempt = 0
-                self._delivered(window, part, decision)
-                continue
-            if self._acks is not None:
-                self._acks.release_room()
-            parts[:0] = await self._act_on_failure(window, part, decision, attempt)
-            attempt += 1
+        failing = False  # this sender holds self._failing
+        try:
+            while parts:
+                part = parts.pop(0)
+                if not failing and self._failing.locked():
+                    await self._wait_while_failing()
+                if self._acks is not None:
+                    await self._acks.wait_for_room()
+                decision = await self._attempt(part)
+                if isinstance(decision, Delivered):
+                    attempt = 0
+                    if failing:
+                        failing = False
+                        self._failing.release()
+                    self._delivered(window, part, decision)
+                    continue
+                if self._acks is not None:
+                    self._acks.release_room()
+                if isinstance(decision, Retry | Pause) and not failing:
+                    # The sink is failing: from now on one request at a time, ours.
+                    await self._failing.acquire()
+                    failing = True
+                parts[:0] = await self._act_on_failure(window, part, decision, attempt)
+                attempt += 1
+        finally:
+            if failing:
+                self._failing.release()
         self._release(window)  # the batch's own unit; parts awaiting acks hold their own
+
+    async def _wait_while_failing(self) -> None:
+        """Another sender is retrying a failing sink: send nothing more until it succeeds."""
+        async with self._failing:
+            pass
 
     async def _attempt(self, part: Batch) -> Decision:
         try:
@@ -204,9 +254,11 @@ class SinkPipeline:
         return decide(answer.status, answer.body, answer.retry_after, len(part))
 
     def _delivered(self, window: Window, part: Batch, decision: Delivered) -> None:
-        if self.state != "running":
+        # A request sent before another sender's attempt failed may still succeed: the sink
+        # is running again only once that sender (holding _failing) succeeds too.
+        if self.state != "running" and not self._failing.locked():
             log.info("sink delivers again", extra={"sink": self.name})
-        self._set_state("running")
+            self._set_state("running")
         self._metrics.last_success.labels(self.name).set(time.time())
         if self._acks is not None and decision.ack_id is not None:
             window.outstanding += 1

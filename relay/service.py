@@ -107,4 +107,5 @@ def _probe(pipeline: SinkPipeline) -> ReadinessProbe:
 def _settings(config: RelayConfig, sink: SinkConfig) -> PipelineSettings:
     return PipelineSettings(envelope=sink.envelope, batch=sink.batch, retry=config.retry,
                             ack=config.ack, poll_seconds=config.poll_seconds,
-                            windows_in_flight=config.windows_in_flight)
+                            windows_in_flight=config.windows_in_flight,
+                            max_requests_in_flight=config.max_requests_in_flight)

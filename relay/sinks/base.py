@@ -29,6 +29,9 @@ class Sink(abc.ABC):
 
     name: str
     uses_acks: bool = False
+    # How many batches the sink takes at once; None: as many as the relay sends
+    # (``max_requests_in_flight``).
+    max_in_flight: int | None = None
 
     @abc.abstractmethod
     async def send(self, batch: Batch) -> SinkAnswer:

@@ -18,6 +18,10 @@ _SUCCESS = b'{"text":"Success","code":0}'
 class FileSink(Sink):
     """Appends each batch to ``path``; a batch is confirmed only once it is on disk."""
 
+    # One batch at a time: the archive keeps journal order, and a failed write truncates
+    # back to where it began, which would cut another batch written meanwhile.
+    max_in_flight = 1
+
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
         self.path = path

@@ -97,3 +97,26 @@ def test_bad_config_names_the_key_and_the_file(tmp_path: Path, text: str, messag
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read config file .*nope\.toml"):
         load_config(tmp_path / "nope.toml", ENV)
+
+
+FILE_SINK = '[[sinks]]\nname = "archive"\ntype = "file"\npath = "out.jsonl"\n'
+
+
+def test_relay_sends_two_requests_per_sink_at_once_unless_told(tmp_path: Path) -> None:
+    default = load_config(write(tmp_path, FILE_SINK), ENV).relay
+    one = load_config(write(tmp_path, "[relay]\nmax_requests_in_flight = 1\n" + FILE_SINK),
+                      ENV).relay
+    assert default is not None
+    assert one is not None
+    assert (default.max_requests_in_flight, one.max_requests_in_flight) == (2, 1)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", '"2"', "true"])
+def test_max_requests_in_flight_below_one_or_not_whole_is_refused_by_name(
+        tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"[relay]\nmax_requests_in_flight = {value}\n" + FILE_SINK)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ENV)
+    assert str(caught.value).startswith(str(path))
+    assert "relay.max_requests_in_flight: must be a whole number of at least 1" in str(
+        caught.value)

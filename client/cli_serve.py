@@ -37,8 +37,9 @@ log = logging.getLogger("auditstream.cli")
 
 DEFAULT_HEC_LISTEN = "127.0.0.1:8088"  # Splunk's HEC port, on loopback
 DEFAULT_GITLAB_LISTEN = "127.0.0.1:3000"  # the GitLab Development Kit's port, on loopback
-# How often ``serve hec`` takes what it recorded out of the cyclic GC's reach.
-_FREEZE_EVERY_SECONDS = 1.0
+# Young collections in ``serve hec``: past a request's live objects (~6,000 containers for
+# 1,000 envelopes), so that what each request decodes and frees never triggers one.
+_YOUNG_GC_THRESHOLD = 10_000
 
 
 @click.group()
@@ -98,7 +99,7 @@ async def serve_hec(config: HecConfig) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     running = await start_hec(config)
-    freezer = asyncio.create_task(_freeze_periodically())
+    _tune_gc()
     try:
         # The receiver's wording, so scripts and tests find the URL the same way.
         click.echo(f"auditstream HEC stand-in listening on {running.url}")
@@ -108,27 +109,23 @@ async def serve_hec(config: HecConfig) -> None:
         await stop.wait()
         log.info("stopping")
     finally:
-        freezer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await freezer
         await running.stop()
     log.info("stopped", extra={"requests": len(running.received.requests),
-                               "envelopes": len(running.received.envelopes)})
+                               "envelopes": running.received.envelope_count})
 
 
-async def _freeze_periodically() -> None:
-    """Move what the stand-in recorded (an object per accepted envelope, kept for its life)
-    out of the cyclic GC's reach, so full collections stop walking millions of them again and
-    again (most of the stand-in's time under a relay's load, before this).
+def _tune_gc() -> None:
+    """Keep the cyclic GC off the stand-in's hot path, in the CLI's own process only (a test
+    process keeps its own settings).
 
-    Only here, in the CLI's own process: in a test process freezing would pin the test's
-    whole heap. Young garbage is collected first so request cycles are freed, not frozen;
-    what turned to garbage after reaching the oldest generation stays (a stand-in's leak).
+    What start-up made (imports, the app) is frozen out of every later collection. Then each
+    request decodes its envelopes and frees them by reference counting at its end: at the
+    default threshold (700) that still set off young collections that walked them, ~0.7 us
+    per envelope (parsing the relay's 1,000-envelope bodies); at 10,000 none run.
     """
-    while True:
-        await asyncio.sleep(_FREEZE_EVERY_SECONDS)
-        gc.collect(1)
-        gc.freeze()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_YOUNG_GC_THRESHOLD, 10, 10)
 
 
 @serve.command("gitlab")

@@ -36,7 +36,7 @@ from server.hec.config import HecToken
 from server.hec.envelopes import Envelope, ForcedFailure, parse_event_body, parse_raw_body
 from server.hec.errors import ContentTooLarge, HecRefusal
 from server.hec.faults import ACK_KINDS, ANSWER_KINDS, Endpoint, Fault, FaultKind
-from server.hec.records import Arrival, ReceivedEnvelope, RequestRecord
+from server.hec.records import Arrival, RequestRecord
 from server.hec.state import HEC_STATE, HecState
 
 log = logging.getLogger("auditstream.server.hec")
@@ -292,9 +292,7 @@ def _accept(state: HecState, exchange: Exchange, envelopes: tuple[Envelope, ...]
                       token=token, auth=auth, channel=exchange.channel,
                       ack_id=exchange.ack_id, headers=masked_headers(exchange.request.headers),
                       received_at=exchange.received_at)
-    state.received.add_envelopes([
-        ReceivedEnvelope(arrival, position, envelope.index, envelope.text, envelope.raw_metadata)
-        for position, envelope in enumerate(envelopes)])
+    state.received.add_envelopes(arrival, envelopes)
     if refusal is not None:
         raise refusal
     if exchange.ack_id is not None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from server.hec.auth import AuthForm
 from server.hec.config import HecToken
-from server.hec.envelopes import decode_envelope
+from server.hec.envelopes import Envelope, decode_envelope
 
 DEFAULT_WAIT_SECONDS = 5.0
 
@@ -44,12 +44,9 @@ class ReceivedEnvelope:
     envelope exactly as sent; ``ack_id`` is None without acknowledgement or when the request
     was only partly accepted (Splunk gives no ackId with a 400).
 
-    Kept for the stand-in's life, one per envelope, so kept small: the request's part is
-    one shared ``Arrival`` (building 13 fields per envelope cost a microsecond more), and
-    only the text, not its decoded value: a stand-in fed millions of envelopes would
-    otherwise hold 4-5 dicts per envelope, and Python's cyclic GC walks every one of them at
-    each full collection (60% of the stand-in's time under the relay benchmark).
-    ``envelope`` decodes the text when first asked (a test inspecting it) and keeps it.
+    Built only when a test inspects what was received (``Received`` keeps each request's
+    envelopes as tuples of text), and small: the request's part is one shared ``Arrival``;
+    ``envelope`` decodes the text when first asked and keeps it.
     """
 
     arrival: Arrival
@@ -135,6 +132,29 @@ class RequestRecord:
     received_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """The envelopes one request brought, as the stand-in keeps them: each one's text, index
+    and (for ``/raw``) metadata in tuples, which hold no objects of their own for the cyclic GC
+    to walk (a tuple of strings is not even tracked), instead of an object per envelope.
+
+    A stand-in fed millions of envelopes keeps them all; kept as decoded dicts (4-5 per
+    envelope), Python's cyclic GC walking them at every full collection was 60% of its time
+    under the relay benchmark, and an object per envelope still cost a microsecond to build
+    and a walk at every young collection.
+    """
+
+    arrival: Arrival
+    texts: tuple[str, ...]
+    indexes: tuple[str, ...]
+    raw_metadata: tuple[Mapping[str, Any] | None, ...]
+
+    def envelopes(self) -> list[ReceivedEnvelope]:
+        return [ReceivedEnvelope(self.arrival, position, index, text, metadata)
+                for position, (text, index, metadata)
+                in enumerate(zip(self.texts, self.indexes, self.raw_metadata, strict=True))]
+
+
 def event_key(envelope: ReceivedEnvelope) -> Hashable:
     """What makes an event itself: its ``id`` (GitLab's), else the ``event_id`` indexed field,
     else its exact text."""
@@ -151,7 +171,12 @@ class Received:
     """The stand-in's memory of accepted envelopes and answered requests."""
 
     def __init__(self) -> None:
+        self._accepted: list[_Accepted] = []
+        self._count = 0  # envelopes in self._accepted
+        # ReceivedEnvelopes of the first self._built entries of self._accepted, built when
+        # first asked for and kept (with what they decoded) for the next question.
         self._envelopes: list[ReceivedEnvelope] = []
+        self._built = 0
         self._requests: list[RequestRecord] = []
         self._numbers = 0
         self._changed = asyncio.Event()
@@ -161,8 +186,14 @@ class Received:
         self._numbers += 1
         return self._numbers
 
-    def add_envelopes(self, envelopes: list[ReceivedEnvelope]) -> None:
-        self._envelopes.extend(envelopes)
+    def add_envelopes(self, arrival: Arrival, envelopes: Sequence[Envelope]) -> None:
+        """Keep what one request brought (``arrival``): its accepted envelopes, in order."""
+        if envelopes:
+            self._accepted.append(_Accepted(
+                arrival, tuple([envelope.text for envelope in envelopes]),
+                tuple([envelope.index for envelope in envelopes]),
+                tuple([envelope.raw_metadata for envelope in envelopes])))
+            self._count += len(envelopes)
         self._notify()
 
     def add_request(self, record: RequestRecord) -> None:
@@ -171,24 +202,32 @@ class Received:
 
     def clear(self) -> None:
         """Forget what was received so far (request numbers go on counting)."""
+        self._accepted.clear()
+        self._count = 0
         self._envelopes.clear()
+        self._built = 0
         self._requests.clear()
 
     @property
+    def envelope_count(self) -> int:
+        """How many envelopes were accepted (without building them)."""
+        return self._count
+
+    @property
     def envelopes(self) -> tuple[ReceivedEnvelope, ...]:
-        return tuple(self._envelopes)
+        return tuple(self._all())
 
     @property
     def events(self) -> list[Any]:
         """The ``event`` of each accepted envelope, in order of arrival."""
-        return [envelope.event for envelope in self._envelopes]
+        return [envelope.event for envelope in self._all()]
 
     @property
     def requests(self) -> tuple[RequestRecord, ...]:
         return tuple(self._requests)
 
     def for_request(self, number: int) -> list[ReceivedEnvelope]:
-        return [e for e in self._envelopes if e.request_number == number]
+        return [e for e in self._all() if e.request_number == number]
 
     def status_counts(self) -> Counter[int]:
         """How many requests were answered with each HTTP status (unanswered ones left out)."""
@@ -197,7 +236,7 @@ class Received:
     def count_by(self, key: Callable[[ReceivedEnvelope], Hashable] = event_key,
                  ) -> Counter[Hashable]:
         """How many times each event (by ``key``) was accepted."""
-        return Counter(key(envelope) for envelope in self._envelopes)
+        return Counter(key(envelope) for envelope in self._all())
 
     def duplicates(self, key: Callable[[ReceivedEnvelope], Hashable] = event_key,
                    ) -> dict[Hashable, int]:
@@ -208,8 +247,8 @@ class Received:
                        ) -> tuple[ReceivedEnvelope, ...]:
         """Wait (``within`` seconds at most) until at least ``count`` envelopes were
         accepted; the TimeoutError says how many came."""
-        await self.wait_until(lambda: len(self._envelopes) >= count, within,
-                              lambda: f"{count} envelopes (got {len(self._envelopes)})")
+        await self.wait_until(lambda: self._count >= count, within,
+                              lambda: f"{count} envelopes (got {self._count})")
         return self.envelopes
 
     async def wait_for_requests(self, count: int, *, within: float = DEFAULT_WAIT_SECONDS,
@@ -233,6 +272,12 @@ class Received:
                 if condition():
                     return
                 raise TimeoutError(f"waited {within} s for {describe()}") from None
+
+    def _all(self) -> list[ReceivedEnvelope]:
+        while self._built < len(self._accepted):
+            self._envelopes += self._accepted[self._built].envelopes()
+            self._built += 1
+        return self._envelopes
 
     def _notify(self) -> None:
         # Wake every waiter, then give later waiters a fresh event to wait on.

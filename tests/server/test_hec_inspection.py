@@ -60,6 +60,19 @@ async def test_kept_envelopes_hold_no_decoded_dicts_until_a_test_asks(
     assert dicts == []
     assert kept.event == {"id": 1, "details": {"a": [1]}}
     assert kept.envelope is kept.envelope  # decoded once, then kept
+    assert hec.received.envelopes[0] is kept  # built once, when first asked for
+
+
+async def test_envelope_count_counts_what_was_accepted_and_clear_forgets_it(
+        client: HecClient, hec: RunningHec) -> None:
+    await client.send(1, 2)
+    await client.send(3)
+    assert hec.received.envelope_count == 3
+    assert [e.event for e in hec.received.envelopes] == [1, 2, 3]
+    hec.received.clear()
+    await client.send(4)
+    assert hec.received.envelope_count == 1
+    assert hec.received.events == [4]
 
 
 async def test_count_by_takes_any_key(client: HecClient, hec: RunningHec) -> None:

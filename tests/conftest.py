@@ -8,12 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from journal import JournalConfig
 from journal.sqlite import SqliteJournal
 from receiver.config import DestinationConfig, ReceiverConfig
 from receiver.secrets import Secret
 from receiver.service import RunningReceiver, start_receiver
+
+# The machines that run this suite are shared and noisy: Hypothesis's per-example deadline
+# (200 ms) failed a property test on a slow moment, not on a wrong answer. pytest-timeout bounds
+# every test instead (pyproject.toml).
+settings.register_profile("auditstream", deadline=None)
+settings.load_profile("auditstream")
 
 TOKEN = "tok-default-0123456789ab"
 OTHER_TOKEN = "tok-other-0123456789abcd"

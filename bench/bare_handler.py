@@ -14,7 +14,10 @@ where the time between the two goes (the cost ladder):
 - ``handoff``: and wait, as the receiver waits for its journal, for a writer thread that
   takes all queued requests in one batch and resolves their futures (no disk);
 - ``fsync``: and that thread also appends the batch's bodies to a file and fdatasyncs it once
-  per batch: durable group commit without SQLite.
+  per batch: durable group commit without SQLite;
+- ``handler``: the receiver's own application (token check, parsing, metrics, answers) on a
+  journal that keeps nothing and answers at the loop's next turn: what the receiver costs
+  without its storage. Needs the streaming token in ``AUDITSTREAM_BENCH_TOKEN``.
 
     python -m bench.bare_handler --listen 127.0.0.1:0 [--stage none]
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import tempfile
@@ -34,7 +38,8 @@ import orjson
 from aiohttp import web
 
 READY_LINE = "bare handler listening on"
-STAGES = ("none", "read", "parse", "handoff", "fsync")
+STAGES = ("none", "read", "parse", "handoff", "fsync", "handler")
+TOKEN_ENV = "AUDITSTREAM_BENCH_TOKEN"  # noqa: S105 (the name of a variable)
 
 
 @dataclass(slots=True)
@@ -131,7 +136,12 @@ async def serve(host: str, port: int, stage: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     with tempfile.TemporaryDirectory(prefix="bare-handler-") as spool_dir:
-        app = create_app(stage, Path(spool_dir) / "spool")
+        if stage == "handler":
+            # Imported here only: the other stages must not carry the receiver's imports.
+            from bench.handler_stage import receiver_without_storage
+            app = receiver_without_storage(os.environ[TOKEN_ENV])
+        else:
+            app = create_app(stage, Path(spool_dir) / "spool")
         if stage in ("handoff", "fsync"):
             app[WRITER].start()
         runner = web.AppRunner(app, auto_decompress=False, access_log=None,
@@ -139,13 +149,18 @@ async def serve(host: str, port: int, stage: str) -> None:
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
+        if stage == "handler":  # as auditstream's serving does once it has started
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(10_000, 10, 10)
         bound = next(a for a in runner.addresses if isinstance(a, tuple))
         print(f"{READY_LINE} http://{bound[0]}:{bound[1]} (stage {stage})", flush=True)
         try:
             await stop.wait()
         finally:
             await runner.cleanup()
-            app[WRITER].close()
+            if stage != "handler":
+                app[WRITER].close()
 
 
 def main() -> None:

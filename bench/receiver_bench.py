@@ -6,7 +6,8 @@ repeated id, over 64 connections to a bare aiohttp handler (the framework ceilin
 minutes apart on the same machine. Afterwards it checks that nothing was refused and that the
 journal holds exactly the ids the receiver answered 200 for, and reads the receiver's peak RSS.
 With ``--prefill-ids N`` a third target joins: a receiver on a journal already holding N ids.
-``--ladder`` adds the bare handler's stages (read, parse, hand-off, fsync) between the two, and
+``--ladder`` adds the bare handler's stages (read, parse, hand-off, fsync, and the receiver's
+own handler on a journal that keeps nothing) between the two, and
 ``--rev REV`` measures one commit's receiver however the working tree changes meanwhile.
 Results and method: docs/benchmarks.md.
 
@@ -65,7 +66,7 @@ RESULTS_DIR = REPO / "bench" / "results"
 TOKEN_ENV = "AUDITSTREAM_BENCH_TOKEN"  # noqa: S105 (the name of a variable)
 BARE, RECEIVER, PREFILLED = "bare", "receiver", "receiver-prefilled"
 # The bare handler's stages between "none" and the receiver (see bench/bare_handler.py).
-LADDER = ("read", "parse", "handoff", "fsync")
+LADDER = ("read", "parse", "handoff", "fsync", "handler")
 # The prefill needs about this much disk per id (body, row, index, WAL headroom).
 _DISK_BYTES_PER_ID = 1600
 
@@ -113,7 +114,7 @@ def parse_args(argv: list[str] | None) -> Options:
                                       "(exported with git archive) instead of the working tree")
     parser.add_argument("--ladder", action="store_true",
                         help="also measure the bare handler's stages (read, parse, handoff, "
-                             "fsync) to show where the receiver's time goes")
+                             "fsync, handler) to show where the receiver's time goes")
     parser.add_argument("--workdir", type=Path,
                         help="where the journals go (default: a new temporary directory)")
     parser.add_argument("--keep", action="store_true",
@@ -249,7 +250,8 @@ def start_targets(options: Options, code: CodeUnderTest, workdir: Path, token: s
                        "--stage", stage]
             targets.append(Target(name, start_server(
                 name, pinned(command, options.server_cpus), "bare handler listening on",
-                workdir / f"{name}.stderr", cwd=REPO)))
+                workdir / f"{name}.stderr", env=code.env({TOKEN_ENV: token}),
+                cwd=REPO)))
         journals = [(RECEIVER, workdir / "empty.db")]
         if with_prefilled:
             journals.append((PREFILLED, workdir / "prefilled.db"))

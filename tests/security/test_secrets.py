@@ -26,6 +26,7 @@ from server.hec import running_hec
 from tests.conftest import destination
 from tests.processes import ServerProcess
 from tests.reliability.crash import free_port
+from tests.waiting import eventually
 
 NEW_TOKEN = "new-stream-token-4f8a2c"
 OLD_TOKEN = "old-stream-token-9d1e7b"
@@ -106,6 +107,9 @@ token_env = "BAD_HEC_TOKEN"
                         assert response.status == (200 if token == OLD_TOKEN else 401)
             await hec.received.wait_until(lambda: len(hec.received.count_by()) >= 21,
                                           within=30)
+            # The misconfigured sink pauses on its first answer, which may come after the good
+            # sink has everything: stop only once it has, or its log line may never be written.
+            await eventually(lambda: _sink_paused(process.url, "misconfigured"), within=30)
             assert await asyncio.to_thread(process.terminate) == 0
         finally:
             await asyncio.to_thread(process.kill)
@@ -115,3 +119,9 @@ token_env = "BAD_HEC_TOKEN"
     for secret in [*secrets.values(), *presented]:
         for form in (secret, secret.strip(), hashlib.sha256(secret.encode()).hexdigest()):
             assert form not in logged, f"a secret ({secret[:4]}...) is in the log"
+
+
+async def _sink_paused(url: str, sink: str) -> bool:
+    async with aiohttp.ClientSession() as session, session.get(url + "/readyz") as response:
+        components = (await response.json())["components"]
+    return components.get(f"sink:{sink}", {}).get("ok") is False

@@ -271,3 +271,6 @@ async def test_other_methods_get_a_json_error(
     async with http.get(receiver.url + "/events") as response:
         assert response.status == 405
         assert "error" in await response.json()
+    async with http.put(receiver.url + "/", data=b"{}") as response:
+        assert (response.status, response.headers.get("Allow")) == (405, "POST")
+        assert "error" in await response.json()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
+from typing import Protocol
 
 import orjson
 import pytest
@@ -15,6 +16,7 @@ from receiver.secrets import Secret
 from relay.config import AckSettings, BatchSettings, HecSinkConfig, RelayConfig, RetrySettings
 from relay.envelope import EnvelopeSettings
 from relay.service import Relay
+from relay.sinks.base import Sink
 from server.hec import RunningHec, running_hec
 
 FAST_RETRY = RetrySettings(backoff_base_seconds=0.01, backoff_cap_seconds=0.05,
@@ -54,15 +56,19 @@ def hec_sink(hec: RunningHec, **changes: object) -> HecSinkConfig:
     return replace(config, **changes)  # type: ignore[arg-type]
 
 
-StartRelay = Callable[[RelayConfig], Awaitable[Relay]]
+class StartRelay(Protocol):
+    """Start a relay on the test's journal (with ``sinks``: these instead of the config's)."""
+
+    def __call__(self, config: RelayConfig,
+                 sinks: list[Sink] | None = None) -> Awaitable[Relay]: ...
 
 
 @pytest.fixture
 async def start_relay(journal: SqliteJournal) -> AsyncIterator[StartRelay]:
     started: list[Relay] = []
 
-    async def start(config: RelayConfig) -> Relay:
-        relay = Relay(config, journal, rng=random.Random(3))
+    async def start(config: RelayConfig, sinks: list[Sink] | None = None) -> Relay:
+        relay = Relay(config, journal, sinks=sinks, rng=random.Random(3))
         relay.start()
         started.append(relay)
         return relay

@@ -5,20 +5,17 @@ counts what is in flight, so nothing here depends on timing luck."""
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from journal.sqlite import SqliteJournal
 from receiver.secrets import Secret
 from relay.batch import Batch
-from relay.config import BatchSettings, HecSinkConfig, RelayConfig
+from relay.config import BatchSettings, HecSinkConfig
 from relay.envelope import EnvelopeSettings
-from relay.service import Relay
 from relay.sinks.base import Sink, SinkAnswer, SinkHealth
-from tests.relay.conftest import cursor_at_least, fill, relay_config
+from tests.relay.conftest import StartRelay, cursor_at_least, fill, relay_config
 from tests.waiting import eventually
 
 _SUCCESS = b'{"text":"Success","code":0}'
@@ -76,32 +73,12 @@ def sink_config() -> HecSinkConfig:
                          envelope=EnvelopeSettings(index="main"))
 
 
-StartWith = Callable[[CountingSink, RelayConfig], Relay]
-
-
-@pytest.fixture
-async def start_with(journal: SqliteJournal) -> AsyncIterator[StartWith]:
-    started: list[Relay] = []
-
-    def start(sink: CountingSink, config: RelayConfig) -> Relay:
-        relay = Relay(config, journal, sinks=[sink], rng=random.Random(3))
-        relay.start()
-        started.append(relay)
-        return relay
-
-    try:
-        yield start
-    finally:
-        for relay in started:
-            await relay.stop(1.0)
-
-
 @pytest.mark.parametrize("in_flight", [1, 2])
 async def test_a_slow_sink_gets_as_many_batches_at_once_as_requests_allowed_in_flight(
-        journal: SqliteJournal, start_with: StartWith, in_flight: int) -> None:
+        journal: SqliteJournal, start_relay: StartRelay, in_flight: int) -> None:
     await fill(journal, 300)
     sink = CountingSink(delay=0.05)
-    start_with(sink, relay_config(sink_config(), max_requests_in_flight=in_flight))
+    await start_relay(relay_config(sink_config(), max_requests_in_flight=in_flight), [sink])
     await eventually(lambda: cursor_at_least(journal, 300), 10)
     assert sink.most_in_flight["before"] == in_flight
     assert sink.delivered_seqs() == list(range(1, 301))  # each once
@@ -110,10 +87,10 @@ async def test_a_slow_sink_gets_as_many_batches_at_once_as_requests_allowed_in_f
 
 
 async def test_a_failing_sink_sees_one_request_at_a_time_until_it_recovers(
-        journal: SqliteJournal, start_with: StartWith) -> None:
+        journal: SqliteJournal, start_relay: StartRelay) -> None:
     await fill(journal, 600)
     sink = CountingSink(delay=0.02, failures=6)
-    start_with(sink, relay_config(sink_config(), max_requests_in_flight=2))
+    await start_relay(relay_config(sink_config(), max_requests_in_flight=2), [sink])
     await eventually(lambda: cursor_at_least(journal, 600), 10)
     # Both senders had a batch out when the first 503 came (sent before it); from then on
     # one request at a time until one succeeded; then two again.
@@ -122,10 +99,10 @@ async def test_a_failing_sink_sees_one_request_at_a_time_until_it_recovers(
 
 
 async def test_stop_waits_for_both_batches_in_hand_and_saves_the_cursor_past_them(
-        journal: SqliteJournal, start_with: StartWith) -> None:
+        journal: SqliteJournal, start_relay: StartRelay) -> None:
     await fill(journal, 100)
     sink = CountingSink(delay=0.3)
-    relay = start_with(sink, relay_config(sink_config(), max_requests_in_flight=2))
+    relay = await start_relay(relay_config(sink_config(), max_requests_in_flight=2), [sink])
     await eventually(lambda: sink.in_flight["before"] == 2, 5)
     await relay.stop(5.0)
     assert sink.delivered_seqs() == list(range(1, 101))

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import signal
 import tempfile
@@ -150,9 +149,8 @@ async def serve(host: str, port: int, stage: str) -> None:
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
         if stage == "handler":  # as auditstream's serving does once it has started
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(10_000, 10, 10)
+            from client.gctune import settle_after_startup
+            settle_after_startup()
         bound = next(a for a in runner.addresses if isinstance(a, tuple))
         print(f"{READY_LINE} http://{bound[0]}:{bound[1]} (stage {stage})", flush=True)
         try:

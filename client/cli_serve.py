@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -16,6 +15,7 @@ import orjson
 
 from client.config import parse_listen, secret_from_env
 from client.errors import ConfigError
+from client.gctune import settle_after_startup
 from server.gitlab import (
     DEFAULT_SEED,
     DEFAULT_TYPES,
@@ -37,9 +37,6 @@ log = logging.getLogger("auditstream.cli")
 
 DEFAULT_HEC_LISTEN = "127.0.0.1:8088"  # Splunk's HEC port, on loopback
 DEFAULT_GITLAB_LISTEN = "127.0.0.1:3000"  # the GitLab Development Kit's port, on loopback
-# Young collections in ``serve hec``: past a request's live objects (~6,000 containers for
-# 1,000 envelopes), so that what each request decodes and frees never triggers one.
-_YOUNG_GC_THRESHOLD = 10_000
 
 
 @click.group()
@@ -99,7 +96,7 @@ async def serve_hec(config: HecConfig) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     running = await start_hec(config)
-    _tune_gc()
+    settle_after_startup()  # here, not in server/hec: a test process keeps its own GC
     try:
         # The receiver's wording, so scripts and tests find the URL the same way.
         click.echo(f"auditstream HEC stand-in listening on {running.url}")
@@ -112,20 +109,6 @@ async def serve_hec(config: HecConfig) -> None:
         await running.stop()
     log.info("stopped", extra={"requests": len(running.received.requests),
                                "envelopes": running.received.envelope_count})
-
-
-def _tune_gc() -> None:
-    """Keep the cyclic GC off the stand-in's hot path, in the CLI's own process only (a test
-    process keeps its own settings).
-
-    What start-up made (imports, the app) is frozen out of every later collection. Then each
-    request decodes its envelopes and frees them by reference counting at its end: at the
-    default threshold (700) that still set off young collections that walked them, ~0.7 us
-    per envelope (parsing the relay's 1,000-envelope bodies); at 10,000 none run.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(_YOUNG_GC_THRESHOLD, 10, 10)
 
 
 @serve.command("gitlab")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
@@ -14,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from client.config import AppConfig
+from client.gctune import settle_after_startup
 from journal import open_journal
 from receiver.metrics import ReceiverMetrics
 from receiver.service import purge_periodically, start_receiver
@@ -50,7 +50,7 @@ async def serve(config: AppConfig, *, receive: bool, relay: bool,
         else:
             click.echo(f"auditstream relay running (journal: {config.journal.describe()})")
             sys.stdout.flush()
-        _freeze_startup_objects()
+        settle_after_startup()
         await _until_stopped(stop, relay_service)
     finally:
         log.info("stopping: no new requests; finishing what is in hand")
@@ -74,21 +74,6 @@ async def _until_stopped(stop: asyncio.Event, relay_service: Relay | None) -> No
         failure = relay_service.failed() if relay_service else None
         if failure is not None:
             raise RuntimeError(f"a relay pipeline stopped: {failure!r}") from failure
-
-
-def _freeze_startup_objects() -> None:
-    """Keep what start-up made (imports, the app, the schema) out of every later collection,
-    and collect the young generation less often.
-
-    Full collections otherwise walk those ~55,000 objects for nothing, stopping the event
-    loop for 20-35 ms each time: the receiver's p99 (docs/benchmarks.md, finding 1).
-    """
-    gc.collect()
-    gc.freeze()
-    # Requests free what they allocate by reference counting, so young collections find
-    # almost nothing: at the default threshold (700) they ran ~80 times a second under load
-    # and took ~3% of the event loop; at 10,000 they run a few times a minute.
-    gc.set_threshold(10_000, 10, 10)
 
 
 def _announce(what: str, url: str, config: AppConfig) -> None:

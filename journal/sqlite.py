@@ -337,16 +337,18 @@ class _AppendGroup:
 
     def answer(self, shared: asyncio.Future[list[AppendOutcome]]) -> None:
         """Give each caller its slice of the outcomes, or the batch's error."""
-        error = None if shared.cancelled() else shared.exception()
-        for start, count, waiter in self.waiters:
-            if waiter.done():
-                continue
-            if shared.cancelled():
+        if shared.cancelled():
+            for _start, _count, waiter in self.waiters:
                 waiter.cancel()
-            elif error is not None:
-                waiter.set_exception(error)
-            else:
-                waiter.set_result(shared.result()[start:start + count])
+            return
+        error = shared.exception()
+        if error is not None:
+            self.fail(error)
+            return
+        outcomes = shared.result()
+        for start, count, waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(outcomes[start:start + count])
 
 
 def _insert_rows(conn: sqlite3.Connection, insert: str,

@@ -42,8 +42,14 @@ class ReceiverState:
     # The last append that failed (monotonic time, why), until one succeeds: at a size cap or
     # on a full disk the readiness write can still go through while events cannot.
     append_failed: tuple[float, str] | None = None
-    # Whether the journal_writable gauge says 1: set on a change only, not on every request.
+    # What the journal_writable gauge says (create_app sets it to 1).
     writable_shown: bool = True
+
+    def show_writable(self, writable: bool) -> None:
+        """Set the journal_writable gauge, on a change only: not a lock on every request."""
+        if writable != self.writable_shown:
+            self.metrics.journal_writable.set(1 if writable else 0)
+            self.writable_shown = writable
 
 
 RECEIVER_STATE = web.AppKey("receiver_state", ReceiverState)
@@ -109,14 +115,11 @@ async def _append(state: ReceiverState, destination: DestinationConfig,
     try:
         outcomes = await state.journal.append(events)
     except JournalError as exc:
-        state.metrics.journal_writable.set(0)
-        state.writable_shown = False
+        state.show_writable(False)
         state.append_failed = (time.monotonic(), str(exc))
         raise Unavailable(f"journal cannot take writes: {exc}") from exc
     state.metrics.append_seconds.observe(time.perf_counter() - started)
-    if not state.writable_shown:
-        state.metrics.journal_writable.set(1)
-        state.writable_shown = True
+    state.show_writable(True)
     state.append_failed = None
     return outcomes
 
@@ -151,12 +154,10 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         await asyncio.wait_for(state.journal.check_writable(), READY_CHECK_TIMEOUT_SECONDS)
         components["journal"] = _recent_append_failure(state) or {"ok": True}
-        state.writable_shown = state.append_failed is None
-        state.metrics.journal_writable.set(1 if state.writable_shown else 0)
+        state.show_writable(state.append_failed is None)
     except (JournalError, TimeoutError) as exc:
         components["journal"] = {"ok": False, "reason": str(exc) or "write timed out"}
-        state.metrics.journal_writable.set(0)
-        state.writable_shown = False
+        state.show_writable(False)
     return await readiness_response(state.probes, components)
 
 

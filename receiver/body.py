@@ -18,7 +18,12 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     declared = request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
-    raw = await _read_capped(request, limit)
+    try:
+        raw = await _read_capped(request, limit)
+    except ConnectionResetError as exc:
+        # The client went away mid-body (aiohttp says "Connection lost"): a refusal, not a
+        # server error; nobody will read the answer, but the log gets one line, no traceback.
+        raise BadRequest("the connection closed before the body was complete") from exc
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding in ("", "identity"):
         return raw

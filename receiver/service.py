@@ -12,6 +12,7 @@ from aiohttp import web
 from journal import Journal, JournalConfig, JournalError
 from receiver.app import RECEIVER_STATE, ReadinessProbe, create_app
 from receiver.config import ReceiverConfig
+from receiver.logfilter import quiet_malformed_http_logs
 from receiver.metrics import ReceiverMetrics
 from receiver.tls import server_context
 
@@ -42,6 +43,7 @@ async def start_receiver(config: ReceiverConfig, journal: Journal,
                          metrics: ReceiverMetrics | None = None,
                          probes: list[ReadinessProbe] | None = None) -> RunningReceiver:
     """Start listening; with ``config.port == 0`` the system picks a free port."""
+    quiet_malformed_http_logs()
     app = create_app(config, journal, metrics)
     app[RECEIVER_STATE].probes.extend(probes or [])
     # We decode gzip ourselves, with a cap, so a bad or huge stream gets a JSON answer.

@@ -234,3 +234,38 @@ async def test_slow_idle_and_oversized_clients_do_not_stop_others(
         for writer in holders:
             writer.close()
     assert max(durations) < 2.0, durations
+
+
+async def test_a_client_gone_mid_body_is_one_refusal_line_not_a_traceback(
+        receiver: ServerProcess) -> None:
+    host, port = address(receiver)
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nX-Gitlab-Event-Streaming-Token: "
+                 + TOKEN.encode() + b"\r\nContent-Length: 500\r\n\r\n"
+                 + b'{"id": "gone-mid-body", "details": {')
+    await writer.drain()
+    writer.write_eof()  # 40 of the 500 bytes it announced, then nothing more
+    with contextlib.suppress(ConnectionError):
+        await asyncio.wait_for(reader.read(), 5.0)
+    writer.close()
+    for _ in range(100):  # the refusal is logged within 5 s
+        if "connection closed before the body was complete" in receiver.stderr:
+            break
+        await asyncio.sleep(0.05)
+    assert "connection closed before the body was complete" in receiver.stderr
+    assert "Traceback" not in receiver.stderr, receiver.stderr
+    assert exchange(receiver, request(
+        orjson.dumps({"id": "after-gone-mid-body"}),
+        [(b"X-Gitlab-Event-Streaming-Token", TOKEN.encode())])).status == 200
+
+
+def test_malformed_http_is_one_warning_line_not_a_traceback(receiver: ServerProcess) -> None:
+    reply = exchange(receiver, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\n{}")
+    assert reply.status in (400, RESET)
+    for _ in range(100):  # logged within 5 s
+        if "malformed HTTP request refused: 400" in receiver.stderr:
+            break
+        time.sleep(0.05)
+    assert "malformed HTTP request refused: 400" in receiver.stderr
+    assert "Traceback" not in receiver.stderr, receiver.stderr

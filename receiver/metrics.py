@@ -1,69 +1,116 @@
-"""The receiver's Prometheus metrics, on a registry of its own (no process globals)."""
+"""The receiver's Prometheus metrics, on a registry of its own (no process globals).
+
+The counts live in plain Python numbers that the event loop's thread updates, and one
+collector turns them into metric families when /metrics is scraped. prometheus-client's own
+Counter and Histogram take a lock on every update: five of those a request cost the receiver
+~1.5 us of its ~60 us (measured); everything here runs in the loop's thread (requests and
+scrapes alike), so no lock is needed.
+"""
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+APPEND_SECONDS_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
+                          2.5, 5.0, 10.0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class LatencyHistogram:
+    """Observations counted per bucket (not cumulative: an observation touches one bucket)."""
+
+    bounds: tuple[float, ...] = APPEND_SECONDS_BUCKETS
+    counts: list[int] = field(default_factory=lambda: [0] * (len(APPEND_SECONDS_BUCKETS) + 1))
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        # bisect_left: a value equal to a bound falls in that bound's bucket (le = "<=").
+        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.total += seconds
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        buckets: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            buckets.append((_bound_label(bound), running))
+        return buckets
+
+
+def _bound_label(bound: float) -> str:
+    """A bucket's ``le`` label as prometheus-client writes it (``0.0005``, ``1.0``, ``+Inf``)."""
+    return "+Inf" if bound == float("inf") else repr(bound)
+
+
+@dataclass(slots=True)
 class ReceiverMetrics:
+    """What the receiver counts; ``registry`` exposes it (see ``create``)."""
+
     registry: CollectorRegistry
-    requests: Counter
-    events: Counter
-    append_seconds: Histogram
-    journal_writable: Gauge
-    # Labelled children, looked up once: labels() costs microseconds on every request.
-    _children: dict[tuple[object, ...], Any] = field(default_factory=dict)
-    # Per destination: the ok-requests, accepted-events and duplicate-events children.
-    _stored_children: dict[str, tuple[Any, Any, Any]] = field(default_factory=dict)
-
-    def count_request(self, outcome: str) -> None:
-        self._child(self.requests, outcome).inc()
-
-    def count_stored(self, destination: str, accepted: int, duplicates: int) -> None:
-        """One request answered 200, with what its events were (the hot path: one lookup)."""
-        children = self._stored_children.get(destination)
-        if children is None:
-            children = self._stored_children[destination] = (
-                self._child(self.requests, "ok"),
-                self._child(self.events, destination, "accepted"),
-                self._child(self.events, destination, "duplicate"))
-        ok, accepted_events, duplicate_events = children
-        ok.inc()
-        if accepted:
-            accepted_events.inc(accepted)
-        if duplicates:
-            duplicate_events.inc(duplicates)
-
-    def _child(self, metric: Counter, *labels: str) -> Any:
-        key = (id(metric), *labels)  # the metric objects live as long as this value
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
+    requests: dict[str, int] = field(default_factory=dict)  # by outcome
+    events: dict[tuple[str, str], int] = field(default_factory=dict)  # by destination, outcome
+    append_seconds: LatencyHistogram = field(default_factory=LatencyHistogram)
+    journal_writable: int = 1
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> ReceiverMetrics:
-        registry = registry if registry is not None else CollectorRegistry()
-        return cls(
-            registry=registry,
-            requests=Counter(
-                "auditstream_receiver_requests", "Requests by outcome",
-                ["outcome"], registry=registry),
-            events=Counter(
-                "auditstream_receiver_events", "Events by destination and outcome",
-                ["destination", "outcome"], registry=registry),
-            append_seconds=Histogram(
-                "auditstream_receiver_append_seconds",
-                "Time from a request's events queued to durable in the journal",
-                buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-                         5, 10),
-                registry=registry),
-            journal_writable=Gauge(
-                "auditstream_receiver_journal_writable",
-                "1 when the last journal write succeeded, 0 when it failed",
-                registry=registry),
-        )
+        metrics = cls(registry=registry if registry is not None else CollectorRegistry())
+        metrics.registry.register(_ReceiverCollector(metrics))
+        return metrics
+
+    def count_request(self, outcome: str) -> None:
+        self.requests[outcome] = self.requests.get(outcome, 0) + 1
+
+    def count_stored(self, destination: str, accepted: int, duplicates: int) -> None:
+        """One request answered 200, with what its events were."""
+        requests = self.requests
+        requests["ok"] = requests.get("ok", 0) + 1
+        if accepted:
+            key = (destination, "accepted")
+            self.events[key] = self.events.get(key, 0) + accepted
+        if duplicates:
+            key = (destination, "duplicate")
+            self.events[key] = self.events.get(key, 0) + duplicates
+
+
+class _ReceiverCollector:
+    """Builds the receiver's metric families from its counts at each scrape."""
+
+    def __init__(self, metrics: ReceiverMetrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []  # collected fresh at each scrape; no fixed description to check
+
+    def collect(self) -> Iterator[Metric]:
+        metrics = self._metrics
+        requests = CounterMetricFamily("auditstream_receiver_requests", "Requests by outcome",
+                                       labels=["outcome"])
+        for outcome, count in sorted(metrics.requests.items()):
+            requests.add_metric([outcome], count)
+        yield requests
+        events = CounterMetricFamily("auditstream_receiver_events",
+                                     "Events by destination and outcome",
+                                     labels=["destination", "outcome"])
+        for (destination, outcome), count in sorted(metrics.events.items()):
+            events.add_metric([destination, outcome], count)
+        yield events
+        histogram = metrics.append_seconds
+        latency = HistogramMetricFamily(
+            "auditstream_receiver_append_seconds",
+            "Time from a request's events queued to durable in the journal")
+        latency.add_metric([], histogram.cumulative(), sum_value=histogram.total)
+        yield latency
+        yield GaugeMetricFamily("auditstream_receiver_journal_writable",
+                                "1 when the last journal write succeeded, 0 when it failed",
+                                value=metrics.journal_writable)

@@ -50,9 +50,19 @@ async def _read_capped(request: web.Request, limit: int) -> bytes:
     declared = request.content_length
     if declared == 0:
         return b""
-    if declared is not None:  # within the limit (checked above): one read, usually buffered
+    if declared is not None:  # within the limit (checked above)
+        content = request.content
+        if content.is_eof():
+            # The usual case: the whole body came with the headers, and the parser has seen
+            # its end. Take what is buffered without the two coroutines of readexactly/read
+            # (1-2 us a request at the receiver's pace).
+            body = content.read_nowait()
+            if len(body) == declared:
+                return body
+            raise BadRequest(f"body ended after {len(body)} of the {declared} bytes "
+                             "its Content-Length announced")
         try:
-            return await request.content.readexactly(declared)
+            return await content.readexactly(declared)
         except asyncio.IncompleteReadError as exc:
             raise BadRequest(f"body ended after {len(exc.partial)} of the {declared} bytes "
                              "its Content-Length announced") from exc

@@ -178,21 +178,23 @@ def _event(raw: bytes, value: Any, header_type: str | None, where: str,
     event_type = header_type or (body_type if isinstance(body_type, str) and body_type else None)
     entity_type = value.get("entity_type")
     entity_path = value.get("entity_path")
+    # Positional, in ParsedEvent's field order (body, event_id, event_type, created_at,
+    # entity_type, entity_path, content_hash): one is built per event on the hot path.
     return ParsedEvent(
-        body=raw,
-        event_id=event_id,
-        event_type=event_type,
-        created_at=epoch_seconds(value.get("created_at")),
-        entity_type=entity_type if isinstance(entity_type, str) else None,
-        entity_path=entity_path if isinstance(entity_path, str) else None,
-        content_hash=content_hash(value) if with_content_hash else None,
-    )
+        raw, event_id, event_type, epoch_seconds(value.get("created_at")),
+        entity_type if isinstance(entity_type, str) else None,
+        entity_path if isinstance(entity_path, str) else None,
+        content_hash(value) if with_content_hash else None)
 
 
 def _event_id(value: dict[str, Any], where: str) -> str:
     if "id" not in value:
         raise BadRequest(f"{where}missing id: every audit event carries an id")
     event_id = value["id"]
+    if type(event_id) is int:  # GitLab's usual id: no blank or bool to rule out
+        text = str(event_id)
+        if len(text) <= MAX_ID_LENGTH:
+            return text
     if isinstance(event_id, bool) or not isinstance(event_id, int | str):
         raise BadRequest(f"{where}id must be an integer or a string, got {_json_type(event_id)}")
     text = str(event_id)

@@ -199,27 +199,42 @@ class SqliteJournal(Journal):
                    events: Sequence[IncomingEvent]) -> list[AppendOutcome]:
         known = _known_keys(conn, events)
         outcomes: list[AppendOutcome] = []
-        new_keys: list[tuple[str, str, float]] = []
-        rows: list[tuple[object, ...]] = []
+        # The rows' values, flat (what the multi-row INSERTs bind), not a tuple per row.
+        new_keys: list[object] = []
+        rows: list[object] = []
+        accepted = 0
+        seq = self._next_seq
         for event in events:
-            keys = [(event.instance, key) for key in event.dedup_keys]
-            if any(key in known for key in keys):
-                outcomes.append(AppendOutcome.DUPLICATE)
-                continue
-            known.update(keys)
-            new_keys.extend((instance, key, event.received_at) for instance, key in keys)
-            self._next_seq += 1
-            rows.append((self._next_seq, event.instance, event.event_id, event.destination,
-                         event.received_at, event.body, event.event_type, event.created_at,
-                         event.entity_type, event.entity_path))
+            instance = event.instance
+            if len(event.dedup_keys) == 1:  # the usual: the id alone
+                key = event.dedup_keys[0]
+                if (instance, key) in known:
+                    outcomes.append(AppendOutcome.DUPLICATE)
+                    continue
+                known.add((instance, key))
+                new_keys += (instance, key, event.received_at)
+            else:
+                pairs = [(instance, key) for key in event.dedup_keys]
+                if any(pair in known for pair in pairs):
+                    outcomes.append(AppendOutcome.DUPLICATE)
+                    continue
+                known.update(pairs)
+                for key in event.dedup_keys:
+                    new_keys += (instance, key, event.received_at)
+            seq += 1
+            accepted += 1
+            # _EVENT_COLUMNS: seq, then IncomingEvent's fields without dedup_keys, in order.
+            rows += (seq, instance, event.event_id, event.destination, event.received_at,
+                     event.body, event.event_type, event.created_at, event.entity_type,
+                     event.entity_path)
             outcomes.append(AppendOutcome.ACCEPTED)
+        self._next_seq = seq
         if new_keys:
-            _insert_rows(conn, "INSERT INTO seen (instance, key, seen_at) VALUES ", new_keys)
-        if rows:
-            _insert_rows(conn, f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ", rows)
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'",
-                         (str(self._next_seq),))
-        duplicates = len(outcomes) - len(rows)
+            _insert_rows(conn, "INSERT INTO seen (instance, key, seen_at) VALUES ", 3, new_keys)
+        if accepted:
+            _insert_rows(conn, f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ", 10, rows)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(seq),))
+        duplicates = len(outcomes) - accepted
         if duplicates:
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? "
                          "WHERE key = 'duplicates_refused'", (duplicates,))
@@ -351,21 +366,22 @@ class _AppendGroup:
                 waiter.set_result(outcomes[start:start + count])
 
 
-def _insert_rows(conn: sqlite3.Connection, insert: str,
-                 rows: Sequence[tuple[object, ...]]) -> None:
-    """Insert ``rows`` with multi-row statements of 64, 32, ..., 1 rows.
+def _insert_rows(conn: sqlite3.Connection, insert: str, columns: int,
+                 values: Sequence[object]) -> None:
+    """Insert rows of ``columns`` values each, given flat, with multi-row statements of 64,
+    32, ..., 1 rows.
 
     ``executemany`` runs one statement step per row, and the sqlite3 module lets go of the GIL
     and takes it back around every step; one multi-row statement does that once. Measured on
     batches of 10 events: 33 -> 28 us of the writer's CPU per event. Power-of-two sizes keep
     the sqlite3 module's statement cache warm.
     """
+    count = len(values) // columns
     start = 0
-    while start < len(rows):
-        size = min(_MAX_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
-        chunk = rows[start:start + size]
-        marks = _row_marks(len(chunk[0]), size)
-        conn.execute(insert + marks, [value for row in chunk for value in row])
+    while start < count:
+        size = min(_MAX_ROWS_PER_INSERT, 1 << ((count - start).bit_length() - 1))
+        conn.execute(insert + _row_marks(columns, size),
+                     values[start * columns:(start + size) * columns])
         start += size
 
 

@@ -38,7 +38,7 @@ class CodeUnderTest:
         return env
 
 
-def code_under_test(rev: str | None, workdir: Path) -> CodeUnderTest:
+def code_under_test(rev: str | None, workdir: Path, folder: str = "code") -> CodeUnderTest:
     if rev is None:
         head = _git("rev-parse", "--short", "HEAD") or "unknown"
         dirty = _git("status", "--porcelain", "--", *PACKAGES)
@@ -52,7 +52,7 @@ def code_under_test(rev: str | None, workdir: Path) -> CodeUnderTest:
                               "--", *PACKAGES], capture_output=True, check=False)
     if archive.returncode != 0:
         raise BenchError(f"git archive {commit}: {archive.stderr.decode().strip()}")
-    target = workdir / "code"
+    target = workdir / folder
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(target, filter="data")
     return CodeUnderTest(f"{rev} = {commit[:12]} (exported)", target)

@@ -65,6 +65,7 @@ from bench.verify import (
 RESULTS_DIR = REPO / "bench" / "results"
 TOKEN_ENV = "AUDITSTREAM_BENCH_TOKEN"  # noqa: S105 (the name of a variable)
 BARE, RECEIVER, PREFILLED = "bare", "receiver", "receiver-prefilled"
+BASELINE = "receiver-baseline"  # --baseline-rev: another version's receiver, same rounds
 # The bare handler's stages between "none" and the receiver (see bench/bare_handler.py).
 LADDER = ("read", "parse", "handoff", "fsync", "handler")
 # The prefill needs about this much disk per id (body, row, index, WAL headroom).
@@ -82,6 +83,7 @@ class Options:
     server_cpus: str | None
     wrk_cpus: str | None
     rev: str | None
+    baseline_rev: str | None
     ladder: bool
     workdir: Path | None
     keep: bool
@@ -112,6 +114,10 @@ def parse_args(argv: list[str] | None) -> Options:
                         help="do not pin: servers and wrk share every core")
     parser.add_argument("--rev", help="benchmark this git revision's receiver and journal "
                                       "(exported with git archive) instead of the working tree")
+    parser.add_argument("--baseline-rev", metavar="REV",
+                        help="also run REV's receiver (on an empty journal of its own) in every "
+                             "round: receiver / baseline ratios are an A/B of two versions "
+                             "measured in the same run")
     parser.add_argument("--ladder", action="store_true",
                         help="also measure the bare handler's stages (read, parse, handoff, "
                              "fsync, handler) to show where the receiver's time goes")
@@ -131,7 +137,8 @@ def parse_args(argv: list[str] | None) -> Options:
                    prefill_ids=args.prefill_ids,
                    server_cpus=None if args.no_pin else args.server_cpus,
                    wrk_cpus=None if args.no_pin else args.wrk_cpus,
-                   rev=args.rev, ladder=args.ladder, workdir=args.workdir, keep=args.keep)
+                   rev=args.rev, baseline_rev=args.baseline_rev, ladder=args.ladder,
+                   workdir=args.workdir, keep=args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,18 +168,22 @@ def run(options: Options, workdir: Path) -> int:
         f"(+{options.warmup:g} s warm-up)"), pinning=(
         "none: servers and wrk share every core" if options.server_cpus is None else
         f"servers on CPU {options.server_cpus}, wrk on CPU {options.wrk_cpus} (taskset)"))
+    baseline = None
+    if options.baseline_rev is not None:
+        baseline = code_under_test(options.baseline_rev, workdir, "baseline-code")
+        environment["baseline"] = baseline.description
     print("\n".join(f"{key}: {value}" for key, value in environment.items()), flush=True)
     prefilled: PrefillResult | None = None
     if options.prefill_ids:
         prefilled = prefill_journal(code, workdir / "prefilled.db", options.prefill_ids)
     token = secrets.token_urlsafe(18)
-    targets = start_targets(options, code, workdir, token, prefilled is not None)
+    targets = start_targets(options, code, workdir, token, prefilled is not None, baseline)
     load = Load(connections=options.connections, wrk_threads=options.wrk_threads, token=token,
                 server_cpus=options.server_cpus, wrk_cpus=options.wrk_cpus)
     try:
         measured = measure(load, targets, rounds=options.rounds, seconds=options.duration,
                            warmup=options.warmup)
-        problems, peak_rss = check_and_read_rss(targets, code)
+        problems, peak_rss = check_and_read_rss(targets, code, baseline)
     finally:
         stop_problems = stop_all(targets)
     problems += stop_problems
@@ -185,7 +196,7 @@ def run(options: Options, workdir: Path) -> int:
     if any(m.disturbed for m in kept):
         print("NOT A RESULT: every round had a disturbed run, so the verdicts below say more "
               "about the neighbours than about the receiver")
-    figures = print_verdicts(kept, summaries, prefilled)
+    figures = print_verdicts(kept, summaries, prefilled, baseline is not None)
     results = RESULTS_DIR / time.strftime("receiver-%Y%m%d-%H%M%S.json")
     save_results(results, {
         "command": " ".join(["python -m bench.receiver_bench", *sys.argv[1:]]),
@@ -241,7 +252,7 @@ def auditstream_cli() -> str:
 
 
 def start_targets(options: Options, code: CodeUnderTest, workdir: Path, token: str,
-                  with_prefilled: bool) -> list[Target]:
+                  with_prefilled: bool, baseline: CodeUnderTest | None = None) -> list[Target]:
     targets: list[Target] = []
     try:
         for stage in ("none", *(LADDER if options.ladder else ())):
@@ -252,24 +263,27 @@ def start_targets(options: Options, code: CodeUnderTest, workdir: Path, token: s
                 name, pinned(command, options.server_cpus), "bare handler listening on",
                 workdir / f"{name}.stderr", env=code.env({TOKEN_ENV: token}),
                 cwd=REPO)))
-        journals = [(RECEIVER, workdir / "empty.db")]
+        journals = [(RECEIVER, workdir / "empty.db", code)]
         if with_prefilled:
-            journals.append((PREFILLED, workdir / "prefilled.db"))
-        for name, journal in journals:
+            journals.append((PREFILLED, workdir / "prefilled.db", code))
+        if baseline is not None:
+            journals.append((BASELINE, workdir / "baseline.db", baseline))
+        for name, journal, its_code in journals:
             command = [auditstream_cli(), "receive", "--listen", "127.0.0.1:0",
                        "--journal", str(journal), "--token-env", TOKEN_ENV]
             server = start_server(name, pinned(command, options.server_cpus),
                                   "auditstream receiver listening on",
-                                  workdir / f"{name}.stderr", env=code.env({TOKEN_ENV: token}),
-                                  cwd=workdir)
-            targets.append(Target(name, server, journal, journal_stats(code, journal)))
+                                  workdir / f"{name}.stderr",
+                                  env=its_code.env({TOKEN_ENV: token}), cwd=workdir)
+            targets.append(Target(name, server, journal, journal_stats(its_code, journal)))
     except BaseException:
         stop_all(targets)
         raise
     return targets
 
 
-def check_and_read_rss(targets: list[Target], code: CodeUnderTest
+def check_and_read_rss(targets: list[Target], code: CodeUnderTest,
+                       baseline: CodeUnderTest | None = None
                        ) -> tuple[list[str], dict[str, int]]:
     """Let in-flight requests finish, then compare wrk, /metrics and the journal; read VmHWM."""
     time.sleep(1.0)
@@ -281,7 +295,8 @@ def check_and_read_rss(targets: list[Target], code: CodeUnderTest
         metrics_url = target.server.url + "/metrics"  # http://127.0.0.1:PORT, printed by it
         with urllib.request.urlopen(metrics_url, timeout=10) as answer:  # noqa: S310
             server = parse_metrics(answer.read().decode())
-        after = journal_stats(code, target.journal)
+        its_code = baseline if target.name == BASELINE and baseline is not None else code
+        after = journal_stats(its_code, target.journal)
         delta = JournalDelta(**{key: after[key] - target.stats_before[key] for key in
                                 ("events", "remembered_ids", "duplicates_refused")})
         sent = sum_counts(report.counts for report in target.reports)
@@ -320,7 +335,8 @@ def stop_all(targets: list[Target]) -> list[str]:
 
 
 def print_verdicts(measured: list[Measured], summaries: list[Summary],
-                   prefilled: PrefillResult | None) -> dict[str, float]:
+                   prefilled: PrefillResult | None, with_baseline: bool = False
+                   ) -> dict[str, float]:
     figures: dict[str, float] = {}
     ratios = round_ratios(measured, RECEIVER, BARE)
     print(verdict("receiver / bare req/s", ratios, TARGET_RATIO))
@@ -345,6 +361,15 @@ def print_verdicts(measured: list[Measured], summaries: list[Summary],
               f"median {statistics.median(filled_cpu):.3f}")
         figures["prefilled_over_bare"] = statistics.median(
             round_ratios(measured, PREFILLED, BARE))
+    if with_baseline:
+        for by_cpu, label in ((False, "req/s"), (True, "requests per CPU-second")):
+            ratios = round_ratios(measured, RECEIVER, BASELINE, per_cpu=by_cpu)
+            rounds = ", ".join(f"{r:.3f}" for r in ratios)
+            print(f"receiver / baseline receiver, {label}: median {statistics.median(ratios):.3f} "
+                  f"(rounds: {rounds})")
+            key = "receiver_over_baseline" + ("_per_cpu_second" if by_cpu else "")
+            figures[key] = statistics.median(ratios)
+        figures["baseline_over_bare"] = statistics.median(round_ratios(measured, BASELINE, BARE))
     return figures
 
 

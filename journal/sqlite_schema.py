@@ -123,11 +123,17 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
             f"{path} has journal schema version {found}, expected {SCHEMA_VERSION}")
 
 
+# The writer's multi-row INSERTs come in every size from 1 to 64 rows for two tables: room for
+# all of them and the other statements, so none is prepared twice.
+_CACHED_STATEMENTS = 256
+
+
 def _connect(target: str, *, uri: bool, busy_timeout_seconds: float) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly one transaction.
     try:
         conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False,
-                               timeout=busy_timeout_seconds)
+                               timeout=busy_timeout_seconds,
+                               cached_statements=_CACHED_STATEMENTS)
     except sqlite3.Error as exc:
         raise JournalUnavailable(f"cannot open journal {target}: {exc}") from exc
     return conn

@@ -29,7 +29,9 @@ class TokenVerifier:
 
     def destination_for(self, path: str, token: str | None) -> DestinationConfig | None:
         """The destination holding ``token`` for ``path``, or None."""
-        candidates = self._bound.get(normalise_path(path), self._unbound)
+        # Without path-bound destinations (the usual set-up) the path does not matter.
+        candidates = (self._bound.get(normalise_path(path), self._unbound) if self._bound
+                      else self._unbound)
         if token is None:
             return None
         presented = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()

@@ -19,7 +19,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
     try:
-        raw = await _read_capped(request, limit)
+        raw = await _read_capped(request, declared, limit)
     except ConnectionResetError as exc:
         # The client went away mid-body (aiohttp says "Connection lost"): a refusal, not a
         # server error; nobody will read the answer, but the log gets one line, no traceback.
@@ -46,8 +46,7 @@ def gunzip_capped(data: bytes, limit: int) -> bytes:
     return decoded
 
 
-async def _read_capped(request: web.Request, limit: int) -> bytes:
-    declared = request.content_length
+async def _read_capped(request: web.Request, declared: int | None, limit: int) -> bytes:
     if declared == 0:
         return b""
     if declared is not None:  # within the limit (checked above)

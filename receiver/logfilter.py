@@ -28,8 +28,9 @@ class MalformedHttpFilter(logging.Filter):
             record.args = ()
             record.exc_info = None
             record.exc_text = None
-            record.levelno = logging.WARNING
-            record.levelname = logging.getLevelName(logging.WARNING)
+            if record.levelno > logging.WARNING:  # aiohttp logs some at DEBUG: left there
+                record.levelno = logging.WARNING
+                record.levelname = logging.getLevelName(logging.WARNING)
         return True
 
 

@@ -29,19 +29,19 @@ APPEND_SECONDS_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.
 class LatencyHistogram:
     """Observations counted per bucket (not cumulative: an observation touches one bucket)."""
 
-    bounds: tuple[float, ...] = APPEND_SECONDS_BUCKETS
     counts: list[int] = field(default_factory=lambda: [0] * (len(APPEND_SECONDS_BUCKETS) + 1))
     total: float = 0.0
 
     def observe(self, seconds: float) -> None:
         # bisect_left: a value equal to a bound falls in that bound's bucket (le = "<=").
-        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.counts[bisect.bisect_left(APPEND_SECONDS_BUCKETS, seconds)] += 1
         self.total += seconds
 
     def cumulative(self) -> list[tuple[str, float]]:
         buckets: list[tuple[str, float]] = []
         running = 0
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+        for bound, count in zip((*APPEND_SECONDS_BUCKETS, float("inf")), self.counts,
+                                strict=True):
             running += count
             buckets.append((_bound_label(bound), running))
         return buckets

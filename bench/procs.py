@@ -162,6 +162,47 @@ def idle_and_steal(before: CpuTimes, after: CpuTimes) -> tuple[float, float]:
     return (after.idle - before.idle) / total, (after.steal - before.steal) / total
 
 
+@dataclass(frozen=True, slots=True)
+class DiskTimes:
+    """Cumulative counters of one block device (``/sys/dev/block/MAJ:MIN/stat``): writes and
+    cache flushes completed, and the milliseconds they took."""
+
+    writes: int
+    write_ms: int
+    flushes: int
+    flush_ms: int
+
+
+def disk_times(path: Path) -> DiskTimes | None:
+    """The counters of the block device that holds ``path``; None where there is no block
+    device to read (tmpfs, overlay) or the kernel does not count flushes."""
+    device = os.stat(path).st_dev
+    stat = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}/stat")
+    try:
+        fields = [int(value) for value in stat.read_text().split()]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 17:  # flush counters came with Linux 5.5
+        return None
+    return DiskTimes(writes=fields[4], write_ms=fields[7], flushes=fields[15],
+                     flush_ms=fields[16])
+
+
+def disk_latency_ms(before: DiskTimes | None,
+                    after: DiskTimes | None) -> tuple[float | None, float | None]:
+    """Average milliseconds per write and per cache flush between two readings (None: none
+    completed, or no readings).
+
+    The receiver answers only after its fsync, and with every connection waiting on the same
+    batch its core idles meanwhile: these say how long the disk kept it waiting.
+    """
+    if before is None or after is None:
+        return None, None
+    writes, flushes = after.writes - before.writes, after.flushes - before.flushes
+    return ((after.write_ms - before.write_ms) / writes if writes > 0 else None,
+            (after.flush_ms - before.flush_ms) / flushes if flushes > 0 else None)
+
+
 def parse_cpu_list(text: str) -> set[int]:
     """taskset's list syntax: ``0``, ``0,2``, ``0-3``."""
     cpus: set[int] = set()

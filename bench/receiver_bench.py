@@ -179,7 +179,7 @@ def run(options: Options, workdir: Path) -> int:
     token = secrets.token_urlsafe(18)
     targets = start_targets(options, code, workdir, token, prefilled is not None, baseline)
     load = Load(connections=options.connections, wrk_threads=options.wrk_threads, token=token,
-                server_cpus=options.server_cpus, wrk_cpus=options.wrk_cpus)
+                server_cpus=options.server_cpus, wrk_cpus=options.wrk_cpus, journals=workdir)
     try:
         measured = measure(load, targets, rounds=options.rounds, seconds=options.duration,
                            warmup=options.warmup)

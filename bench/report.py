@@ -31,6 +31,10 @@ class Measured:
     steal: float  # fraction of the servers' CPUs taken by the hypervisor for other guests
     foreign_cores: float  # CPU used on the servers' CPUs by processes outside the benchmark
     wrk_foreign_cores: float  # the same on wrk's CPUs (0 when nothing is pinned)
+    # Average ms per write and per cache flush on the journals' disk during the run (None: not
+    # watched, or none completed). A receiver's core idles while its batch's fsync waits.
+    disk_write_ms: float | None = None
+    disk_flush_ms: float | None = None
 
     @property
     def disturbed(self) -> bool:
@@ -109,15 +113,20 @@ def round_ratios(runs: Sequence[Measured], numerator: str, denominator: str,
 
 def rounds_table(runs: Sequence[Measured]) -> str:
     header = ["round", "target", "req/s", "p50 ms", "p99 ms", "server main", "server other",
-              "wrk cores", "idle", "steal", "others (server/wrk CPUs)"]
+              "wrk cores", "idle", "steal", "disk write/flush ms", "others (server/wrk CPUs)"]
     rows = [[str(m.round), m.target, f"{m.run.report.requests_per_second:,.0f}",
              f"{m.run.report.latency_ms[50]:.2f}", f"{m.run.report.latency_ms[99]:.2f}",
              f"{m.server_main_cores:.2f}", f"{m.server_other_cores:.2f}",
              f"{m.run.wrk_cores:.2f}", f"{m.server_cpus_idle:.0%}", f"{m.steal:.0%}",
+             f"{_ms(m.disk_write_ms)}/{_ms(m.disk_flush_ms)}",
              f"{m.foreign_cores:.2f}/{m.wrk_foreign_cores:.2f}"
              + (" DISTURBED" if m.disturbed else "")]
             for m in runs]
     return table(header, rows)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def summary_table(summaries: Sequence[Summary], peak_rss: dict[str, int]) -> str:

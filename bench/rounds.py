@@ -12,6 +12,8 @@ from bench.procs import (
     cores_used,
     cpu_sample,
     cpu_times,
+    disk_latency_ms,
+    disk_times,
     idle_and_steal,
     parse_cpu_list,
     pinned,
@@ -36,13 +38,15 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """How wrk loads a target, and which CPUs the servers and wrk are pinned to (None: not)."""
+    """How wrk loads a target, which CPUs the servers and wrk are pinned to (None: not), and
+    where the journals are (whose disk is watched during each run; None: not watched)."""
 
     connections: int
     wrk_threads: int
     token: str
     server_cpus: str | None
     wrk_cpus: str | None
+    journals: Path | None = None
 
 
 class IdSource:
@@ -83,7 +87,10 @@ def measure_one(load: Load, target: Target, round_number: int, ids: IdSource,
     wrk_cpus = None if load.wrk_cpus is None else parse_cpu_list(load.wrk_cpus)
     before = cpu_sample(target.server.pid)
     cpus_before, wrk_before = cpu_times(server_cpus), cpu_times(wrk_cpus)
+    disk_before = None if load.journals is None else disk_times(load.journals)
     run = wrk_once(load, target, ids, seconds)
+    write_ms, flush_ms = disk_latency_ms(
+        disk_before, None if load.journals is None else disk_times(load.journals))
     main_cores, other_cores = cores_used(before, cpu_sample(target.server.pid))
     idle, steal = idle_and_steal(cpus_before, cpu_times(server_cpus))
     ours = main_cores + other_cores + (run.wrk_cores if server_cpus is None else 0)
@@ -96,7 +103,8 @@ def measure_one(load: Load, target: Target, round_number: int, ids: IdSource,
         server_main_cores=main_cores, server_other_cores=other_cores,
         server_cpus_idle=idle, steal=steal,
         foreign_cores=max(_busy_cores(server_cpus, idle, steal) - ours, 0.0),
-        wrk_foreign_cores=max(wrk_foreign, 0.0))
+        wrk_foreign_cores=max(wrk_foreign, 0.0), disk_write_ms=write_ms,
+        disk_flush_ms=flush_ms)
 
 
 def progress_line(m: Measured) -> str:

@@ -17,7 +17,13 @@ from journal import AppendOutcome, IncomingEvent, Journal, JournalError
 from receiver.auth import TokenVerifier
 from receiver.body import read_body
 from receiver.config import DestinationConfig, ReceiverConfig
-from receiver.errors import Forbidden, ReceiverError, Unauthorized, Unavailable
+from receiver.errors import (
+    Forbidden,
+    ReceiverError,
+    RequestTimeout,
+    Unauthorized,
+    Unavailable,
+)
 from receiver.metrics import ReceiverMetrics
 from receiver.network import Address, allowed, client_address
 from receiver.parse import ParsedEvent, parse_body
@@ -89,7 +95,8 @@ async def receive_events(request: web.Request) -> web.Response:
     if destination is None:
         raise Unauthorized(f"missing {TOKEN_HEADER} header" if token is None
                            else f"wrong {TOKEN_HEADER} for this path")
-    body = await read_body(request, state.config.max_body_bytes)
+    body = await read_body(request, state.config.max_body_bytes,
+                           state.config.body_timeout_seconds)
     parsed = parse_body(body, request.headers.get(EVENT_TYPE_HEADER),
                         with_content_hash=destination.content_hash_dedup)
     outcomes = await _append(state, destination, parsed)
@@ -222,6 +229,10 @@ def _refusal(request: web.Request, exc: ReceiverError) -> web.Response:
     response = json_response(exc.status, {"error": exc.reason})
     if isinstance(exc, Unavailable):
         response.headers["Retry-After"] = str(state.config.retry_after_seconds)
+    elif isinstance(exc, RequestTimeout):
+        # The rest of that body may never come: the connection ends with this answer (aiohttp
+        # still reads what arrives for its lingering time, 10 s, before it closes).
+        response.force_close()
     return response
 
 

@@ -7,23 +7,21 @@ import zlib
 
 from aiohttp import web
 
-from receiver.errors import BadRequest, PayloadTooLarge
+from receiver.errors import BadRequest, PayloadTooLarge, RequestTimeout
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _READ_CHUNK = 64 * 1024
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The body, decoded, or ``PayloadTooLarge`` as soon as it passes ``limit`` bytes."""
+async def read_body(request: web.Request, limit: int, timeout_seconds: float) -> bytes:
+    """The body, decoded; ``PayloadTooLarge`` as soon as it passes ``limit`` bytes, and
+    ``RequestTimeout`` if it is not all in within ``timeout_seconds``."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
-    try:
-        raw = await _read_capped(request, declared, limit)
-    except ConnectionResetError as exc:
-        # The client went away mid-body (aiohttp says "Connection lost"): a refusal, not a
-        # server error; nobody will read the answer, but the log gets one line, no traceback.
-        raise BadRequest("the connection closed before the body was complete") from exc
+    raw = _already_buffered(request, declared)
+    if raw is None:
+        raw = await _read_in_time(request, declared, limit, timeout_seconds)
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding in ("", "identity"):
         return raw
@@ -46,20 +44,41 @@ def gunzip_capped(data: bytes, limit: int) -> bytes:
     return decoded
 
 
-async def _read_capped(request: web.Request, declared: int | None, limit: int) -> bytes:
+def _already_buffered(request: web.Request, declared: int | None) -> bytes | None:
+    """The body when it came whole with the headers (the usual case), else None.
+
+    Taken without the two coroutines of readexactly/read and without a timeout's timer: 1-3 us
+    a request at the receiver's pace.
+    """
     if declared == 0:
         return b""
+    content = request.content
+    if declared is None or not content.is_eof():
+        return None
+    body = content.read_nowait()
+    if len(body) == declared:
+        return body
+    raise BadRequest(f"body ended after {len(body)} of the {declared} bytes "
+                     "its Content-Length announced")
+
+
+async def _read_in_time(request: web.Request, declared: int | None, limit: int,
+                        timeout_seconds: float) -> bytes:
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            return await _read_capped(request, declared, limit)
+    except TimeoutError as exc:
+        raise RequestTimeout(f"the body was not complete within {timeout_seconds:g} s of "
+                             "the headers") from exc
+    except ConnectionResetError as exc:
+        # The client went away mid-body (aiohttp says "Connection lost"): a refusal, not a
+        # server error; nobody will read the answer, but the log gets one line, no traceback.
+        raise BadRequest("the connection closed before the body was complete") from exc
+
+
+async def _read_capped(request: web.Request, declared: int | None, limit: int) -> bytes:
     if declared is not None:  # within the limit (checked above)
         content = request.content
-        if content.is_eof():
-            # The usual case: the whole body came with the headers, and the parser has seen
-            # its end. Take what is buffered without the two coroutines of readexactly/read
-            # (1-2 us a request at the receiver's pace).
-            body = content.read_nowait()
-            if len(body) == declared:
-                return body
-            raise BadRequest(f"body ended after {len(body)} of the {declared} bytes "
-                             "its Content-Length announced")
         try:
             return await content.readexactly(declared)
         except asyncio.IncompleteReadError as exc:

@@ -16,6 +16,16 @@ DEFAULT_DESTINATION = "default"
 # What a 503 asks the sender to wait. GitLab itself never retries, but a proxy or a batched
 # sender may, and a short wait is all a lock or a full disk usually needs.
 DEFAULT_RETRY_AFTER_SECONDS = 5
+# How long a request's body may take to arrive once its headers are in. GitLab sends its
+# events whole and gives up after 8-30 s itself; without a bound a client that trickles a body
+# holds a connection and a handler for as long as it likes.
+DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
+# How long a connection may wait for a request's headers to be complete: from its opening, or
+# from its previous answer. aiohttp closes it then, whether it sent nothing or trickles a
+# header (slowloris). The default is aiohttp's own since 3.10 (aio-libs/aiohttp#9285): longer
+# than a reverse proxy's keep-alive (nginx 75 s, AWS ALB 1 h), so that a proxy never sends a
+# request into a connection we are closing. Lower it when GitLab connects directly.
+DEFAULT_IDLE_TIMEOUT_SECONDS = 3630.0
 # How long in-flight requests may take to finish on SIGTERM before the server closes.
 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10.0
 
@@ -51,6 +61,8 @@ class ReceiverConfig:
     port: int = DEFAULT_LISTEN_PORT
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
+    idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS
     shutdown_timeout_seconds: float = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
     tls_cert: Path | None = None
     tls_key: Path | None = None

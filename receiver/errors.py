@@ -4,6 +4,7 @@
     ├── Unauthorized      (401)   no token, or one no destination holds; never retry as is
     ├── Forbidden         (403)   the client's network is not on the allow-list; never retry
     ├── BadRequest        (400)   the body is not what GitLab sends; never retry as is
+    ├── RequestTimeout    (408)   the body did not arrive in time (a stalled or hostile client)
     ├── PayloadTooLarge   (413)   the body, or its gzip-decoded form, is over the limit
     └── Unavailable       (503)   the journal cannot take writes now; retrying later can help
 """
@@ -37,6 +38,11 @@ class Forbidden(ReceiverError):
 class BadRequest(ReceiverError):
     status = 400
     outcome = "bad_request"
+
+
+class RequestTimeout(ReceiverError):
+    status = 408
+    outcome = "timeout"
 
 
 class PayloadTooLarge(ReceiverError):

@@ -47,8 +47,10 @@ async def start_receiver(config: ReceiverConfig, journal: Journal,
     app = create_app(config, journal, metrics)
     app[RECEIVER_STATE].probes.extend(probes or [])
     # We decode gzip ourselves, with a cap, so a bad or huge stream gets a JSON answer.
+    # keepalive_timeout also bounds a connection that never completes its headers.
     runner = web.AppRunner(app, auto_decompress=False, access_log=None,
                            shutdown_timeout=config.shutdown_timeout_seconds,
+                           keepalive_timeout=config.idle_timeout_seconds,
                            handle_signals=False)
     tls = server_context(config.tls_cert, config.tls_key) \
         if config.tls_cert is not None and config.tls_key is not None else None

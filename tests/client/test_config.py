@@ -24,6 +24,8 @@ def test_full_config_is_read(tmp_path: Path) -> None:
 [receiver]
 listen = "0.0.0.0:9000"
 max_body_bytes = 2048
+body_timeout_seconds = 2.5
+idle_timeout_seconds = 75
 [[receiver.destinations]]
 name = "acme"
 instance = "gitlab.example.com"
@@ -41,6 +43,7 @@ retention_days = 1
     receiver = config.receiver
     assert receiver is not None
     assert (receiver.host, receiver.port, receiver.max_body_bytes) == ("0.0.0.0", 9000, 2048)
+    assert (receiver.body_timeout_seconds, receiver.idle_timeout_seconds) == (2.5, 75.0)
     acme, globex = receiver.destinations
     assert [t.reveal() for t in acme.tokens] == [ENV["ACME_TOKEN"], ENV["NEW_TOKEN"]]
     assert (acme.instance, acme.path) == ("gitlab.example.com", None)
@@ -83,6 +86,12 @@ def test_tokens_never_show_in_reprs(tmp_path: Path) -> None:
      '[journal]\nretention_days = -1\n', "journal.retention_days: must be a non-negative"),
     ('[[receiver.destinations]]\nname = "a"\ntoken_env = "ACME_TOKEN"\n'
      '[journal]\nbackend = "postgres"\n', "journal.backend: unknown journal backend"),
+    ('[receiver]\nbody_timeout_seconds = 0\n[[receiver.destinations]]\nname = "a"\n'
+     'token_env = "ACME_TOKEN"\n', "receiver.body_timeout_seconds: must be more than 0"),
+    ('[receiver]\nbody_timeout_seconds = "soon"\n[[receiver.destinations]]\nname = "a"\n'
+     'token_env = "ACME_TOKEN"\n', "receiver.body_timeout_seconds: must be a non-negative"),
+    ('[receiver]\nidle_timeout_seconds = 0\n[[receiver.destinations]]\nname = "a"\n'
+     'token_env = "ACME_TOKEN"\n', "receiver.idle_timeout_seconds: must be more than 0"),
     ("[receiver\n", "not valid TOML"),
     ("[surprise]\n", "surprise: unknown key"),
 ])

@@ -47,8 +47,8 @@ def gunzip_capped(data: bytes, limit: int) -> bytes:
 def _already_buffered(request: web.Request, declared: int | None) -> bytes | None:
     """The body when it came whole with the headers (the usual case), else None.
 
-    Taken without the two coroutines of readexactly/read and without a timeout's timer: 1-3 us
-    a request at the receiver's pace.
+    Taken without the two coroutines of readexactly/read and without a timer: entering and
+    leaving ``asyncio.timeout`` alone costs ~4 us here, against ~75 us for a whole request.
     """
     if declared == 0:
         return b""

@@ -200,23 +200,16 @@ def _receiver(section: Section) -> ReceiverConfig:
         max_body_bytes=int(section.number("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
         retry_after_seconds=int(section.number("retry_after_seconds",
                                                DEFAULT_RETRY_AFTER_SECONDS)),
-        body_timeout_seconds=_more_than_zero(section, "body_timeout_seconds",
-                                             DEFAULT_BODY_TIMEOUT_SECONDS),
-        idle_timeout_seconds=_more_than_zero(section, "idle_timeout_seconds",
-                                             DEFAULT_IDLE_TIMEOUT_SECONDS),
+        body_timeout_seconds=section.positive_number("body_timeout_seconds",
+                                                     DEFAULT_BODY_TIMEOUT_SECONDS),
+        idle_timeout_seconds=section.positive_number("idle_timeout_seconds",
+                                                     DEFAULT_IDLE_TIMEOUT_SECONDS),
         shutdown_timeout_seconds=section.number("shutdown_timeout_seconds",
                                                 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS),
         tls_cert=tls_cert, tls_key=tls_key,
         allow_networks=_networks(section, "allow_networks"),
         trusted_proxies=_networks(section, "trusted_proxies"),
     )
-
-
-def _more_than_zero(section: Section, key: str, default: float) -> float:
-    value = section.number(key, default)
-    if value == 0:
-        raise section.error(key, "must be more than 0")
-    return value
 
 
 def _tls(section: Section) -> tuple[Path | None, Path | None]:

@@ -61,6 +61,12 @@ class Section:
             raise self.error(key, f"must be a non-negative number, got {value!r}")
         return float(value)
 
+    def positive_number(self, key: str, default: float) -> float:
+        value = self.number(key, default)
+        if value == 0:
+            raise self.error(key, "must be more than 0")
+        return value
+
     def boolean(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):

@@ -149,7 +149,7 @@ async def serve(host: str, port: int, stage: str) -> None:
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
         if stage == "handler":  # as auditstream's serving does once it has started
-            from client.gctune import settle_after_startup
+            from auditstream.wiring.gctune import settle_after_startup
             settle_after_startup()
         bound = next(a for a in runner.addresses if isinstance(a, tuple))
         print(f"{READY_LINE} http://{bound[0]}:{bound[1]} (stage {stage})", flush=True)

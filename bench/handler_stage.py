@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from journal import (
+from auditstream.common.secrets import Secret
+from auditstream.journal import (
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -21,9 +22,8 @@ from journal import (
     PurgeResult,
     StoredEvent,
 )
-from receiver.app import create_app
-from receiver.config import DestinationConfig, ReceiverConfig
-from receiver.secrets import Secret
+from auditstream.receiver.app import create_app
+from auditstream.receiver.config import DestinationConfig, ReceiverConfig
 
 
 class NothingKept(Journal):

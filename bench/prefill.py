@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from auditstream.journal import AppendOutcome, IncomingEvent, Journal, JournalConfig, open_journal
 from bench.events import event_body
-from journal import AppendOutcome, IncomingEvent, Journal, JournalConfig, open_journal
 
 PREFILL_FIRST_ID = 1_000_000_000
 DEFAULT_BATCH_EVENTS = 20_000

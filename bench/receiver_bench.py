@@ -243,14 +243,6 @@ def prefill_journal(code: CodeUnderTest, path: Path, ids: int) -> PrefillResult:
     return result
 
 
-def auditstream_cli() -> str:
-    beside = Path(sys.executable).with_name("auditstream")
-    found = str(beside) if beside.exists() else shutil.which("auditstream")
-    if found is None:
-        raise BenchError("the auditstream CLI is not installed in this environment")
-    return found
-
-
 def start_targets(options: Options, code: CodeUnderTest, workdir: Path, token: str,
                   with_prefilled: bool, baseline: CodeUnderTest | None = None) -> list[Target]:
     targets: list[Target] = []
@@ -269,7 +261,7 @@ def start_targets(options: Options, code: CodeUnderTest, workdir: Path, token: s
         if baseline is not None:
             journals.append((BASELINE, workdir / "baseline.db", baseline))
         for name, journal, its_code in journals:
-            command = [auditstream_cli(), "receive", "--listen", "127.0.0.1:0",
+            command = [*its_code.cli, "receive", "--listen", "127.0.0.1:0",
                        "--journal", str(journal), "--token-env", TOKEN_ENV]
             server = start_server(name, pinned(command, options.server_cpus),
                                   "auditstream receiver listening on",
@@ -311,7 +303,7 @@ def check_and_read_rss(targets: list[Target], code: CodeUnderTest,
 
 def journal_stats(code: CodeUnderTest, path: Path) -> dict[str, int]:
     """``auditstream journal stats --output json``: the journal as its own CLI sees it."""
-    completed = subprocess.run([auditstream_cli(), "journal", "stats", "--journal", str(path),
+    completed = subprocess.run([*code.cli, "journal", "stats", "--journal", str(path),
                                 "--output", "json"], capture_output=True, text=True,
                                env=code.env(), check=False)
     if completed.returncode != 0:

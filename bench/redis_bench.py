@@ -168,7 +168,7 @@ def make_target(workdir: Path, name: str, backend: str, redis: RedisServer) -> T
 def start_receiver(code: CodeUnderTest, target: Target, index: int, token: str,
                    workdir: Path) -> Server:
     name = f"{target.name.replace(' ', '')}-{index}"
-    command = [str(Path(sys.executable).with_name("auditstream")), "receive",
+    command = [*code.cli, "receive",
                "--config", str(target.config)]
     return start_server(name, command, "auditstream receiver listening on",
                         workdir / f"{name}.stderr", env=code.env({TOKEN_ENV: token}),
@@ -214,7 +214,7 @@ def measure(args: argparse.Namespace, target: Target, token: str, first_id: int,
 
 
 def check(code: CodeUnderTest, target: Target, in_flight_at_stops: int) -> list[str]:
-    completed = subprocess.run([str(Path(sys.executable).with_name("auditstream")), "journal",
+    completed = subprocess.run([*code.cli, "journal",
                                 "stats", "--config", str(target.config), "--output", "json"],
                                capture_output=True, text=True, env=code.env(), check=False,
                                cwd=target.config.parent)

@@ -162,7 +162,7 @@ def run(options: Options, workdir: Path) -> int:
     code = code_under_test(options.rev, workdir)
     if options.pythonpath is not None:
         code = CodeUnderTest(f"{options.pythonpath} first on PYTHONPATH ({code.description})",
-                             options.pythonpath)
+                             options.pythonpath, code.cli)
     environment = describe(code.description)
     print("\n".join(f"{key}: {value}" for key, value in environment.items()), flush=True)
     rows: list[Row] = []

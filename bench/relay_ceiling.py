@@ -19,11 +19,11 @@ from pathlib import Path
 
 import aiohttp
 
-from journal import JournalConfig, open_journal_readonly
-from relay.batch import cut_batches
-from relay.config import BatchSettings
-from relay.envelope import EnvelopeSettings, encode
-from relay.sinks.hec import DEFAULT_GZIP_LEVEL, EVENT_PATH
+from auditstream.journal import JournalConfig, open_journal_readonly
+from auditstream.relay.batch import cut_batches
+from auditstream.relay.config import BatchSettings
+from auditstream.relay.envelope import EnvelopeSettings, encode
+from auditstream.relay.sinks.hec import DEFAULT_GZIP_LEVEL, EVENT_PATH
 
 # A sink name nobody registers: read(after=...) never looks at its cursor.
 _READER = "bench-ceiling"

@@ -17,12 +17,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from auditstream.journal import JournalConfig, open_journal_readonly
 from bench.environment import CodeUnderTest
 from bench.procs import BenchError, Server, cores_used, cpu_sample, pinned, start_server
 from bench.relay_procs import (
     HEC_TOKEN_ENV,
     POLL_SECONDS,
-    auditstream_cli,
     remove_journal,
     start_sink,
     stop,
@@ -36,7 +36,6 @@ from bench.verify import (
     sum_counts,
 )
 from bench.wrk import WrkRun, run_wrk, wrk_command
-from journal import JournalConfig, open_journal_readonly
 
 STREAM_TOKEN_ENV = "AUDITSTREAM_BENCH_STREAM_TOKEN"  # noqa: S105 (the name of a variable)
 RECEIVER_READY = "auditstream receiver listening on"
@@ -121,7 +120,7 @@ def run_e2e(target: str, options: E2eOptions, workdir: Path, code: CodeUnderTest
 
 def _start_target(target: str, journal: Path, sink: Server | None, options: E2eOptions,
                   code: CodeUnderTest, tokens: tuple[str, str], workdir: Path) -> Server:
-    command = [auditstream_cli(), target, "--listen", "127.0.0.1:0", "--journal", str(journal),
+    command = [*code.cli, target, "--listen", "127.0.0.1:0", "--journal", str(journal),
                "--token-env", STREAM_TOKEN_ENV]
     if sink is not None:
         command += ["--hec-url", sink.url, "--hec-token-env", HEC_TOKEN_ENV]

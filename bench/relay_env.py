@@ -10,7 +10,7 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
-from journal import JournalConfig, open_journal_readonly
+from auditstream.journal import JournalConfig, open_journal_readonly
 
 
 def describe(code: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.environment import CodeUnderTest
+from bench.environment import CodeUnderTest, installed_cli
 from bench.procs import BenchError, Server, cores_used, cpu_sample, peak_rss_bytes, start_server
 from bench.relay_ceiling import Bodies, CeilingRun, post_bodies
 from bench.relay_collector import COUNTS_PATH
@@ -60,18 +60,10 @@ class RelayRun:
         return self.delivered / self.seconds
 
 
-def auditstream_cli() -> str:
-    beside = Path(sys.executable).with_name("auditstream")
-    found = str(beside) if beside.exists() else shutil.which("auditstream")
-    if found is None:
-        raise BenchError("the auditstream CLI is not installed in this environment")
-    return found
-
-
 def start_sink(kind: str, workdir: Path, code: CodeUnderTest, token: str) -> Server:
     """``auditstream serve hec`` or the bare collector, on a free port."""
     if kind == "hec":
-        command = [auditstream_cli(), "serve", "hec", "--listen", "127.0.0.1:0",
+        command = [*code.cli, "serve", "hec", "--listen", "127.0.0.1:0",
                    "--token-env", HEC_TOKEN_ENV]
         return start_server("hec stand-in", command, HEC_READY, workdir / "hec.stderr",
                             env=code.env({HEC_TOKEN_ENV: token}), cwd=workdir)
@@ -94,7 +86,7 @@ def run_relay(prefilled: Path, events: int, sink_kind: str, *, gzip: bool, workd
     sink = start_sink(sink_kind, workdir, code, token)
     try:
         config = relay_config(workdir / "relay.toml", sink.url, gzip=gzip)
-        command = [auditstream_cli(), "relay", "--config", str(config), "--journal", str(journal),
+        command = [*code.cli, "relay", "--config", str(config), "--journal", str(journal),
                    "--listen", "127.0.0.1:0"]
         sink_before = cpu_sample(sink.pid)
         spawned = time.monotonic()
@@ -196,7 +188,8 @@ class CeilingMeasured:
 
 def run_ceiling(bodies: Bodies, *, gzip: bool, workdir: Path, token: str) -> CeilingMeasured:
     """A fresh bare collector; every body posted by the bare client in this process."""
-    collector = start_sink("collector", workdir, CodeUnderTest("bench", None), token)
+    bench_code = CodeUnderTest("bench", None, (installed_cli(),))
+    collector = start_sink("collector", workdir, bench_code, token)
     try:
         client_before, collector_before = cpu_sample(os.getpid()), cpu_sample(collector.pid)
         run = asyncio.run(post_bodies(collector.url, token, bodies, gzip=gzip))

@@ -1,16 +1,45 @@
-"""Errors of the client package (CLI and configuration).
+"""Errors of the GitLab client. GitLab's own message is always kept, word for word.
 
-    ClientError                 base
-    └── ConfigError             the config file or options are wrong; the message names the
-                                key and the file. Retrying cannot help until they are fixed.
+    GitLabError                  base
+    ├── GitLabUnavailable        GitLab did not answer, or not with GraphQL (network, 5xx, a
+    │                            proxy's HTML); connection failures were retried already.
+    │                            Retrying later can help.
+    ├── GitLabAuthError          GitLab refused the access token (HTTP 401/403); fix the token
+    └── GitLabRefused            GitLab answered and said no; retrying the same call cannot help
+        ├── PermissionDenied     "does not exist or you don't have permission": says which
+        │                        role the operation needs
+        └── ValidationFailed     the input broke one of GitLab's rules (payload ``errors`` or a
+                                 top-level "Validation failed: ...")
 """
 
 from __future__ import annotations
 
 
-class ClientError(Exception):
-    """Base of the client package's errors."""
+class GitLabError(Exception):
+    """Base of every GitLab client error."""
 
 
-class ConfigError(ClientError):
-    """A configuration problem, naming the key and where it came from."""
+class GitLabUnavailable(GitLabError):
+    """No (GraphQL) answer from GitLab; retrying later can help."""
+
+
+class GitLabAuthError(GitLabError):
+    """GitLab refused the access token."""
+
+
+class GitLabRefused(GitLabError):
+    """GitLab answered with errors; ``messages`` are GitLab's own."""
+
+    def __init__(self, messages: list[str], hint: str = "") -> None:
+        self.messages = messages
+        self.hint = hint
+        text = "; ".join(messages)
+        super().__init__(f"{text} ({hint})" if hint else text)
+
+
+class PermissionDenied(GitLabRefused):
+    """The object does not exist, or the token's user may not act on it."""
+
+
+class ValidationFailed(GitLabRefused):
+    """GitLab's validation rules refused the input."""

@@ -1,9 +1,14 @@
 """journal: the durable, deduplicating log between receiver and relay."""
 
-from journal.base import Journal
-from journal.config import JournalConfig
-from journal.errors import JournalClosed, JournalCorrupt, JournalError, JournalUnavailable
-from journal.model import (
+from auditstream.journal.base import Journal
+from auditstream.journal.config import JournalConfig
+from auditstream.journal.errors import (
+    JournalClosed,
+    JournalCorrupt,
+    JournalError,
+    JournalUnavailable,
+)
+from auditstream.journal.model import (
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -12,7 +17,7 @@ from journal.model import (
     SinkPosition,
     StoredEvent,
 )
-from journal.open import open_journal, open_journal_readonly
+from auditstream.journal.open import open_journal, open_journal_readonly
 
 __all__ = [
     "AppendOutcome",

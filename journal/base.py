@@ -15,7 +15,7 @@ import abc
 import asyncio
 from collections.abc import Sequence
 
-from journal.model import (
+from auditstream.journal.model import (
     AppendOutcome,
     DeadLetter,
     IncomingEvent,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auditstream.common.secrets import Secret
+
 DEFAULT_JOURNAL_PATH = Path("auditstream.db")
 DEFAULT_DEDUP_WINDOW_SECONDS = 30 * 24 * 3600.0
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
@@ -30,7 +32,7 @@ class RedisSettings:
     """
 
     url: str
-    password: str | None = field(default=None, repr=False)
+    password: Secret | None = field(default=None, repr=False)
     key_prefix: str = DEFAULT_REDIS_KEY_PREFIX
     wait_replicas: int = 0
     wait_timeout_seconds: float = DEFAULT_WAIT_TIMEOUT_SECONDS

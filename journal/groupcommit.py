@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from journal.errors import JournalClosed, JournalError, JournalUnavailable
+from auditstream.journal.errors import JournalClosed, JournalError, JournalUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from journal.base import Journal
-from journal.config import JournalConfig
-from journal.errors import JournalUnavailable
-from journal.sqlite import SqliteJournal
+from auditstream.journal.base import Journal
+from auditstream.journal.config import JournalConfig
+from auditstream.journal.errors import JournalUnavailable
+from auditstream.journal.sqlite import SqliteJournal
 
 BACKENDS = ("sqlite", "redis")
 
@@ -15,7 +15,9 @@ async def open_journal(config: JournalConfig) -> Journal:
     if config.backend == "sqlite":
         return await SqliteJournal.open(config)
     if config.backend == "redis":
-        from journal.redis_journal import RedisJournal  # only those who use Redis load it
+        from auditstream.journal.redis_journal import (
+            RedisJournal,  # only those who use Redis load it
+        )
 
         return await RedisJournal.open(config)
     raise JournalUnavailable(f"unknown journal backend {config.backend!r}")
@@ -26,7 +28,7 @@ async def open_journal_readonly(config: JournalConfig) -> Journal:
     if config.backend == "sqlite":
         return await SqliteJournal.open_readonly(config)
     if config.backend == "redis":
-        from journal.redis_journal import RedisJournal
+        from auditstream.journal.redis_journal import RedisJournal
 
         return await RedisJournal.open_readonly(config)
     raise JournalUnavailable(f"unknown journal backend {config.backend!r}")

@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from journal.errors import JournalClosed
-from journal.model import IncomingEvent
+from auditstream.journal.errors import JournalClosed
+from auditstream.journal.model import IncomingEvent
 
 MAX_EVENTS_PER_CALL = 1000
 MAX_BYTES_PER_CALL = 4 * 1024 * 1024

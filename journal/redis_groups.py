@@ -40,8 +40,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from journal.model import SinkPosition, StoredEvent
-from journal.redis_layout import Keys, decode_entry, seq_of
+from auditstream.journal.model import SinkPosition, StoredEvent
+from auditstream.journal.redis_layout import Keys, decode_entry, seq_of
 
 log = logging.getLogger("auditstream.journal")
 

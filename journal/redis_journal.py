@@ -52,10 +52,10 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
-from journal.base import Journal
-from journal.config import JournalConfig, RedisSettings
-from journal.errors import JournalClosed, JournalUnavailable
-from journal.model import (
+from auditstream.journal.base import Journal
+from auditstream.journal.config import JournalConfig, RedisSettings
+from auditstream.journal.errors import JournalClosed, JournalUnavailable
+from auditstream.journal.model import (
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -63,9 +63,9 @@ from journal.model import (
     PurgeResult,
     StoredEvent,
 )
-from journal.redis_appender import GroupAppender
-from journal.redis_groups import SinkGroups, entries_in
-from journal.redis_layout import (
+from auditstream.journal.redis_appender import GroupAppender
+from auditstream.journal.redis_groups import SinkGroups, entries_in
+from auditstream.journal.redis_layout import (
     APPEND_SCRIPT,
     Keys,
     append_arguments,
@@ -124,7 +124,8 @@ class RedisJournal(Journal):
             raise JournalUnavailable("the redis journal needs [journal] url")
         settings = config.redis
         client = Redis.from_pool(BlockingConnectionPool.from_url(
-            settings.url, password=settings.password, max_connections=_MAX_CONNECTIONS,
+            settings.url, password=settings.password.reveal() if settings.password else None,
+            max_connections=_MAX_CONNECTIONS,
             timeout=_POOL_WAIT_SECONDS, socket_connect_timeout=_CONNECT_TIMEOUT_SECONDS,
             # WAIT may take its whole timeout to answer.
             socket_timeout=max(_SOCKET_TIMEOUT_SECONDS, settings.wait_timeout_seconds + 2)))

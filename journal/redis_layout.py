@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from journal.model import IncomingEvent, StoredEvent
+from auditstream.journal.model import IncomingEvent, StoredEvent
 
 HOUR = 3600.0
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from journal.base import Journal
-from journal.config import JournalConfig
-from journal.errors import JournalClosed, JournalUnavailable
-from journal.groupcommit import GroupCommitWriter
-from journal.model import (
+from auditstream.journal.base import Journal
+from auditstream.journal.config import JournalConfig
+from auditstream.journal.errors import JournalClosed, JournalUnavailable
+from auditstream.journal.groupcommit import GroupCommitWriter
+from auditstream.journal.model import (
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -26,7 +26,11 @@ from journal.model import (
     SinkPosition,
     StoredEvent,
 )
-from journal.sqlite_schema import connect_for_reading, connect_for_writing, create_journal_file
+from auditstream.journal.sqlite_schema import (
+    connect_for_reading,
+    connect_for_writing,
+    create_journal_file,
+)
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from journal.errors import JournalCorrupt, JournalUnavailable
+from auditstream.journal.errors import JournalCorrupt, JournalUnavailable
 
 SCHEMA_VERSION = "1"
 

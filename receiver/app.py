@@ -13,30 +13,27 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from journal import AppendOutcome, IncomingEvent, Journal, JournalError
-from receiver.auth import TokenVerifier
-from receiver.body import read_body
-from receiver.config import DestinationConfig, ReceiverConfig
-from receiver.errors import (
+from auditstream.common.health import ReadinessProbe, json_response, readiness_response
+from auditstream.journal import AppendOutcome, IncomingEvent, Journal, JournalError
+from auditstream.receiver.auth import TokenVerifier
+from auditstream.receiver.body import read_body
+from auditstream.receiver.config import DestinationConfig, ReceiverConfig
+from auditstream.receiver.errors import (
     Forbidden,
     ReceiverError,
     RequestTimeout,
     Unauthorized,
     Unavailable,
 )
-from receiver.metrics import ReceiverMetrics
-from receiver.network import Address, allowed, client_address
-from receiver.parse import ParsedEvent, parse_body
+from auditstream.receiver.metrics import ReceiverMetrics
+from auditstream.receiver.network import Address, allowed, client_address
+from auditstream.receiver.parse import ParsedEvent, parse_body
 
 log = logging.getLogger("auditstream.receiver")
 
 TOKEN_HEADER = "X-Gitlab-Event-Streaming-Token"  # noqa: S105 (a header name)
 EVENT_TYPE_HEADER = "X-Gitlab-Audit-Event-Type"
 READY_CHECK_TIMEOUT_SECONDS = 3.0
-
-# A readiness probe names a component and says whether it is fine, and why not.
-ReadinessProbe = Callable[[], Awaitable[tuple[str, bool, str]]]
-
 
 @dataclass(slots=True)
 class ReceiverState:
@@ -185,17 +182,6 @@ def _recent_append_failure(state: ReceiverState) -> dict[str, object] | None:
     return {"ok": False, "reason": f"an append failed {ago:.1f} s ago: {reason}"}
 
 
-async def readiness_response(probes: list[ReadinessProbe],
-                             components: dict[str, dict[str, object]]) -> web.Response:
-    """200 when every component (those given, then each probe's) is fine, else 503."""
-    for probe in probes:
-        name, ok, reason = await probe()
-        components[name] = {"ok": ok} if ok else {"ok": False, "reason": reason}
-    ready = all(component["ok"] for component in components.values())
-    return json_response(200 if ready else 503,
-                         {"status": "ready" if ready else "not ready", "components": components})
-
-
 async def metrics_endpoint(request: web.Request) -> web.Response:
     """Prometheus text exposition of this receiver's registry."""
     registry = request.app[RECEIVER_STATE].metrics.registry
@@ -249,8 +235,3 @@ def _refusal(request: web.Request, exc: ReceiverError) -> web.Response:
         # still reads what arrives for its lingering time, 10 s, before it closes).
         response.force_close()
     return response
-
-
-def json_response(status: int, payload: dict[str, object]) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(payload),
-                        content_type="application/json")

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
-from receiver.config import DestinationConfig
+from auditstream.receiver.config import DestinationConfig
 
 
 class TokenVerifier:

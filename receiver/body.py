@@ -7,7 +7,7 @@ import zlib
 
 from aiohttp import web
 
-from receiver.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from auditstream.receiver.errors import BadRequest, PayloadTooLarge, RequestTimeout
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _READ_CHUNK = 64 * 1024

@@ -1,12 +1,12 @@
-"""The receiver's configuration: frozen values, built and validated by ``client.config``."""
+"""The receiver's configuration: frozen values, built and validated by ``config.app``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from receiver.network import Network
-from receiver.secrets import Secret
+from auditstream.common.secrets import Secret
+from auditstream.receiver.network import Network
 
 DEFAULT_LISTEN_HOST = "127.0.0.1"
 DEFAULT_LISTEN_PORT = 8080

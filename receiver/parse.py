@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from receiver.errors import BadRequest
+from auditstream.receiver.errors import BadRequest
 
 # The fields that make a stream-only event what it is, for the optional content-hash key:
 # GitLab re-sends such events with a fresh random UUID, so the id cannot catch those repeats.

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from journal import Journal, JournalConfig, JournalError
-from receiver.app import RECEIVER_STATE, ReadinessProbe, create_app
-from receiver.config import ReceiverConfig
-from receiver.logfilter import quiet_malformed_http_logs
-from receiver.metrics import ReceiverMetrics
-from receiver.tls import server_context
+from auditstream.common.health import ReadinessProbe
+from auditstream.journal import Journal
+from auditstream.receiver.app import RECEIVER_STATE, create_app
+from auditstream.receiver.config import ReceiverConfig
+from auditstream.receiver.logfilter import quiet_malformed_http_logs
+from auditstream.receiver.metrics import ReceiverMetrics
+from auditstream.receiver.tls import server_context
 
 log = logging.getLogger("auditstream.receiver")
 
@@ -72,16 +71,3 @@ def _bound_address(runner: web.AppRunner) -> tuple[str, int]:
             return str(address[0]), int(address[1])
     raise RuntimeError("the receiver is not listening on a TCP address")
 
-
-async def purge_periodically(journal: Journal, config: JournalConfig) -> None:
-    """Apply retention now and then; a failed pass is logged and tried again next time."""
-    while True:
-        try:
-            result = await journal.purge(time.time())
-        except JournalError as exc:
-            log.warning("journal retention pass failed: %s", exc)
-        else:
-            if result.bodies_removed or result.ids_forgotten:
-                log.info("journal retention: %d bodies removed, %d ids forgotten",
-                         result.bodies_removed, result.ids_forgotten)
-        await asyncio.sleep(config.purge_interval_seconds)

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from relay.batch import Batch
-from relay.errors import RelayError
-from relay.sinks.base import Sink
-from relay.window import Window
+from auditstream.relay.batch import Batch
+from auditstream.relay.errors import RelayError
+from auditstream.relay.sinks.base import Sink
+from auditstream.relay.window import Window
 
 log = logging.getLogger("auditstream.relay")
 

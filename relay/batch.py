@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from relay.envelope import Envelope
+from auditstream.relay.envelope import Envelope
 
 # Vector flushes at 1 MB or 1 s; a site's max_content_length is often 1-10 MB.
 DEFAULT_BATCH_MAX_EVENTS = 1000

@@ -1,23 +1,23 @@
-"""The relay's configuration: frozen values, built and validated by ``client.config``."""
+"""The relay's configuration: frozen values, built and validated by ``auditstream.config.app``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from receiver.secrets import Secret
-from relay.batch import (
+from auditstream.common.secrets import Secret
+from auditstream.relay.batch import (
     DEFAULT_BATCH_MAX_BYTES,
     DEFAULT_BATCH_MAX_EVENTS,
     DEFAULT_BATCH_MAX_WAIT_SECONDS,
 )
-from relay.decision import (
+from auditstream.relay.decision import (
     DEFAULT_BACKOFF_BASE_SECONDS,
     DEFAULT_BACKOFF_CAP_SECONDS,
     DEFAULT_PAUSE_RETRY_SECONDS,
 )
-from relay.envelope import EnvelopeSettings
-from relay.sinks.hec import DEFAULT_GZIP_LEVEL, DEFAULT_TIMEOUT_SECONDS
+from auditstream.relay.envelope import EnvelopeSettings
+from auditstream.relay.sinks.hec import DEFAULT_GZIP_LEVEL, DEFAULT_TIMEOUT_SECONDS
 
 # Vector polls /ack every 10 s; Splunk may hold a small last batch about 2 minutes.
 DEFAULT_ACK_POLL_SECONDS = 10.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from journal import StoredEvent
+from auditstream.journal import StoredEvent
 
 DEFAULT_SOURCETYPE = "gitlab:audit"
 

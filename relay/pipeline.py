@@ -21,11 +21,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from journal import Journal, JournalError, StoredEvent
-from relay.acks import AckTracker
-from relay.batch import Batch
-from relay.config import AckSettings, BatchSettings, RetrySettings
-from relay.decision import (
+from auditstream.journal import Journal, JournalError, StoredEvent
+from auditstream.relay.acks import AckTracker
+from auditstream.relay.batch import Batch
+from auditstream.relay.config import AckSettings, BatchSettings, RetrySettings
+from auditstream.relay.decision import (
     DeadLetter,
     Decision,
     Delivered,
@@ -35,11 +35,11 @@ from relay.decision import (
     backoff_delay,
     decide,
 )
-from relay.envelope import EnvelopeSettings
-from relay.errors import RelayError
-from relay.metrics import RelayMetrics
-from relay.sinks.base import Sink
-from relay.window import Window, WindowLedger, make_window
+from auditstream.relay.envelope import EnvelopeSettings
+from auditstream.relay.errors import RelayError
+from auditstream.relay.metrics import RelayMetrics
+from auditstream.relay.sinks.base import Sink
+from auditstream.relay.window import Window, WindowLedger, make_window
 
 log = logging.getLogger("auditstream.relay")
 

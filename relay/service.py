@@ -7,22 +7,19 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry
 
-from journal import Journal
-from relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
-from relay.metrics import RelayMetrics
-from relay.pipeline import PipelineSettings, SinkPipeline
-from relay.sinks.base import Sink, SinkHealth
-from relay.sinks.file import FileSink
-from relay.sinks.hec import HecSink
+from auditstream.common.health import ReadinessProbe
+from auditstream.journal import Journal
+from auditstream.relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
+from auditstream.relay.metrics import RelayMetrics
+from auditstream.relay.pipeline import PipelineSettings, SinkPipeline
+from auditstream.relay.sinks.base import Sink, SinkHealth
+from auditstream.relay.sinks.file import FileSink
+from auditstream.relay.sinks.hec import HecSink
 
 log = logging.getLogger("auditstream.relay")
-
-ReadinessProbe = Callable[[], Awaitable[tuple[str, bool, str]]]
-
 
 def build_sink(config: SinkConfig) -> Sink:
     if isinstance(config, FileSinkConfig):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from receiver.app import json_response, readiness_response
-from relay.service import ReadinessProbe
+from auditstream.common.health import ReadinessProbe, json_response, readiness_response
 
 _REGISTRY = web.AppKey("registry", CollectorRegistry)
 _PROBES = web.AppKey("probes", list[ReadinessProbe])

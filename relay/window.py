@@ -11,10 +11,10 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from journal import StoredEvent
-from relay.batch import Batch, cut_batches
-from relay.config import BatchSettings
-from relay.envelope import EnvelopeSettings, encode
+from auditstream.journal import StoredEvent
+from auditstream.relay.batch import Batch, cut_batches
+from auditstream.relay.config import BatchSettings
+from auditstream.relay.envelope import EnvelopeSettings, encode
 
 
 @dataclass(slots=True, eq=False)

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from journal import JournalConfig
-from journal.sqlite import SqliteJournal
-from receiver.config import DestinationConfig, ReceiverConfig
-from receiver.secrets import Secret
-from receiver.service import RunningReceiver, start_receiver
+from auditstream.common.secrets import Secret
+from auditstream.journal import JournalConfig
+from auditstream.journal.sqlite import SqliteJournal
+from auditstream.receiver.config import DestinationConfig, ReceiverConfig
+from auditstream.receiver.service import RunningReceiver, start_receiver
 
 # The machines that run this suite are shared and noisy: Hypothesis's per-example deadline
 # (200 ms) failed a property test on a slow moment, not on a wrong answer. pytest-timeout bounds

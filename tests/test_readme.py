@@ -33,7 +33,7 @@ def readme_blocks(language: str) -> list[str]:
 
 
 def test_every_config_example_is_a_valid_config(tmp_path: Path) -> None:
-    from client.config import load_config
+    from auditstream.config.app import load_config
     from tests.security.ca import ThrowawayCA
 
     issued = ThrowawayCA(tmp_path / "pki").issue("audit.example.com")
@@ -56,7 +56,7 @@ def test_every_config_example_is_a_valid_config(tmp_path: Path) -> None:
 def test_every_command_the_readme_shows_exists() -> None:
     from click.testing import CliRunner
 
-    from client.cli import cli
+    from auditstream.cli.main import cli
 
     readme = (ROOT / "README.md").read_text()
     code = readme_blocks("sh") + readme_blocks("") + re.findall(r"`([^`\n]+)`", readme)

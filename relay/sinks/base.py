@@ -6,7 +6,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from relay.batch import Batch
+from auditstream.relay.batch import Batch
 
 
 @dataclass(frozen=True, slots=True)

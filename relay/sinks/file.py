@@ -8,9 +8,9 @@ import contextlib
 import os
 from pathlib import Path
 
-from relay.batch import Batch
-from relay.errors import SinkWriteFailed
-from relay.sinks.base import Sink, SinkAnswer, SinkHealth
+from auditstream.relay.batch import Batch
+from auditstream.relay.errors import SinkWriteFailed
+from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
 
 _SUCCESS = b'{"text":"Success","code":0}'
 

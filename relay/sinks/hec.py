@@ -17,10 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
-from receiver.secrets import Secret
-from relay.batch import Batch
-from relay.errors import SinkUnavailable
-from relay.sinks.base import Sink, SinkAnswer, SinkHealth
+from auditstream.common.secrets import Secret
+from auditstream.relay.batch import Batch
+from auditstream.relay.errors import SinkUnavailable
+from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
 
 EVENT_PATH = "/services/collector/event"
 HEALTH_PATH = "/services/collector/health"

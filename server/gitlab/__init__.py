@@ -1,9 +1,9 @@
-"""server.gitlab: a GitLab stand-in that manages audit event streaming destinations through
-GitLab's own GraphQL API and streams audit events as GitLab does, faults included.
+"""auditstream.server.gitlab: a GitLab stand-in that manages audit event streaming destinations
+through GitLab's own GraphQL API and streams audit events as GitLab does, faults included.
 
 The in-process API for tests and demos::
 
-    from server.gitlab import GitLabConfig, Knobs, running_gitlab
+    from auditstream.server.gitlab import GitLabConfig, Knobs, running_gitlab
 
     async with running_gitlab() as gitlab:                  # the built-in demo seed
         gitlab.url, gitlab.graphql_url                      # --gitlab-url, POST /api/graphql
@@ -60,10 +60,10 @@ REST: ``GET /api/v4/groups/:id/audit_events`` (Owner), ``/projects/:id/audit_eve
 ``created_after``/``created_before`` and GitLab's pagination headers.
 """
 
-from server.gitlab.activity import DEFAULT_TYPES, KINDS, ActivitySpec
-from server.gitlab.config import GitLabConfig
-from server.gitlab.deliveries import Deliveries, Delivery, Result
-from server.gitlab.destinations import (
+from auditstream.server.gitlab.activity import DEFAULT_TYPES, KINDS, ActivitySpec
+from auditstream.server.gitlab.config import GitLabConfig
+from auditstream.server.gitlab.deliveries import Deliveries, Delivery, Result
+from auditstream.server.gitlab.destinations import (
     EVENT_TYPE_HEADER,
     TOKEN_HEADER,
     Api,
@@ -72,7 +72,7 @@ from server.gitlab.destinations import (
     NamespaceFilter,
     Scope,
 )
-from server.gitlab.errors import (
+from auditstream.server.gitlab.errors import (
     RESOURCE_NOT_AVAILABLE,
     ArgumentError,
     GitLabConfigError,
@@ -83,11 +83,11 @@ from server.gitlab.errors import (
     StandInRequestError,
     UnknownToken,
 )
-from server.gitlab.events import AuditEvent, EventLog
-from server.gitlab.schema import gitlab_schema, schema_sdl
-from server.gitlab.seed import DEFAULT_SEED, Role, Seed, SeedUser, load_seed, seed_from
-from server.gitlab.service import RunningGitLab, running_gitlab, start_gitlab
-from server.gitlab.streaming import Knobs, Reason
+from auditstream.server.gitlab.events import AuditEvent, EventLog
+from auditstream.server.gitlab.schema import gitlab_schema, schema_sdl
+from auditstream.server.gitlab.seed import DEFAULT_SEED, Role, Seed, SeedUser, load_seed, seed_from
+from auditstream.server.gitlab.service import RunningGitLab, running_gitlab, start_gitlab
+from auditstream.server.gitlab.streaming import Knobs, Reason
 
 __all__ = [
     "DEFAULT_SEED",

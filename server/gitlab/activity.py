@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from server.gitlab.directory import Directory, Namespace, Project, User
-from server.gitlab.errors import StandInRequestError
-from server.gitlab.events import AuditEvent, Entity, EventLog, Target
-from server.gitlab.seed import Role
+from auditstream.server.gitlab.directory import Directory, Namespace, Project, User
+from auditstream.server.gitlab.errors import StandInRequestError
+from auditstream.server.gitlab.events import AuditEvent, Entity, EventLog, Target
+from auditstream.server.gitlab.seed import Role
 
 Details = Callable[[random.Random, Namespace, User], tuple[Target, dict[str, Any]]]
 

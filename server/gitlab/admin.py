@@ -21,10 +21,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from server.gitlab.activity import DEFAULT_TYPES, ActivitySpec, make_events
-from server.gitlab.errors import StandInRequestError
-from server.gitlab.state import GITLAB_STATE, GitLabState
-from server.gitlab.streaming import Knobs
+from auditstream.server.gitlab.activity import DEFAULT_TYPES, ActivitySpec, make_events
+from auditstream.server.gitlab.errors import StandInRequestError
+from auditstream.server.gitlab.state import GITLAB_STATE, GitLabState
+from auditstream.server.gitlab.streaming import Knobs
 
 PREFIX = "/_stand-in"
 

@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from server.gitlab.admin import add_admin_routes
-from server.gitlab.errors import RestError
-from server.gitlab.graphql_http import graphql_endpoint
-from server.gitlab.rest import add_rest_routes
-from server.gitlab.state import GITLAB_STATE, GitLabState
+from auditstream.server.gitlab.admin import add_admin_routes
+from auditstream.server.gitlab.errors import RestError
+from auditstream.server.gitlab.graphql_http import graphql_endpoint
+from auditstream.server.gitlab.rest import add_rest_routes
+from auditstream.server.gitlab.state import GITLAB_STATE, GitLabState
 
 log = logging.getLogger("auditstream.server.gitlab")
 

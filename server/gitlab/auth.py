@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from server.gitlab.directory import Directory, User
-from server.gitlab.errors import UnknownToken
+from auditstream.server.gitlab.directory import Directory, User
+from auditstream.server.gitlab.errors import UnknownToken
 
 INVALID_TOKEN = "Invalid token"  # noqa: S105 (GitLab's message, not a secret)
 

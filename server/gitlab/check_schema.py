@@ -43,9 +43,7 @@ from graphql import (
     validate,
 )
 
-HERE = Path(__file__).parent
-LEGACY_SDL = HERE / "schema.graphql"
-NEWER_SDL = HERE / "schema_newer.graphql"
+from auditstream.server.gitlab.schema import LEGACY_SDL_FILE, NEWER_SDL_FILE, sdl_text
 
 Fielded = ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode | InputObjectTypeDefinitionNode
 
@@ -89,7 +87,7 @@ def newer_differences(newer: Iterable[DefinitionNode],
         theirs = full.get(name)
         if isinstance(node, TypeDefinitionNode):
             if theirs is not None:
-                yield f"{name}: already in GitLab's schema; it belongs in {LEGACY_SDL.name}"
+                yield f"{name}: already in GitLab's schema; it belongs in {LEGACY_SDL_FILE}"
             continue
         if not isinstance(node, TypeExtensionNode):
             continue
@@ -180,7 +178,7 @@ def _kind(node: DefinitionNode) -> str:
 
 def operation_differences(full_sdl: str, documents: dict[str, str]) -> Iterator[str]:
     """Each document that does not validate against GitLab's schema plus the newer part."""
-    schema = build_schema(full_sdl + "\n" + NEWER_SDL.read_text(encoding="utf-8"),
+    schema = build_schema(full_sdl + "\n" + sdl_text(NEWER_SDL_FILE),
                           assume_valid_sdl=True)
     for name, document in sorted(documents.items()):
         for error in validate(schema, parse(document)):
@@ -201,8 +199,8 @@ def check(full_schema: Path, operations: Iterable[str] = ()) -> list[str]:
     schema in ``full_schema``."""
     text = full_schema.read_text(encoding="utf-8")
     full = definitions(text)
-    legacy = parse(LEGACY_SDL.read_text(encoding="utf-8"), no_location=True).definitions
-    newer = parse(NEWER_SDL.read_text(encoding="utf-8"), no_location=True).definitions
+    legacy = parse(sdl_text(LEGACY_SDL_FILE), no_location=True).definitions
+    newer = parse(sdl_text(NEWER_SDL_FILE), no_location=True).definitions
     differences = [*subset_differences(legacy, full), *newer_differences(newer, full)]
     for spec in operations:
         differences += operation_differences(text, load_operations(spec))
@@ -211,20 +209,20 @@ def check(full_schema: Path, operations: Iterable[str] = ()) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m server.gitlab.check_schema",
+        prog="python -m auditstream.server.gitlab.check_schema",
         description="Check the stand-in's SDL (and operations) against GitLab's schema.")
     parser.add_argument("full_schema", type=Path, help="GitLab's full schema (SDL)")
     parser.add_argument("--operations", action="append", default=[], metavar="MODULE:NAME",
                         help="a dict of GraphQL documents to validate too (repeatable)")
     args = parser.parse_args(argv)
     differences = check(args.full_schema, args.operations)
-    legacy = definitions(LEGACY_SDL.read_text(encoding="utf-8"))
+    legacy = definitions(sdl_text(LEGACY_SDL_FILE))
     for line in differences:
         print(line)
     fields = sum(len(getattr(node, "fields", None) or ()) for node in legacy.values())
     verdict = f"{len(differences)} difference(s)" if differences else "no differences"
-    print(f"{LEGACY_SDL.name}: {len(legacy)} types, {fields} fields checked against "
-          f"{args.full_schema}; {NEWER_SDL.name} checked to only add; "
+    print(f"{LEGACY_SDL_FILE}: {len(legacy)} types, {fields} fields checked against "
+          f"{args.full_schema}; {NEWER_SDL_FILE} checked to only add; "
           + (f"{len(args.operations)} set(s) of operations validated; "
              if args.operations else "")
           + verdict)

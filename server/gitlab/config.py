@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from server.gitlab.errors import GitLabConfigError
-from server.gitlab.streaming import Knobs
+from auditstream.server.gitlab.errors import GitLabConfigError
+from auditstream.server.gitlab.streaming import Knobs
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 0  # tests bind an ephemeral port; the CLI picks its own default

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo
 
-from server.gitlab.core import GitLabCore
-from server.gitlab.destinations import Outcome
-from server.gitlab.directory import User
+from auditstream.server.gitlab.core import GitLabCore
+from auditstream.server.gitlab.destinations import Outcome
+from auditstream.server.gitlab.directory import User
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from server.gitlab.destinations import (
+from auditstream.server.gitlab.destinations import (
     Api,
     Destination,
     DestinationStore,
@@ -23,15 +23,15 @@ from server.gitlab.destinations import (
     Outcome,
     Scope,
 )
-from server.gitlab.directory import Directory, Group, User
-from server.gitlab.errors import ResourceNotAvailable
-from server.gitlab.events import AuditEvent, Entity, EventLog, Target, now
-from server.gitlab.rules import (
+from auditstream.server.gitlab.directory import Directory, Group, User
+from auditstream.server.gitlab.errors import ResourceNotAvailable
+from auditstream.server.gitlab.events import AuditEvent, Entity, EventLog, Target, now
+from auditstream.server.gitlab.rules import (
     destination_errors,
     generate_secret_token,
     generate_verification_token,
 )
-from server.gitlab.seed import Role
+from auditstream.server.gitlab.seed import Role
 
 Listener = Callable[[Sequence[AuditEvent]], None]
 

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from server.gitlab.core import GitLabCore
-from server.gitlab.deliveries import Deliveries, Delivery, Result
-from server.gitlab.events import AuditEvent
-from server.gitlab.streaming import Knobs, Planned, plan
+from auditstream.server.gitlab.core import GitLabCore
+from auditstream.server.gitlab.deliveries import Deliveries, Delivery, Result
+from auditstream.server.gitlab.events import AuditEvent
+from auditstream.server.gitlab.streaming import Knobs, Planned, plan
 
 log = logging.getLogger("auditstream.server.gitlab")
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from server.gitlab import ids
-from server.gitlab.directory import Namespace
+from auditstream.server.gitlab import ids
+from auditstream.server.gitlab.directory import Namespace
 
 T = TypeVar("T")
 

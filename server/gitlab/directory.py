@@ -11,8 +11,8 @@ import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from server.gitlab import ids
-from server.gitlab.seed import Role, Seed
+from auditstream.server.gitlab import ids
+from auditstream.server.gitlab.seed import Role, Seed
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from server.gitlab.directory import Group, Namespace, Project, User
+from auditstream.server.gitlab.directory import Group, Namespace, Project, User
 
 INSTANCE_SCOPE = "Gitlab::Audit::InstanceScope"
 DEFAULT_IP_ADDRESS = "127.0.0.1"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from server.gitlab.core import GitLabCore
-from server.gitlab.destinations import (
+from auditstream.server.gitlab.core import GitLabCore
+from auditstream.server.gitlab.destinations import (
     FILTER_MODELS,
     Api,
     Destination,
@@ -19,9 +19,9 @@ from server.gitlab.destinations import (
     Outcome,
     Scope,
 )
-from server.gitlab.directory import Namespace, User
-from server.gitlab.errors import ArgumentError, ResourceNotAvailable
-from server.gitlab.rules import event_type_errors, missing_event_types
+from auditstream.server.gitlab.directory import Namespace, User
+from auditstream.server.gitlab.errors import ArgumentError, ResourceNotAvailable
+from auditstream.server.gitlab.rules import event_type_errors, missing_event_types
 
 _NAMESPACE_FILTER_EVENTS = {
     Api.LEGACY: ("create_http_namespace_filter", "delete_http_namespace_filter"),

@@ -15,11 +15,11 @@ import orjson
 from aiohttp import web
 from graphql import graphql
 
-from server.gitlab.auth import INVALID_TOKEN, authenticate
-from server.gitlab.context import RequestContext
-from server.gitlab.directory import User
-from server.gitlab.errors import GitLabRefusal, UnknownToken
-from server.gitlab.state import GITLAB_STATE, GitLabState
+from auditstream.server.gitlab.auth import INVALID_TOKEN, authenticate
+from auditstream.server.gitlab.context import RequestContext
+from auditstream.server.gitlab.directory import User
+from auditstream.server.gitlab.errors import GitLabRefusal, UnknownToken
+from auditstream.server.gitlab.state import GITLAB_STATE, GitLabState
 
 log = logging.getLogger("auditstream.server.gitlab")
 

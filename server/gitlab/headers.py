@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from server.gitlab.core import GitLabCore
-from server.gitlab.destinations import HEADER_MODELS, Api, Destination, Header, Outcome, Scope
-from server.gitlab.directory import User
-from server.gitlab.errors import ResourceNotAvailable
-from server.gitlab.rules import header_errors
+from auditstream.server.gitlab.core import GitLabCore
+from auditstream.server.gitlab.destinations import (
+    HEADER_MODELS,
+    Api,
+    Destination,
+    Header,
+    Outcome,
+    Scope,
+)
+from auditstream.server.gitlab.directory import User
+from auditstream.server.gitlab.errors import ResourceNotAvailable
+from auditstream.server.gitlab.rules import header_errors
 
 
 def create_header(core: GitLabCore, user: User | None, scope: Scope, destination_id: int,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from server.gitlab.errors import ArgumentError
+from auditstream.server.gitlab.errors import ArgumentError
 
 T = TypeVar("T")
 

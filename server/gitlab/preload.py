@@ -6,11 +6,11 @@ A seeded destination that breaks GitLab's rules is a seed error naming it.
 
 from __future__ import annotations
 
-from server.gitlab.core import GitLabCore, destination_model
-from server.gitlab.destinations import Api, Destination, Scope
-from server.gitlab.errors import GitLabConfigError
-from server.gitlab.rules import destination_errors, generate_verification_token
-from server.gitlab.seed import Seed
+from auditstream.server.gitlab.core import GitLabCore, destination_model
+from auditstream.server.gitlab.destinations import Api, Destination, Scope
+from auditstream.server.gitlab.errors import GitLabConfigError
+from auditstream.server.gitlab.rules import destination_errors, generate_verification_token
+from auditstream.server.gitlab.seed import Seed
 
 
 def preload_destinations(core: GitLabCore, seed: Seed) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.gitlab import filters, headers
-from server.gitlab.context import Info, context, payload
-from server.gitlab.destinations import Api, Scope
-from server.gitlab.errors import ArgumentError
-from server.gitlab.resolvers_types import Resolver
+from auditstream.server.gitlab import filters, headers
+from auditstream.server.gitlab.context import Info, context, payload
+from auditstream.server.gitlab.destinations import Api, Scope
+from auditstream.server.gitlab.errors import ArgumentError
+from auditstream.server.gitlab.resolvers_types import Resolver
 
 Input = dict[str, Any]
 GROUP_FIELD = "externalAuditEventDestination"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.gitlab import filters
-from server.gitlab.context import Info, RequestContext, context, payload
-from server.gitlab.destinations import Api, Destination, Header, Outcome, Scope
-from server.gitlab.errors import ArgumentError
-from server.gitlab.resolvers_legacy import event_types_add, event_types_remove
-from server.gitlab.resolvers_types import Resolver
-from server.gitlab.rules import (
+from auditstream.server.gitlab import filters
+from auditstream.server.gitlab.context import Info, RequestContext, context, payload
+from auditstream.server.gitlab.destinations import Api, Destination, Header, Outcome, Scope
+from auditstream.server.gitlab.errors import ArgumentError
+from auditstream.server.gitlab.resolvers_legacy import event_types_add, event_types_remove
+from auditstream.server.gitlab.resolvers_types import Resolver
+from auditstream.server.gitlab.rules import (
     CATEGORIES,
     CATEGORY_NOT_SERVED,
     CONFIG_INVALID,

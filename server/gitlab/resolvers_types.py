@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from server.gitlab import ids
-from server.gitlab.context import Info, context
-from server.gitlab.destinations import Api, Destination, Header, NamespaceFilter, Scope
-from server.gitlab.directory import Group, Namespace, Project, User
-from server.gitlab.pagination import connection
+from auditstream.server.gitlab import ids
+from auditstream.server.gitlab.context import Info, context
+from auditstream.server.gitlab.destinations import Api, Destination, Header, NamespaceFilter, Scope
+from auditstream.server.gitlab.directory import Group, Namespace, Project, User
+from auditstream.server.gitlab.pagination import connection
 
 Resolver = Callable[..., Any]
 

@@ -16,11 +16,11 @@ from urllib.parse import unquote, urlencode
 import orjson
 from aiohttp import web
 
-from server.gitlab.auth import authenticate
-from server.gitlab.directory import Directory, Group, Namespace, Project, User
-from server.gitlab.errors import RestError, UnknownToken
-from server.gitlab.seed import Role
-from server.gitlab.state import GITLAB_STATE
+from auditstream.server.gitlab.auth import authenticate
+from auditstream.server.gitlab.directory import Directory, Group, Namespace, Project, User
+from auditstream.server.gitlab.errors import RestError, UnknownToken
+from auditstream.server.gitlab.seed import Role
+from auditstream.server.gitlab.state import GITLAB_STATE
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100

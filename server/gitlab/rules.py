@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from server.gitlab.destinations import TOKEN_HEADER, Api, Destination, Header
+from auditstream.server.gitlab.destinations import TOKEN_HEADER, Api, Destination, Header
 
 MAX_DESTINATIONS = 5
 MAX_URL_LENGTH = 255

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from graphql import (
@@ -22,18 +22,24 @@ from graphql import (
 )
 from graphql.language import StringValueNode
 
-from server.gitlab import ids
-from server.gitlab.resolvers_legacy import LEGACY_MUTATIONS
-from server.gitlab.resolvers_streaming import STREAMING_MUTATIONS
-from server.gitlab.resolvers_types import TYPE_RESOLVERS, Resolver
+from auditstream.server.gitlab import ids
+from auditstream.server.gitlab.resolvers_legacy import LEGACY_MUTATIONS
+from auditstream.server.gitlab.resolvers_streaming import STREAMING_MUTATIONS
+from auditstream.server.gitlab.resolvers_types import TYPE_RESOLVERS, Resolver
 
-HERE = Path(__file__).parent
-SDL_FILES = (HERE / "schema.graphql", HERE / "schema_newer.graphql")
+# Package data (read through importlib.resources, so an installed wheel has them too).
+LEGACY_SDL_FILE = "schema.graphql"
+NEWER_SDL_FILE = "schema_newer.graphql"
+
+
+def sdl_text(name: str) -> str:
+    """One of the SDL files shipped beside this module."""
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
 def schema_sdl() -> str:
     """The SDL the stand-in serves: GitLab 16.3's subset, then what came after."""
-    return "\n".join(path.read_text(encoding="utf-8") for path in SDL_FILES)
+    return "\n".join(sdl_text(name) for name in (LEGACY_SDL_FILE, NEWER_SDL_FILE))
 
 
 # What GitLab 20.0 removes: the legacy streaming API's entry points. Its types stay in the SDL

@@ -40,7 +40,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from server.gitlab.errors import GitLabConfigError
+from auditstream.server.gitlab.errors import GitLabConfigError
 
 
 class Role(IntEnum):

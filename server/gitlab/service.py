@@ -16,20 +16,20 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from server.gitlab.activity import DEFAULT_TYPES, ActivitySpec
-from server.gitlab.admin import make_activity
-from server.gitlab.app import GRAPHQL_PATH, create_app
-from server.gitlab.config import GitLabConfig
-from server.gitlab.core import GitLabCore
-from server.gitlab.deliveries import Deliveries
-from server.gitlab.delivery import Streamer
-from server.gitlab.directory import Directory
-from server.gitlab.events import AuditEvent, EventLog
-from server.gitlab.preload import preload_destinations
-from server.gitlab.schema import gitlab_schema
-from server.gitlab.seed import DEFAULT_SEED, Seed
-from server.gitlab.state import GitLabState
-from server.gitlab.streaming import Knobs
+from auditstream.server.gitlab.activity import DEFAULT_TYPES, ActivitySpec
+from auditstream.server.gitlab.admin import make_activity
+from auditstream.server.gitlab.app import GRAPHQL_PATH, create_app
+from auditstream.server.gitlab.config import GitLabConfig
+from auditstream.server.gitlab.core import GitLabCore
+from auditstream.server.gitlab.deliveries import Deliveries
+from auditstream.server.gitlab.delivery import Streamer
+from auditstream.server.gitlab.directory import Directory
+from auditstream.server.gitlab.events import AuditEvent, EventLog
+from auditstream.server.gitlab.preload import preload_destinations
+from auditstream.server.gitlab.schema import gitlab_schema
+from auditstream.server.gitlab.seed import DEFAULT_SEED, Seed
+from auditstream.server.gitlab.state import GitLabState
+from auditstream.server.gitlab.streaming import Knobs
 
 
 @dataclass(slots=True)

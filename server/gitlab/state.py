@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from aiohttp import web
 from graphql import GraphQLSchema
 
-from server.gitlab.config import GitLabConfig
-from server.gitlab.core import GitLabCore
-from server.gitlab.deliveries import Deliveries
-from server.gitlab.delivery import Streamer
+from auditstream.server.gitlab.config import GitLabConfig
+from auditstream.server.gitlab.core import GitLabCore
+from auditstream.server.gitlab.deliveries import Deliveries
+from auditstream.server.gitlab.delivery import Streamer
 
 
 @dataclass(slots=True)

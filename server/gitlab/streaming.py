@@ -18,10 +18,15 @@ from typing import Any
 
 import orjson
 
-from server.gitlab.destinations import EVENT_TYPE_HEADER, TOKEN_HEADER, Destination, Scope
-from server.gitlab.directory import Directory
-from server.gitlab.errors import StandInRequestError
-from server.gitlab.events import AuditEvent
+from auditstream.server.gitlab.destinations import (
+    EVENT_TYPE_HEADER,
+    TOKEN_HEADER,
+    Destination,
+    Scope,
+)
+from auditstream.server.gitlab.directory import Directory
+from auditstream.server.gitlab.errors import StandInRequestError
+from auditstream.server.gitlab.events import AuditEvent
 
 # What GitLab's HTTP client sends with a string body unless a custom header says otherwise.
 DEFAULT_CONTENT_TYPE = "application/x-www-form-urlencoded"

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from server.hec.codes import INVALID_DATA_FORMAT, NO_DATA
-from server.hec.errors import HecRefusal
+from auditstream.server.hec.codes import INVALID_DATA_FORMAT, NO_DATA
+from auditstream.server.hec.errors import HecRefusal
 
 
 @dataclass(slots=True)

@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from server.hec.errors import FaultSpecError
-from server.hec.faults import fault_from_json, fault_to_json
-from server.hec.records import ReceivedEnvelope, RequestRecord, event_key
-from server.hec.state import HEC_STATE
+from auditstream.server.hec.errors import FaultSpecError
+from auditstream.server.hec.faults import fault_from_json, fault_to_json
+from auditstream.server.hec.records import ReceivedEnvelope, RequestRecord, event_key
+from auditstream.server.hec.state import HEC_STATE
 
 PREFIX = "/_stand-in"
 

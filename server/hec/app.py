@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import web
 
-from server.hec.acks import parse_ack_body
-from server.hec.admin import add_admin_routes
-from server.hec.auth import CHANNEL_HEADER, AuthForm, authenticate, check_channel
-from server.hec.body import drain_body, read_body
-from server.hec.codes import (
+from auditstream.server.hec.acks import parse_ack_body
+from auditstream.server.hec.admin import add_admin_routes
+from auditstream.server.hec.auth import CHANNEL_HEADER, AuthForm, authenticate, check_channel
+from auditstream.server.hec.body import drain_body, read_body
+from auditstream.server.hec.codes import (
     ACK_DISABLED,
     HEALTHY,
     INTERNAL_SERVER_ERROR,
@@ -32,12 +32,17 @@ from server.hec.codes import (
     answer,
     status_and_text,
 )
-from server.hec.config import HecToken
-from server.hec.envelopes import Envelope, ForcedFailure, parse_event_body, parse_raw_body
-from server.hec.errors import ContentTooLarge, HecRefusal
-from server.hec.faults import ACK_KINDS, ANSWER_KINDS, Endpoint, Fault, FaultKind
-from server.hec.records import Arrival, RequestRecord
-from server.hec.state import HEC_STATE, HecState
+from auditstream.server.hec.config import HecToken
+from auditstream.server.hec.envelopes import (
+    Envelope,
+    ForcedFailure,
+    parse_event_body,
+    parse_raw_body,
+)
+from auditstream.server.hec.errors import ContentTooLarge, HecRefusal
+from auditstream.server.hec.faults import ACK_KINDS, ANSWER_KINDS, Endpoint, Fault, FaultKind
+from auditstream.server.hec.records import Arrival, RequestRecord
+from auditstream.server.hec.state import HEC_STATE, HecState
 
 log = logging.getLogger("auditstream.server.hec")
 

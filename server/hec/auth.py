@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from enum import StrEnum
 
-from server.hec.codes import (
+from auditstream.server.hec.codes import (
     CHANNEL_MISSING,
     INVALID_AUTHORIZATION,
     INVALID_CHANNEL,
@@ -23,8 +23,8 @@ from server.hec.codes import (
     TOKEN_DISABLED,
     TOKEN_REQUIRED,
 )
-from server.hec.config import HecToken
-from server.hec.errors import HecRefusal
+from auditstream.server.hec.config import HecToken
+from auditstream.server.hec.errors import HecRefusal
 
 CHANNEL_HEADER = "X-Splunk-Request-Channel"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

@@ -6,8 +6,8 @@ import zlib
 
 from aiohttp import web
 
-from server.hec.codes import INVALID_DATA_FORMAT
-from server.hec.errors import ContentTooLarge, HecRefusal
+from auditstream.server.hec.codes import INVALID_DATA_FORMAT
+from auditstream.server.hec.errors import ContentTooLarge, HecRefusal
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _READ_CHUNK = 64 * 1024

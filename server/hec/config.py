@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from server.hec.errors import HecConfigError
+from auditstream.server.hec.errors import HecConfigError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 0  # tests bind an ephemeral port; the CLI defaults to Splunk's 8088 itself

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from server.hec.faults import FaultKind, ScheduledFault, make_fault
-from server.hec.state import HecState
+from auditstream.server.hec.faults import FaultKind, ScheduledFault, make_fault
+from auditstream.server.hec.state import HecState
 
 
 class Faults:

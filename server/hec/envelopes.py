@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from server.hec.codes import (
+from auditstream.server.hec.codes import (
     EVENT_BLANK,
     EVENT_REQUIRED,
     INCORRECT_INDEX,
@@ -27,8 +27,8 @@ from server.hec.codes import (
     INVALID_DATA_FORMAT,
     NO_DATA,
 )
-from server.hec.config import HecToken
-from server.hec.errors import HecRefusal
+from auditstream.server.hec.config import HecToken
+from auditstream.server.hec.errors import HecRefusal
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _METADATA_STRINGS = ("host", "source", "sourcetype", "index")

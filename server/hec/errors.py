@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from server.hec.codes import status_and_text
+from auditstream.server.hec.codes import status_and_text
 
 
 class HecStandInError(Exception):

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from server.hec.codes import (
+from auditstream.server.hec.codes import (
     ENVELOPE_CODES,
     INVALID_DATA_FORMAT,
     UNHEALTHY_CODES,
     UNHEALTHY_QUEUES_FULL,
 )
-from server.hec.errors import FaultSpecError
+from auditstream.server.hec.errors import FaultSpecError
 
 T = TypeVar("T")
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.hec.auth import AuthForm
-from server.hec.config import HecToken
-from server.hec.envelopes import Envelope, decode_envelope
+from auditstream.server.hec.auth import AuthForm
+from auditstream.server.hec.config import HecToken
+from auditstream.server.hec.envelopes import Envelope, decode_envelope
 
 DEFAULT_WAIT_SECONDS = 5.0
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from server.hec.acks import AckLedger
-from server.hec.app import create_app
-from server.hec.auth import CHANNEL_HEADER
-from server.hec.config import HecConfig, HecToken
-from server.hec.control import Faults
-from server.hec.records import Received
-from server.hec.state import HecState
+from auditstream.server.hec.acks import AckLedger
+from auditstream.server.hec.app import create_app
+from auditstream.server.hec.auth import CHANNEL_HEADER
+from auditstream.server.hec.config import HecConfig, HecToken
+from auditstream.server.hec.control import Faults
+from auditstream.server.hec.records import Received
+from auditstream.server.hec.state import HecState
 
 
 @dataclass(slots=True)

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from server.hec.acks import AckLedger
-from server.hec.config import HecConfig
-from server.hec.faults import Endpoint, Fault, FaultKind, FaultSchedule
-from server.hec.records import Received
+from auditstream.server.hec.acks import AckLedger
+from auditstream.server.hec.config import HecConfig
+from auditstream.server.hec.faults import Endpoint, Fault, FaultKind, FaultSchedule
+from auditstream.server.hec.records import Received
 
 
 @dataclass(slots=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 
-from journal import IncomingEvent, JournalConfig
-from journal.sqlite import SqliteJournal
+from auditstream.journal import IncomingEvent, JournalConfig
+from auditstream.journal.sqlite import SqliteJournal
 from tests.processes import run_cli
 
 BODY = b'{"id":1,"event_type":"user_created","entity_path":"acme"}'

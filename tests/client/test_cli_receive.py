@@ -9,8 +9,8 @@ import aiohttp
 import orjson
 import pytest
 
-from journal import JournalConfig
-from journal.sqlite import SqliteJournal
+from auditstream.journal import JournalConfig
+from auditstream.journal.sqlite import SqliteJournal
 from tests.processes import ServerProcess, run_cli
 
 TOKEN = "cli-token-0123456789abcd"

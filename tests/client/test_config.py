@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from client.config import load_config
-from client.errors import ConfigError
+from auditstream.config.app import load_config
+from auditstream.config.errors import ConfigError
 
 ENV = {"ACME_TOKEN": "acme-token-0123456789", "NEW_TOKEN": "new-token-0123456789ab"}
 

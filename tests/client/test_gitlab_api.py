@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 import pytest
 from graphql import parse, validate
 
-from client.gitlab.api import StreamingApi, detect, streaming_api
-from client.gitlab.documents import LEGACY_OPERATIONS
-from client.gitlab.documents_newer import API_PROBE, NEWER_OPERATIONS
-from client.gitlab.errors import PermissionDenied, ValidationFailed
-from client.gitlab.session import GitLabSession
-from server.gitlab import RunningGitLab, running_gitlab
-from server.gitlab.schema import gitlab_schema
+from auditstream.client.api import StreamingApi, detect, streaming_api
+from auditstream.client.documents import LEGACY_OPERATIONS
+from auditstream.client.documents_newer import API_PROBE, NEWER_OPERATIONS
+from auditstream.client.errors import PermissionDenied, ValidationFailed
+from auditstream.client.session import GitLabSession
+from auditstream.server.gitlab import RunningGitLab, running_gitlab
+from auditstream.server.gitlab.schema import gitlab_schema
 
 
 @pytest.mark.parametrize("name", sorted({**LEGACY_OPERATIONS, **NEWER_OPERATIONS}))
@@ -122,7 +122,7 @@ async def test_streamed_events_follow_the_namespace_filter(
 
 
 async def test_without_the_legacy_api_the_client_finds_and_uses_the_consolidated_one() -> None:
-    from server.gitlab import GitLabConfig
+    from auditstream.server.gitlab import GitLabConfig
 
     async with running_gitlab(config=GitLabConfig(legacy_api=False)) as gitlab20, \
             GitLabSession(gitlab20.url, gitlab20.token_for("owner")) as session:

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from server.gitlab import RunningGitLab, running_gitlab
+from auditstream.server.gitlab import RunningGitLab, running_gitlab
 from tests.processes import ServerProcess, run_cli
 
 

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from client.config import load_config
-from client.config_write import (
+from auditstream.client.ids import GROUP_DESTINATION, BadId, short_id, to_gid
+from auditstream.client.models import Destination, mask
+from auditstream.config.app import load_config
+from auditstream.config.errors import ConfigError
+from auditstream.config.write import (
     receiver_path,
     remove_destination,
     sync_destinations,
     write_destination,
 )
-from client.errors import ConfigError
-from client.gitlab.ids import GROUP_DESTINATION, BadId, short_id, to_gid
-from client.gitlab.models import Destination, mask
 
 
 def test_numbers_and_gids_both_become_gids() -> None:

@@ -14,10 +14,10 @@ import orjson
 import pytest
 import tomlkit
 
-from server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
-from server.gitlab.deliveries import Result
-from server.gitlab.streaming import Knobs
-from server.hec import HecConfig, HecToken, RunningHec, running_hec
+from auditstream.server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
+from auditstream.server.gitlab.deliveries import Result
+from auditstream.server.gitlab.streaming import Knobs
+from auditstream.server.hec import HecConfig, HecToken, RunningHec, running_hec
 from tests.processes import ServerProcess, run_cli
 
 HEC_TOKEN = "e2e-hec-token-0000-4000-8000-000000000001"

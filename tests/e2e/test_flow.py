@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 import pytest
 
-from server.gitlab.streaming import Knobs
+from auditstream.server.gitlab.streaming import Knobs
 from tests.e2e.conftest import Flow
 
 EVENT_TYPES = ("repository_git_operation", "merge_request_create", "member_created",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from journal import (
+from auditstream.journal import (
     AppendOutcome,
     IncomingEvent,
     Journal,

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from journal import (
+from auditstream.journal import (
     AppendOutcome,
     IncomingEvent,
     JournalConfig,
     JournalCorrupt,
     JournalUnavailable,
 )
-from journal.sqlite import SqliteJournal
+from auditstream.journal.sqlite import SqliteJournal
 
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
 

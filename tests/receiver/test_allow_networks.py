@@ -9,9 +9,9 @@ import aiohttp
 import orjson
 import pytest
 
-from client.config import load_config
-from client.errors import ConfigError
-from receiver.network import allowed, client_address, parse_networks
+from auditstream.config.app import load_config
+from auditstream.config.errors import ConfigError
+from auditstream.receiver.network import allowed, client_address, parse_networks
 from tests.conftest import TOKEN, StartReceiver, receiver_config
 
 # GitLab.com's published egress ranges look like this; none is ever contacted here.

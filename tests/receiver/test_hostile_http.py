@@ -23,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from receiver.errors import BadRequest
-from receiver.parse import parse_body
+from auditstream.receiver.errors import BadRequest
+from auditstream.receiver.parse import parse_body
 from tests.processes import ServerProcess
 from tests.receiver.test_hostile_parse import event_like
 

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from journal import StoredEvent
-from receiver.body import gunzip_capped
-from receiver.errors import BadRequest, PayloadTooLarge
-from receiver.parse import ParsedEvent, parse_body
-from relay.envelope import EnvelopeSettings, encode
-from server.hec.config import HecToken
-from server.hec.envelopes import parse_event_body
+from auditstream.journal import StoredEvent
+from auditstream.receiver.body import gunzip_capped
+from auditstream.receiver.errors import BadRequest, PayloadTooLarge
+from auditstream.receiver.parse import ParsedEvent, parse_body
+from auditstream.relay.envelope import EnvelopeSettings, encode
+from auditstream.server.hec.config import HecToken
+from auditstream.server.hec.envelopes import parse_event_body
 
 LIMIT = 64 * 1024
 _TOKEN = HecToken("property-test-token")

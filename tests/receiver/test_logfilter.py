@@ -6,7 +6,7 @@ import logging
 
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
-from receiver.logfilter import MalformedHttpFilter
+from auditstream.receiver.logfilter import MalformedHttpFilter
 
 
 def record_of(level: int, error: BaseException) -> logging.LogRecord:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import generate_latest
 
-from receiver.metrics import ReceiverMetrics
+from auditstream.receiver.metrics import ReceiverMetrics
 
 
 def test_latency_on_a_bucket_bound_counts_in_that_bucket_and_buckets_are_cumulative() -> None:

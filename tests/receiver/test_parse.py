@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from receiver.body import gunzip_capped
-from receiver.errors import BadRequest, PayloadTooLarge
-from receiver.parse import content_hash, epoch_seconds, parse_body, split_json_array
+from auditstream.receiver.body import gunzip_capped
+from auditstream.receiver.errors import BadRequest, PayloadTooLarge
+from auditstream.receiver.parse import content_hash, epoch_seconds, parse_body, split_json_array
 
 GITLAB_EVENT = (b'{"id":42,"author_id":1,"entity_id":6,"entity_type":"Project",'
                 b'"entity_path":"acme/app","details":{"custom_message":{"protocol":"web",'

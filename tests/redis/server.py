@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from journal import JournalConfig
-from journal.config import RedisSettings
+from auditstream.journal import JournalConfig
+from auditstream.journal.config import RedisSettings
 
 READY_TIMEOUT_SECONDS = 10.0
 

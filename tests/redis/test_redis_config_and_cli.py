@@ -9,10 +9,10 @@ import aiohttp
 import orjson
 import pytest
 
-from client.config import load_config, load_journal_config
-from client.errors import ConfigError
-from journal import IncomingEvent, JournalConfig, open_journal
-from receiver.service import start_receiver
+from auditstream.config.app import load_config, load_journal_config
+from auditstream.config.errors import ConfigError
+from auditstream.journal import IncomingEvent, JournalConfig, open_journal
+from auditstream.receiver.service import start_receiver
 from tests.conftest import TOKEN, receiver_config
 from tests.processes import run_cli
 from tests.redis.server import RedisServer, redis_journal_config, running_redis
@@ -38,7 +38,8 @@ dedup_window_days = 10
 """), ENV).journal
     assert (config.backend, config.dedup_window_seconds) == ("redis", 10 * 86400.0)
     assert config.redis is not None
-    assert (config.redis.url, config.redis.password, config.redis.key_prefix) == (
+    assert config.redis.password is not None
+    assert (config.redis.url, config.redis.password.reveal(), config.redis.key_prefix) == (
         "redis://redis.internal:6380/2", "s3cret-redis-password", "acme")
     assert (config.redis.wait_replicas, config.redis.wait_timeout_seconds,
             config.redis.claim_idle_seconds) == (1, 0.5, 30.0)

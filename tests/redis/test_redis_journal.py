@@ -12,9 +12,15 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from journal import AppendOutcome, IncomingEvent, JournalConfig, JournalUnavailable, open_journal
-from journal.config import RedisSettings
-from journal.redis_journal import RedisJournal
+from auditstream.journal import (
+    AppendOutcome,
+    IncomingEvent,
+    JournalConfig,
+    JournalUnavailable,
+    open_journal,
+)
+from auditstream.journal.config import RedisSettings
+from auditstream.journal.redis_journal import RedisJournal
 from tests.redis.server import RedisServer, redis_journal_config, running_redis
 
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE

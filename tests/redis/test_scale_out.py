@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from journal import JournalConfig, open_journal_readonly
-from server.hec import RunningHec, running_hec
+from auditstream.journal import JournalConfig, open_journal_readonly
+from auditstream.server.hec import RunningHec, running_hec
 from tests.processes import ServerProcess
 from tests.redis.server import RedisServer, redis_journal_config
 from tests.waiting import eventually

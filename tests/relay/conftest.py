@@ -10,14 +10,20 @@ from typing import Protocol
 import orjson
 import pytest
 
-from journal import IncomingEvent
-from journal.sqlite import SqliteJournal
-from receiver.secrets import Secret
-from relay.config import AckSettings, BatchSettings, HecSinkConfig, RelayConfig, RetrySettings
-from relay.envelope import EnvelopeSettings
-from relay.service import Relay
-from relay.sinks.base import Sink
-from server.hec import RunningHec, running_hec
+from auditstream.common.secrets import Secret
+from auditstream.journal import IncomingEvent
+from auditstream.journal.sqlite import SqliteJournal
+from auditstream.relay.config import (
+    AckSettings,
+    BatchSettings,
+    HecSinkConfig,
+    RelayConfig,
+    RetrySettings,
+)
+from auditstream.relay.envelope import EnvelopeSettings
+from auditstream.relay.service import Relay
+from auditstream.relay.sinks.base import Sink
+from auditstream.server.hec import RunningHec, running_hec
 
 FAST_RETRY = RetrySettings(backoff_base_seconds=0.01, backoff_cap_seconds=0.05,
                            pause_retry_seconds=0.1)

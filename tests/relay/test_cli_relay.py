@@ -9,9 +9,9 @@ import aiohttp
 import orjson
 import pytest
 
-from journal import JournalConfig
-from journal.sqlite import SqliteJournal
-from server.hec import running_hec
+from auditstream.journal import JournalConfig
+from auditstream.journal.sqlite import SqliteJournal
+from auditstream.server.hec import running_hec
 from tests.processes import ServerProcess, run_cli
 from tests.relay.conftest import fill
 from tests.waiting import eventually

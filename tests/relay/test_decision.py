@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from relay.decision import (
+from auditstream.relay.decision import (
     DeadLetter,
     Delivered,
     Pause,

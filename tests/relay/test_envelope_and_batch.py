@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from journal import StoredEvent
-from relay.batch import cut_batches
-from relay.envelope import Envelope, EnvelopeSettings, IndexRoute, encode
+from auditstream.journal import StoredEvent
+from auditstream.relay.batch import cut_batches
+from auditstream.relay.envelope import Envelope, EnvelopeSettings, IndexRoute, encode
 
 BODY = (b'{"id":42,"entity_type":"Project","entity_path":"acme/app",'
         b'"details":{"custom_message":{"protocol":"web","action":"git-receive-pack"}},'

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from receiver.secrets import Secret
-from relay.errors import SinkUnavailable
-from relay.sinks.base import SinkAnswer
-from relay.sinks.hec import HecSink
+from auditstream.common.secrets import Secret
+from auditstream.relay.errors import SinkUnavailable
+from auditstream.relay.sinks.base import SinkAnswer
+from auditstream.relay.sinks.hec import HecSink
 
 values: st.SearchStrategy[Any] = (
     st.none() | st.booleans() | st.integers() | st.text(max_size=10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relay.sinks.hec import hec_endpoints
+from auditstream.relay.sinks.hec import hec_endpoints
 
 
 def test_a_base_url_gets_the_standard_paths() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from journal.sqlite import SqliteJournal
-from relay.config import AckSettings
-from server.hec import HecConfig, HecToken, running_hec
+from auditstream.journal.sqlite import SqliteJournal
+from auditstream.relay.config import AckSettings
+from auditstream.server.hec import HecConfig, HecToken, running_hec
 from tests.relay.conftest import (
     StartRelay,
     cursor,

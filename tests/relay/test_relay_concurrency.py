@@ -9,12 +9,12 @@ from collections import Counter
 
 import pytest
 
-from journal.sqlite import SqliteJournal
-from receiver.secrets import Secret
-from relay.batch import Batch
-from relay.config import BatchSettings, HecSinkConfig
-from relay.envelope import EnvelopeSettings
-from relay.sinks.base import Sink, SinkAnswer, SinkHealth
+from auditstream.common.secrets import Secret
+from auditstream.journal.sqlite import SqliteJournal
+from auditstream.relay.batch import Batch
+from auditstream.relay.config import BatchSettings, HecSinkConfig
+from auditstream.relay.envelope import EnvelopeSettings
+from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
 from tests.relay.conftest import StartRelay, cursor_at_least, fill, relay_config
 from tests.waiting import eventually
 

@@ -7,10 +7,10 @@ import asyncio
 import orjson
 import pytest
 
-from journal.sqlite import SqliteJournal
-from receiver.secrets import Secret
-from relay.config import BatchSettings
-from server.hec import RunningHec
+from auditstream.common.secrets import Secret
+from auditstream.journal.sqlite import SqliteJournal
+from auditstream.relay.config import BatchSettings
+from auditstream.server.hec import RunningHec
 from tests.relay.conftest import (
     StartRelay,
     cursor,
@@ -147,7 +147,7 @@ async def test_file_sink_writes_json_lines_before_the_cursor_moves(
         journal: SqliteJournal, start_relay: StartRelay, tmp_path: object) -> None:
     from pathlib import Path
 
-    from relay.config import FileSinkConfig
+    from auditstream.relay.config import FileSinkConfig
 
     path = Path(str(tmp_path)) / "archive" / "events.jsonl"
     await fill(journal, 25)
@@ -167,7 +167,7 @@ async def test_unreachable_sink_is_reported_by_name_at_start(
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    from relay.config import HecSinkConfig
+    from auditstream.relay.config import HecSinkConfig
 
     sink = HecSinkConfig(name="nowhere", url=f"http://127.0.0.1:{port}",
                          token=Secret("t"), timeout_seconds=1.0)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from relay.decision import (
+from auditstream.relay.decision import (
     DeadLetter,
     Delivered,
     Pause,

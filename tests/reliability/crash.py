@@ -32,11 +32,17 @@ from typing import Any
 
 import orjson
 
-from receiver.parse import content_hash
-from server.gitlab import DEFAULT_SEED, GitLabConfig, Knobs, RunningGitLab, running_gitlab
-from server.gitlab.deliveries import Result
-from server.gitlab.seed import SeedDestination
-from server.hec import RunningHec, running_hec
+from auditstream.receiver.parse import content_hash
+from auditstream.server.gitlab import (
+    DEFAULT_SEED,
+    GitLabConfig,
+    Knobs,
+    RunningGitLab,
+    running_gitlab,
+)
+from auditstream.server.gitlab.deliveries import Result
+from auditstream.server.gitlab.seed import SeedDestination
+from auditstream.server.hec import RunningHec, running_hec
 from tests.processes import ServerProcess
 
 STREAM_TOKEN = "crash-suite-token-01234"

@@ -21,12 +21,12 @@ import aiohttp
 import orjson
 import pytest
 
-from client.config import load_config
-from client.errors import ConfigError
-from journal import JournalConfig
-from journal.sqlite import SqliteJournal
-from receiver.service import RunningReceiver, start_receiver
-from server.hec import running_hec
+from auditstream.config.app import load_config
+from auditstream.config.errors import ConfigError
+from auditstream.journal import JournalConfig
+from auditstream.journal.sqlite import SqliteJournal
+from auditstream.receiver.service import RunningReceiver, start_receiver
+from auditstream.server.hec import running_hec
 from tests.conftest import TOKEN, receiver_config
 from tests.processes import ServerProcess
 from tests.waiting import eventually

@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 import pytest
 
-from server.hec import running_hec
+from auditstream.server.hec import running_hec
 from tests.conftest import TOKEN
 from tests.processes import ServerProcess
 from tests.waiting import eventually

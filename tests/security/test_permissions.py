@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from client.config_write import write_destination
-from client.gitlab.models import Destination
-from journal import IncomingEvent, JournalConfig
-from journal.sqlite import SqliteJournal
-from relay.batch import Batch
-from relay.envelope import Envelope
-from relay.sinks.file import FileSink
+from auditstream.client.models import Destination
+from auditstream.config.write import write_destination
+from auditstream.journal import IncomingEvent, JournalConfig
+from auditstream.journal.sqlite import SqliteJournal
+from auditstream.relay.batch import Batch
+from auditstream.relay.envelope import Envelope
+from auditstream.relay.sinks.file import FileSink
 
 
 @pytest.fixture(autouse=True)

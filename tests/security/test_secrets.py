@@ -19,10 +19,10 @@ import aiohttp
 import orjson
 import pytest
 
-from receiver.auth import TokenVerifier
-from server.gitlab import DEFAULT_SEED, GitLabConfig, running_gitlab
-from server.gitlab.seed import SeedDestination
-from server.hec import running_hec
+from auditstream.receiver.auth import TokenVerifier
+from auditstream.server.gitlab import DEFAULT_SEED, GitLabConfig, running_gitlab
+from auditstream.server.gitlab.seed import SeedDestination
+from auditstream.server.hec import running_hec
 from tests.conftest import destination
 from tests.processes import ServerProcess
 from tests.reliability.crash import free_port

@@ -19,12 +19,12 @@ import orjson
 import pytest
 from aiohttp import web
 
-from client.config import load_config
-from client.errors import ConfigError
-from journal.sqlite import SqliteJournal
-from receiver.tls import MINIMUM_TLS_VERSION
-from relay.service import Relay
-from server.hec import RunningHec, running_hec
+from auditstream.config.app import load_config
+from auditstream.config.errors import ConfigError
+from auditstream.journal.sqlite import SqliteJournal
+from auditstream.receiver.tls import MINIMUM_TLS_VERSION
+from auditstream.relay.service import Relay
+from auditstream.server.hec import RunningHec, running_hec
 from tests.conftest import TOKEN, StartReceiver, receiver_config
 from tests.processes import AUDITSTREAM
 from tests.relay.conftest import cursor, cursor_at_least, fill, hec_sink, relay_config

@@ -11,7 +11,7 @@ import aiohttp
 import orjson
 import pytest
 
-from server.hec import HecConfig, HecToken, RunningHec, running_hec
+from auditstream.server.hec import HecConfig, HecToken, RunningHec, running_hec
 
 PLAIN = "plain-token-0123"        # indexes main and audit, no ack
 ACKED = "acked-token-4567"        # acknowledgement on

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from server.hec import HecToken, RunningHec, running_hec
+from auditstream.server.hec import HecToken, RunningHec, running_hec
 from tests.server.conftest import (
     ACK,
     ACKED,

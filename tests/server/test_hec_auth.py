@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from server.hec import RunningHec
+from auditstream.server.hec import RunningHec
 from tests.server.conftest import DISABLED, EVENT, PLAIN, QUERY, HecClient, envelopes
 
 

@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from server.hec.auth import AuthForm, authenticate, check_channel
-from server.hec.config import HecToken
-from server.hec.errors import HecRefusal
+from auditstream.server.hec.auth import AuthForm, authenticate, check_channel
+from auditstream.server.hec.config import HecToken
+from auditstream.server.hec.errors import HecRefusal
 
 PLAIN = HecToken("plain", name="plain")
 QUERY = HecToken("query", name="query", query_auth=True)

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from server.hec import RunningHec
+from auditstream.server.hec import RunningHec
 from tests.server.conftest import (
     CHANNEL,
     EVENT,

@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from server.hec.acks import AckLedger, parse_ack_body
-from server.hec.config import HecToken
-from server.hec.envelopes import (
+from auditstream.server.hec.acks import AckLedger, parse_ack_body
+from auditstream.server.hec.config import HecToken
+from auditstream.server.hec.envelopes import (
     ForcedFailure,
     ParsedBatch,
     decode_envelope,
     parse_event_body,
     parse_raw_body,
 )
-from server.hec.errors import HecRefusal
+from auditstream.server.hec.errors import HecRefusal
 
 TOKEN = HecToken("t", indexes=("main", "audit"))
 ANY_INDEX = HecToken("t", default_index="fallback")

@@ -8,7 +8,7 @@ import time
 import aiohttp
 import pytest
 
-from server.hec import RunningHec, running_hec
+from auditstream.server.hec import RunningHec, running_hec
 from tests.server.conftest import (
     ACKED,
     CHANNEL,

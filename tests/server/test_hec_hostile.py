@@ -15,12 +15,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from server.hec import HecToken
-from server.hec.acks import parse_ack_body
-from server.hec.auth import authenticate
-from server.hec.body import decode_content
-from server.hec.envelopes import parse_event_body, parse_raw_body
-from server.hec.errors import HecRefusal
+from auditstream.server.hec import HecToken
+from auditstream.server.hec.acks import parse_ack_body
+from auditstream.server.hec.auth import authenticate
+from auditstream.server.hec.body import decode_content
+from auditstream.server.hec.envelopes import parse_event_body, parse_raw_body
+from auditstream.server.hec.errors import HecRefusal
 from tests.server.conftest import EVENT, PLAIN, HecClient
 
 TOKENS = (HecToken("good-token-0123", name="good", indexes=("main",)),

@@ -8,7 +8,7 @@ import gc
 import aiohttp
 import pytest
 
-from server.hec import (
+from auditstream.server.hec import (
     DEFAULT_TOKEN,
     HecConfig,
     HecConfigError,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from server.hec.errors import FaultSpecError
-from server.hec.faults import (
+from auditstream.server.hec.errors import FaultSpecError
+from auditstream.server.hec.faults import (
     ANSWER_KINDS,
     Endpoint,
     FaultKind,

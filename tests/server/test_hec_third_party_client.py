@@ -7,7 +7,7 @@ import logging
 
 from splunk_handler import SplunkHandler
 
-from server.hec import running_hec
+from auditstream.server.hec import running_hec
 
 
 async def test_splunk_handler_logs_arrive_as_envelopes() -> None:

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
+from auditstream.server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
 from tests.server.gitlab import operations as ops
 
 FAST = GitLabConfig(delivery_timeout_seconds=2.0)

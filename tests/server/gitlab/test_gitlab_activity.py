@@ -9,7 +9,7 @@ import uuid
 import aiohttp
 import pytest
 
-from server.gitlab import KINDS, RunningGitLab
+from auditstream.server.gitlab import KINDS, RunningGitLab
 from tests.server.gitlab.conftest import Collector, GraphQL
 
 CREATED_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

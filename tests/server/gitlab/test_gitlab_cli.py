@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from server.gitlab import DEFAULT_SEED
+from auditstream.server.gitlab import DEFAULT_SEED
 from tests.processes import ServerProcess, run_cli
 from tests.server.gitlab import operations as ops
 from tests.server.gitlab.conftest import Collector

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from server.gitlab import RESOURCE_NOT_AVAILABLE, RunningGitLab
+from auditstream.server.gitlab import RESOURCE_NOT_AVAILABLE, RunningGitLab
 from tests.server.gitlab import operations as ops
 from tests.server.gitlab.conftest import Collector, GraphQL
 

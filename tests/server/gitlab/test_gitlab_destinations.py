@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from server.gitlab import RunningGitLab
+from auditstream.server.gitlab import RunningGitLab
 from tests.server.gitlab import operations as ops
 from tests.server.gitlab.conftest import GraphQL
 

@@ -9,7 +9,7 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from server.gitlab import Knobs, Result, RunningGitLab
+from auditstream.server.gitlab import Knobs, Result, RunningGitLab
 from tests.server.gitlab import operations as ops
 from tests.server.gitlab.conftest import Collector, GraphQL
 

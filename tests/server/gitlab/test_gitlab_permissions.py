@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.gitlab import RESOURCE_NOT_AVAILABLE, RunningGitLab
+from auditstream.server.gitlab import RESOURCE_NOT_AVAILABLE, RunningGitLab
 from tests.server.gitlab import operations as ops
 from tests.server.gitlab.conftest import GraphQL
 

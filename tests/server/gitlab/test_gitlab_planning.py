@@ -8,13 +8,13 @@ from dataclasses import replace
 
 import pytest
 
-from server.gitlab import ArgumentError, AuditEvent, Destination, Knobs, Reason
-from server.gitlab.destinations import Api, Header, NamespaceFilter, Scope
-from server.gitlab.directory import Directory
-from server.gitlab.events import Entity, Target, now
-from server.gitlab.pagination import decode_cursor, encode_cursor, paginate
-from server.gitlab.seed import DEFAULT_SEED
-from server.gitlab.streaming import plan, receives, request_headers
+from auditstream.server.gitlab import ArgumentError, AuditEvent, Destination, Knobs, Reason
+from auditstream.server.gitlab.destinations import Api, Header, NamespaceFilter, Scope
+from auditstream.server.gitlab.directory import Directory
+from auditstream.server.gitlab.events import Entity, Target, now
+from auditstream.server.gitlab.pagination import decode_cursor, encode_cursor, paginate
+from auditstream.server.gitlab.seed import DEFAULT_SEED
+from auditstream.server.gitlab.streaming import plan, receives, request_headers
 
 DIRECTORY = Directory.from_seed(DEFAULT_SEED)
 

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from server.gitlab import RunningGitLab
+from auditstream.server.gitlab import RunningGitLab
 
 
 async def get(http: aiohttp.ClientSession, gitlab: RunningGitLab, path: str,

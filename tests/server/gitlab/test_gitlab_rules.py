@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from server.gitlab import GitLabConfig, Knobs, RunningGitLab, running_gitlab
+from auditstream.server.gitlab import GitLabConfig, Knobs, RunningGitLab, running_gitlab
 from tests.server.gitlab import operations as ops
 from tests.server.gitlab.conftest import GraphQL
 

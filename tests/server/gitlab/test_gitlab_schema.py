@@ -1,8 +1,8 @@
 """The schema the stand-in serves: consistent, GitLab's shape, and what introspection shows.
 
 The check against GitLab's full schema needs GitLab's schema file, which a clone does not
-have (``python -m server.gitlab.check_schema FILE`` runs it); here the check itself is proven
-on small schemas, and the shipped SDL on its own.
+have (``python -m auditstream.server.gitlab.check_schema FILE`` runs it); here the check
+itself is proven on small schemas, and the shipped SDL on its own.
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from graphql import (
     validate_schema,
 )
 
-from client.gitlab.documents import LEGACY_OPERATIONS
-from server.gitlab import RunningGitLab, gitlab_schema, schema_sdl
-from server.gitlab.check_schema import (
-    LEGACY_SDL,
+from auditstream.client.documents import LEGACY_OPERATIONS
+from auditstream.server.gitlab import RunningGitLab, gitlab_schema, schema_sdl
+from auditstream.server.gitlab.check_schema import (
     definitions,
     load_operations,
     newer_differences,
     operation_differences,
     subset_differences,
 )
+from auditstream.server.gitlab.schema import LEGACY_SDL_FILE, sdl_text
 from tests.server.gitlab.operations import OPERATIONS
 
 
@@ -37,7 +37,7 @@ def test_shipped_sdl_builds_into_a_valid_schema() -> None:
 
 
 def test_the_16_3_part_stands_alone_without_extensions() -> None:
-    text = LEGACY_SDL.read_text(encoding="utf-8")
+    text = sdl_text(LEGACY_SDL_FILE)
     assert "extend " not in text
     assert validate_schema(build_schema(text)) == []
 
@@ -130,7 +130,7 @@ def test_schema_check_lets_newer_definitions_only_add() -> None:
 
 
 def test_operation_check_validates_documents_against_a_schema_plus_the_newer_part() -> None:
-    legacy = LEGACY_SDL.read_text(encoding="utf-8")
+    legacy = sdl_text(LEGACY_SDL_FILE)
     documents = load_operations("tests.server.gitlab.operations:OPERATIONS")
     assert list(operation_differences(legacy, documents)) == []
     wrong = {"Wrong": "query Wrong { group(fullPath: \"a\") { nope } }"}

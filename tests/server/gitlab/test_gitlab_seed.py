@@ -9,14 +9,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from server.gitlab import (
+from auditstream.server.gitlab import (
     DEFAULT_SEED,
     GitLabConfigError,
     Role,
     load_seed,
     running_gitlab,
 )
-from server.gitlab.directory import Directory
+from auditstream.server.gitlab.directory import Directory
 from tests.server.gitlab.conftest import Collector, GraphQL
 
 SEED = """

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import asyncio
 
-from server.gitlab import Api, GitLabConfig, Result, RunningGitLab, Scope, running_gitlab
+from auditstream.server.gitlab import (
+    Api,
+    GitLabConfig,
+    Result,
+    RunningGitLab,
+    Scope,
+    running_gitlab,
+)
 from tests.server.gitlab import operations as ops
 from tests.server.gitlab.conftest import Collector, GraphQL
 

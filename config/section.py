@@ -1,4 +1,4 @@
-"""A TOML table with typed getters whose errors name ``file: key`` (used by ``client.config``)."""
+"""A TOML table with typed getters whose errors name ``file: key`` (for ``config.app``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from client.errors import ConfigError
-from receiver.secrets import Secret
+from auditstream.common.secrets import Secret
+from auditstream.config.errors import ConfigError
 
 
 class Section:

@@ -8,7 +8,7 @@ import signal
 
 import click
 
-from client.demo import SINK_FAULTS, DemoOptions, DemoSummary, DemoWorld, run_demo
+from auditstream.wiring.demo import SINK_FAULTS, DemoOptions, DemoSummary, DemoWorld, run_demo
 
 
 @click.command()

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from client.gitlab import documents_newer as newer
-from client.gitlab.consolidated import ConsolidatedStreamingApi
-from client.gitlab.legacy import DEFAULT_PAGE_SIZE, LegacyStreamingApi
-from client.gitlab.models import Destination, StreamingHeader
-from client.gitlab.session import GitLabSession
+from auditstream.client import documents_newer as newer
+from auditstream.client.consolidated import ConsolidatedStreamingApi
+from auditstream.client.legacy import DEFAULT_PAGE_SIZE, LegacyStreamingApi
+from auditstream.client.models import Destination, StreamingHeader
+from auditstream.client.session import GitLabSession
 
 ApiChoice = Literal["auto", "legacy", "consolidated"]
 

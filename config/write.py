@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import tomlkit
 from tomlkit.items import AoT, Array, Table
 
-from client.errors import ConfigError
-from client.gitlab.ids import short_id
-from client.gitlab.models import Destination
+from auditstream.client.ids import short_id
+from auditstream.client.models import Destination
+from auditstream.config.errors import ConfigError
 
 TOKENS_DIR = "tokens"
 _NEW_FILE = """\

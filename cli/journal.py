@@ -12,10 +12,16 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from client.config import load_journal_config
-from client.errors import ConfigError
-from client.output import OUTPUT_OPTION, echo_json, echo_table
-from journal import Journal, JournalConfig, JournalError, StoredEvent, open_journal_readonly
+from auditstream.cli.output import OUTPUT_OPTION, echo_json, echo_table
+from auditstream.config.app import load_journal_config
+from auditstream.config.errors import ConfigError
+from auditstream.journal import (
+    Journal,
+    JournalConfig,
+    JournalError,
+    StoredEvent,
+    open_journal_readonly,
+)
 
 T = TypeVar("T")
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from client.config_section import Section
-from client.errors import ConfigError
-from relay.config import (
+from auditstream.config.errors import ConfigError
+from auditstream.config.section import Section
+from auditstream.relay.config import (
     DEFAULT_MAX_REQUESTS_IN_FLIGHT,
     AckSettings,
     BatchSettings,
@@ -34,8 +34,8 @@ from relay.config import (
     RetrySettings,
     SinkConfig,
 )
-from relay.envelope import DEFAULT_SOURCETYPE, EnvelopeSettings, IndexRoute
-from relay.sinks.hec import DEFAULT_GZIP_LEVEL, DEFAULT_TIMEOUT_SECONDS
+from auditstream.relay.envelope import DEFAULT_SOURCETYPE, EnvelopeSettings, IndexRoute
+from auditstream.relay.sinks.hec import DEFAULT_GZIP_LEVEL, DEFAULT_TIMEOUT_SECONDS
 
 _ENVELOPE_KEYS = ("host", "source", "sourcetype", "index", "index_routes")
 _BATCH_KEYS = ("batch_max_events", "batch_max_bytes", "batch_max_wait_seconds")

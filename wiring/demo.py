@@ -15,27 +15,25 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
 
-from client.config import load_config
-from client.config_write import write_destination
-from client.gitlab.api import streaming_api
-from client.gitlab.session import GitLabSession
-from journal import Journal, JournalConfig, open_journal
-from receiver.app import TOKEN_HEADER
-from receiver.metrics import ReceiverMetrics
-from receiver.secrets import Secret
-from receiver.service import RunningReceiver, start_receiver
-from relay.config import BatchSettings, HecSinkConfig, RelayConfig, RetrySettings
-from relay.envelope import EnvelopeSettings
-from relay.service import Relay
-from server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
-from server.gitlab.deliveries import Result
-from server.gitlab.streaming import Knobs
-from server.hec import HecConfig, HecToken, RunningHec, running_hec
+from auditstream.client.api import streaming_api
+from auditstream.client.session import GitLabSession
+from auditstream.common.secrets import Secret
+from auditstream.config.app import load_config
+from auditstream.config.write import write_destination
+from auditstream.journal import Journal
+from auditstream.receiver.app import TOKEN_HEADER
+from auditstream.relay.config import BatchSettings, HecSinkConfig, RelayConfig, RetrySettings
+from auditstream.relay.envelope import EnvelopeSettings
+from auditstream.server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
+from auditstream.server.gitlab.deliveries import Result
+from auditstream.server.gitlab.streaming import Knobs
+from auditstream.server.hec import HecConfig, HecToken, RunningHec, running_hec
+from auditstream.wiring.process import running_parts
 
 SINK_FAULTS = ("busy", "errors", "resets", "timeouts", "outage", "bad-event")
 EVENT_TYPES = ("repository_git_operation", "merge_request_create", "member_created",
@@ -119,35 +117,27 @@ async def _create_destination(gitlab_url: str, token: str, url: str, workdir: Pa
 async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, hec: RunningHec,
                world: DemoWorld,
                keep_running: Callable[[DemoWorld], asyncio.Future[None]] | None) -> DemoSummary:
-    config = load_config(world.config_path)
-    assert config.receiver is not None
     relay_config = RelayConfig(
         sinks=(HecSinkConfig(name="hec", url=hec.url, token=Secret(world.hec_token),
                              timeout_seconds=2.0, envelope=EnvelopeSettings(index="main"),
                              batch=BatchSettings(max_events=100, max_wait_seconds=0.2)),),
         retry=RetrySettings(backoff_base_seconds=0.2, backoff_cap_seconds=2.0,
                             pause_retry_seconds=2.0))
-    journal = await open_journal(JournalConfig(path=world.journal_path))
-    metrics = ReceiverMetrics.create()
-    relay = Relay(relay_config, journal, metrics.registry)
+    # As `auditstream run --config FILE` would run it, with a sink that retries sooner.
+    config = replace(load_config(world.config_path), relay=relay_config)
     started = time.monotonic()
-    receiver: RunningReceiver | None = None
-    try:
-        await relay.check_sinks()
-        relay.start()
-        receiver = await start_receiver(config.receiver, journal, metrics, relay.probes())
+    async with running_parts(config, receive=True, relay=True, announce=_quiet) as parts:
         forged = await _stream(options, progress, gitlab, hec, world.receiver_url)
-        await _wait_for_sink(progress, hec, journal, world.receiver_url, gitlab)
-        summary = await _summarise(gitlab, hec, journal, world.receiver_url, forged,
+        await _wait_for_sink(progress, hec, parts.journal, world.receiver_url, gitlab)
+        summary = await _summarise(gitlab, hec, parts.journal, world.receiver_url, forged,
                                    time.monotonic() - started)
         if keep_running is not None:
             await keep_running(world)
         return summary
-    finally:
-        if receiver is not None:
-            await receiver.stop()
-        await relay.stop(5.0)
-        await journal.close()
+
+
+def _quiet(line: str) -> None:
+    """The demo shows a progress bar and a summary, not the parts' start-up lines."""
 
 
 async def _stream(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, hec: RunningHec,

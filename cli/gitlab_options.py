@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 import click
 
-from client.gitlab.api import ApiChoice, StreamingApi, streaming_api
-from client.gitlab.errors import GitLabError
-from client.gitlab.ids import BadId
-from client.gitlab.legacy import DEFAULT_PAGE_SIZE
-from client.gitlab.session import GitLabSession
+from auditstream.client.api import ApiChoice, StreamingApi, streaming_api
+from auditstream.client.errors import GitLabError
+from auditstream.client.ids import BadId
+from auditstream.client.legacy import DEFAULT_PAGE_SIZE
+from auditstream.client.session import GitLabSession
 
 T = TypeVar("T")
 

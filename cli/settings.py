@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from client.cli_gitlab_common import GitLabTarget, call, gitlab_options
-from client.gitlab.ids import short_id
-from client.output import OUTPUT_OPTION, echo_json, echo_table
+from auditstream.cli.gitlab_options import GitLabTarget, call, gitlab_options
+from auditstream.cli.output import OUTPUT_OPTION, echo_json, echo_table
+from auditstream.client.ids import short_id
 
 
 @click.group()

@@ -10,14 +10,20 @@ from typing import Any
 
 import click
 
-from client.config import AppConfig, load_config, parse_listen, secret_from_env, secret_from_file
-from client.config_relay import check_hec_url
-from client.errors import ConfigError
-from client.serving import serve
-from journal import JournalConfig, JournalError
-from receiver.config import DEFAULT_DESTINATION, DestinationConfig, ReceiverConfig
-from relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
-from relay.envelope import EnvelopeSettings
+from auditstream.config.app import (
+    AppConfig,
+    load_config,
+    parse_listen,
+    secret_from_env,
+    secret_from_file,
+)
+from auditstream.config.errors import ConfigError
+from auditstream.config.relay import check_hec_url
+from auditstream.journal import JournalConfig, JournalError
+from auditstream.receiver.config import DEFAULT_DESTINATION, DestinationConfig, ReceiverConfig
+from auditstream.relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
+from auditstream.relay.envelope import EnvelopeSettings
+from auditstream.wiring.process import serve
 
 DEFAULT_ARCHIVE_NAME = "events.jsonl"
 
@@ -183,6 +189,7 @@ def _config_or_usage_error(build: Any) -> AppConfig:
 def _serve(config: AppConfig, *, receive: bool, relay: bool,
            status_listen: tuple[str, int] | None = None) -> None:
     try:
-        asyncio.run(serve(config, receive=receive, relay=relay, status_listen=status_listen))
+        asyncio.run(serve(config, receive=receive, relay=relay, status_listen=status_listen,
+                          announce=click.echo))
     except (JournalError, OSError, RuntimeError) as exc:
         raise click.ClickException(f"stopped: {exc}") from exc

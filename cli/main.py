@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from client.cli_demo import demo
-from client.cli_gitlab import destinations
-from client.cli_gitlab_settings import filters, headers
-from client.cli_journal import journal
-from client.cli_run import receive, relay, run
-from client.cli_serve import serve
-from client.logs import configure_logging
+from auditstream.cli.demo import demo
+from auditstream.cli.destinations import destinations
+from auditstream.cli.journal import journal
+from auditstream.cli.logs import configure_logging
+from auditstream.cli.run import receive, relay, run
+from auditstream.cli.serve import serve
+from auditstream.cli.settings import filters, headers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -38,11 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.config_relay import relay_from
-from client.config_section import Section, secret_from_env, secret_from_file
-from client.errors import ConfigError
-from journal import JournalConfig
-from journal.config import (
+from auditstream.config.errors import ConfigError
+from auditstream.config.relay import relay_from
+from auditstream.config.section import Section, secret_from_env, secret_from_file
+from auditstream.journal import JournalConfig
+from auditstream.journal.config import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     DEFAULT_CLAIM_IDLE_SECONDS,
     DEFAULT_DEDUP_WINDOW_SECONDS,
@@ -52,8 +52,8 @@ from journal.config import (
     DEFAULT_WAIT_TIMEOUT_SECONDS,
     RedisSettings,
 )
-from journal.open import BACKENDS
-from receiver.config import (
+from auditstream.journal.open import BACKENDS
+from auditstream.receiver.config import (
     DEFAULT_BODY_TIMEOUT_SECONDS,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_INSTANCE,
@@ -63,9 +63,9 @@ from receiver.config import (
     DestinationConfig,
     ReceiverConfig,
 )
-from receiver.network import Network, parse_networks
-from receiver.tls import server_context
-from relay.config import RelayConfig
+from auditstream.receiver.network import Network, parse_networks
+from auditstream.receiver.tls import server_context
+from auditstream.relay.config import RelayConfig
 
 __all__ = ["AppConfig", "load_config", "load_journal_config", "parse_listen", "secret_from_env",
            "secret_from_file"]
@@ -170,7 +170,7 @@ def _redis(section: Section) -> RedisSettings:
     if claim_idle <= 0:
         raise section.error("claim_idle_seconds", "must be above 0")
     return RedisSettings(
-        url=url, password=passwords[0].reveal() if passwords else None, key_prefix=prefix,
+        url=url, password=passwords[0] if passwords else None, key_prefix=prefix,
         wait_replicas=int(replicas),
         wait_timeout_seconds=section.number("wait_timeout_seconds",
                                             DEFAULT_WAIT_TIMEOUT_SECONDS),

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from client.gitlab import documents_newer as ops
-from client.gitlab import ids
-from client.gitlab.errors import PermissionDenied, ValidationFailed
-from client.gitlab.legacy import DEFAULT_PAGE_SIZE, GROUP_ROLE, INSTANCE_ROLE
-from client.gitlab.models import (
+from auditstream.client import documents_newer as ops
+from auditstream.client import ids
+from auditstream.client.errors import PermissionDenied, ValidationFailed
+from auditstream.client.legacy import DEFAULT_PAGE_SIZE, GROUP_ROLE, INSTANCE_ROLE
+from auditstream.client.models import (
     INSTANCE_SCOPE,
     Destination,
     StreamingHeader,
     group_scope,
 )
-from client.gitlab.session import GitLabSession
+from auditstream.client.session import GitLabSession
 
 HTTP_CATEGORY = "http"
 _HEADER_SEPARATOR = "#"

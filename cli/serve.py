@@ -13,10 +13,9 @@ from pathlib import Path
 import click
 import orjson
 
-from client.config import parse_listen, secret_from_env
-from client.errors import ConfigError
-from client.gctune import settle_after_startup
-from server.gitlab import (
+from auditstream.config.app import parse_listen, secret_from_env
+from auditstream.config.errors import ConfigError
+from auditstream.server.gitlab import (
     DEFAULT_SEED,
     DEFAULT_TYPES,
     KINDS,
@@ -29,9 +28,10 @@ from server.gitlab import (
     load_seed,
     start_gitlab,
 )
-from server.gitlab.config import DEFAULT_DELIVERY_TIMEOUT_SECONDS
-from server.hec import HecConfig, HecConfigError, HecToken, start_hec
-from server.hec.config import DEFAULT_INDEX, DEFAULT_MAX_CONTENT_LENGTH
+from auditstream.server.gitlab.config import DEFAULT_DELIVERY_TIMEOUT_SECONDS
+from auditstream.server.hec import HecConfig, HecConfigError, HecToken, start_hec
+from auditstream.server.hec.config import DEFAULT_INDEX, DEFAULT_MAX_CONTENT_LENGTH
+from auditstream.wiring.gctune import settle_after_startup
 
 log = logging.getLogger("auditstream.cli")
 
@@ -73,7 +73,14 @@ def hec(listen: str, token_env: str, ack: bool, indexes: tuple[str, ...],
     try:
         asyncio.run(serve_hec(config))
     except OSError as exc:
-        raise click.ClickException(f"cannot serve on {listen}: {exc.strerror or exc}") from exc
+        raise click.ClickException(os_problem(listen, exc)) from exc
+
+
+def os_problem(listen: str, exc: OSError) -> str:
+    """What went wrong, naming its real cause: a file (with its name) or the address."""
+    if exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return f"cannot serve on {listen}: {exc.strerror or exc}"
 
 
 def hec_config(listen: str, token_env: str, ack: bool, indexes: tuple[str, ...],
@@ -168,7 +175,7 @@ def gitlab(listen: str, seed_file: Path | None, strict_urls: bool, no_legacy_api
     try:
         asyncio.run(serve_gitlab(seed, config, activity_plan))
     except OSError as exc:
-        raise click.ClickException(f"cannot serve on {listen}: {exc.strerror or exc}") from exc
+        raise click.ClickException(os_problem(listen, exc)) from exc
     except GitLabStandInError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -25,7 +25,7 @@ from gql.transport.exceptions import (
     TransportServerError,
 )
 
-from client.gitlab.errors import (
+from auditstream.client.errors import (
     GitLabAuthError,
     GitLabError,
     GitLabRefused,

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from client.cli_gitlab_common import GitLabTarget, call, gitlab_options
-from client.config_write import remove_destination, sync_destinations, write_destination
-from client.errors import ConfigError
-from client.gitlab import ids
-from client.gitlab.ids import short_id
-from client.gitlab.models import Destination, mask
-from client.output import OUTPUT_OPTION, echo_json, echo_table
+from auditstream.cli.gitlab_options import GitLabTarget, call, gitlab_options
+from auditstream.cli.output import OUTPUT_OPTION, echo_json, echo_table
+from auditstream.client import ids
+from auditstream.client.ids import short_id
+from auditstream.client.models import Destination, mask
+from auditstream.config.errors import ConfigError
+from auditstream.config.write import remove_destination, sync_destinations, write_destination
 
 SHOW_TOKEN = click.option("--show-token", is_flag=True,
                           help="Show verification tokens in full (masked by default).")

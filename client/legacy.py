@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from client.gitlab import documents as ops
-from client.gitlab import documents_newer as newer
-from client.gitlab import ids
-from client.gitlab.errors import PermissionDenied, ValidationFailed
-from client.gitlab.models import (
+from auditstream.client import documents as ops
+from auditstream.client import documents_newer as newer
+from auditstream.client import ids
+from auditstream.client.errors import PermissionDenied, ValidationFailed
+from auditstream.client.models import (
     INSTANCE_SCOPE,
     Destination,
     StreamingHeader,
@@ -16,7 +16,7 @@ from client.gitlab.models import (
     group_scope,
     header_from,
 )
-from client.gitlab.session import GitLabSession
+from auditstream.client.session import GitLabSession
 
 GROUP_ROLE = "needs the Owner role on a top-level group with Ultimate"
 INSTANCE_ROLE = "needs an administrator of a self-managed instance"

@@ -1,0 +1,1 @@
+"""auditstream.cli: the command line (click). The only code that imports click."""

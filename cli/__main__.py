@@ -1,0 +1,5 @@
+"""``python -m auditstream.cli``: the same as the ``auditstream`` command."""
+
+from auditstream.cli.main import main
+
+main()

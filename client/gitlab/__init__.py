@@ -1,1 +1,0 @@
-"""client.gitlab: a typed client for GitLab's audit event streaming API, on gql."""

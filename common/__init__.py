@@ -1,0 +1,1 @@
+"""auditstream.common: what receiver, relay and journal share (secrets, health answers)."""

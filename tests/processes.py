@@ -26,10 +26,11 @@ class ServerProcess:
     """A long-running ``auditstream`` command that prints ``listening on URL`` when ready."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None,
-                 ready_timeout: float = 30) -> None:
+                 ready_timeout: float = 30, command: str = AUDITSTREAM,
+                 cwd: Path | None = None) -> None:
         self.process = subprocess.Popen(
-            [AUDITSTREAM, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **(env or {})})
+            [command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})}, cwd=cwd)
         self.stderr_lines: list[str] = []
         self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._stderr_reader.start()

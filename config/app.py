@@ -30,6 +30,7 @@ Secrets are never inline: tokens come from the environment or from files.
 
 from __future__ import annotations
 
+import enum
 import os
 import ssl
 import tomllib
@@ -40,7 +41,12 @@ from typing import Any
 
 from auditstream.config.errors import ConfigError
 from auditstream.config.relay import relay_from
-from auditstream.config.section import Section, secret_from_env, secret_from_file
+from auditstream.config.section import (
+    UNREAD_SECRET,
+    Section,
+    secret_from_env,
+    secret_from_file,
+)
 from auditstream.journal import JournalConfig
 from auditstream.journal.config import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -84,17 +90,34 @@ class AppConfig:
     relay: RelayConfig | None = None
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AppConfig:
-    """Read and validate the whole file, or raise ``ConfigError`` naming the key."""
+class Parts(enum.Flag):
+    """The parts a command runs: only their secrets are read. The rest of the file is still
+    checked for form, so a mistake there is found whichever command reads it."""
+
+    RECEIVER = enum.auto()
+    RELAY = enum.auto()
+    ALL = RECEIVER | RELAY
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None, *,
+                parts: Parts = Parts.ALL) -> AppConfig:
+    """Read and validate the whole file, or raise ``ConfigError`` naming the key.
+
+    A part not in ``parts`` is None in the result: its keys are checked, but its secrets
+    (``*_env``, ``*_file``) are not read, so a receiver needs no HEC token and a relay no
+    GitLab token."""
     environ = os.environ if environ is None else environ
     document = _read_toml(path)
     section = Section(document, "", path, environ)
     section.only("receiver", "journal", "relay", "sinks")
-    receiver = section.table("receiver")
+    receiver = _receiver(section.table("receiver", Parts.RECEIVER in parts)) \
+        if "receiver" in document else None
+    relay = relay_from(section.table("relay"), section.tables("sinks", Parts.RELAY in parts),
+                       path.parent)
     return AppConfig(
-        receiver=_receiver(receiver) if "receiver" in document else None,
+        receiver=receiver if Parts.RECEIVER in parts else None,
         journal=journal_from(section.table("journal"), path.parent),
-        relay=relay_from(section.table("relay"), section.tables("sinks"), path.parent),
+        relay=relay if Parts.RELAY in parts else None,
     )
 
 
@@ -262,7 +285,7 @@ def _check_unique(section: Section, destinations: tuple[DestinationConfig, ...])
     for name in names:
         if names.count(name) > 1:
             raise section.error("destinations", f"destination name {name!r} is used twice")
-    tokens = [token for d in destinations for token in d.tokens]
+    tokens = [token for d in destinations for token in d.tokens if token is not UNREAD_SECRET]
     if len(set(tokens)) != len(tokens):
         raise section.error("destinations", "two destinations share a token; each needs its own")
 

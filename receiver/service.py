@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -32,6 +33,11 @@ class RunningReceiver:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}"
 
+    def reload(self, config: ReceiverConfig) -> list[str]:
+        """Take new destinations and tokens (and the other per-request settings) now, between
+        two requests; what only a restart can change is kept, and named in the result."""
+        return self.runner.app[RECEIVER_STATE].reload(config)
+
     async def stop(self) -> None:
         # Stops accepting, waits for in-flight requests (up to the shutdown timeout), then
         # runs the app's cleanup. The journal belongs to whoever opened it.
@@ -40,8 +46,12 @@ class RunningReceiver:
 
 async def start_receiver(config: ReceiverConfig, journal: Journal,
                          metrics: ReceiverMetrics | None = None,
-                         probes: list[ReadinessProbe] | None = None) -> RunningReceiver:
-    """Start listening; with ``config.port == 0`` the system picks a free port."""
+                         probes: list[ReadinessProbe] | None = None,
+                         listener: socket.socket | None = None) -> RunningReceiver:
+    """Start listening; with ``config.port == 0`` the system picks a free port.
+
+    ``listener``, when given, is an already bound socket to serve on (``config``'s address is
+    then only what it was bound to)."""
     quiet_malformed_http_logs()
     app = create_app(config, journal, metrics)
     app[RECEIVER_STATE].probes.extend(probes or [])
@@ -54,7 +64,9 @@ async def start_receiver(config: ReceiverConfig, journal: Journal,
     tls = server_context(config.tls_cert, config.tls_key) \
         if config.tls_cert is not None and config.tls_key is not None else None
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True, ssl_context=tls)
+    site: web.BaseSite = (
+        web.SockSite(runner, listener, ssl_context=tls) if listener is not None
+        else web.TCPSite(runner, config.host, config.port, reuse_address=True, ssl_context=tls))
     try:
         await site.start()
     except OSError:

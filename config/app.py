@@ -64,6 +64,7 @@ from auditstream.receiver.config import (
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_INSTANCE,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_RETRY_AFTER_SECONDS,
     DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
     DestinationConfig,
@@ -209,7 +210,8 @@ def _no_redis_keys(section: Section) -> None:
 def _receiver(section: Section) -> ReceiverConfig:
     section.only("listen", "max_body_bytes", "retry_after_seconds", "body_timeout_seconds",
                  "idle_timeout_seconds", "shutdown_timeout_seconds", "destinations",
-                 "tls_cert", "tls_key", "allow_networks", "trusted_proxies")
+                 "tls_cert", "tls_key", "allow_networks", "trusted_proxies", "max_connections",
+                 "max_connections_per_client")
     host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
                               section.where("listen"))
     tls_cert, tls_key = _tls(section)
@@ -232,6 +234,10 @@ def _receiver(section: Section) -> ReceiverConfig:
         tls_cert=tls_cert, tls_key=tls_key,
         allow_networks=_networks(section, "allow_networks"),
         trusted_proxies=_networks(section, "trusted_proxies"),
+        max_connections=(section.whole_number("max_connections", 1)
+                         if "max_connections" in section.data else None),
+        max_connections_per_client=section.whole_number("max_connections_per_client",
+                                                        DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
     )
 
 

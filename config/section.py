@@ -74,6 +74,13 @@ class Section:
             raise self.error(key, "must be more than 0")
         return value
 
+    def whole_number(self, key: str, default: int, minimum: int = 1) -> int:
+        """An integer of at least ``minimum`` (a float such as 1.5 is refused, not cut)."""
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(key, f"must be a whole number of at least {minimum}, got {value!r}")
+        return value
+
     def boolean(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):

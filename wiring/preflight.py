@@ -15,9 +15,9 @@ from pathlib import Path
 
 from auditstream.journal import JournalConfig
 from auditstream.receiver.config import ReceiverConfig
+from auditstream.receiver.connections import bind
 from auditstream.wiring.errors import StartupError
 
-LISTEN_BACKLOG = 128  # aiohttp's own default
 LISTEN_SETTING = "--listen (or [receiver] listen in the config file)"
 JOURNAL_SETTING = "--journal (or [journal] path in the config file)"
 
@@ -33,9 +33,7 @@ def bind_listener(config: ReceiverConfig) -> socket.socket:
     """The receiver's listening socket, bound now, or ``StartupError`` naming ``--listen``."""
     where = f"{config.host}:{config.port}"
     try:
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        return socket.create_server((config.host, config.port), family=family,
-                                    backlog=LISTEN_BACKLOG)
+        return bind(config.host, config.port)
     except socket.gaierror as exc:
         raise StartupError(f"cannot listen on {where}: the host does not resolve "
                            f"({exc.strerror}); give an address with {LISTEN_SETTING}") from exc

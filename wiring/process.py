@@ -24,6 +24,7 @@ from auditstream.config.errors import ConfigError
 from auditstream.journal import Journal, JournalError, open_journal
 from auditstream.journal.retention import purge_periodically
 from auditstream.receiver.config import ReceiverConfig
+from auditstream.receiver.connections import raise_open_files_limit
 from auditstream.receiver.metrics import ReceiverMetrics
 from auditstream.receiver.service import RunningReceiver, start_receiver
 from auditstream.relay.service import Relay
@@ -74,6 +75,8 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
     own journal (a sink's start-up check, a slow Redis on the relay's side) may delay it. Its
     address is bound and the journal's place checked before anything is created."""
     receiver_config = config.receiver if receive else None
+    if receiver_config is not None:
+        raise_open_files_limit()  # before the connection cap is derived from it
     listener = bind_listener(receiver_config) if receiver_config is not None else None
     try:
         check_journal_place(config.journal)

@@ -3,7 +3,9 @@
 The loop only acts on the decision (see ``relay.pipeline``). The table follows what Splunk
 answers and how Vector, Fluent Bit and the OpenTelemetry Collector react, and improves on
 them where their users lose data: resend only after ``invalid-event-number``, pause (never
-drop) on configuration errors.
+drop) on configuration errors, and never count a redirect as delivered: a 3xx pauses the sink
+with its ``Location`` (a followed 301/302 turns the POST into a body-less GET whose 200 looked
+like delivery; a followed 307/308 re-posts every envelope to whatever origin it names).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 import random
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
@@ -68,8 +71,13 @@ class Pause:
 Decision = Delivered | Retry | Split | DeadLetter | Pause
 
 
-def decide(status: int, body: bytes, retry_after: str | None, batch_size: int) -> Decision:
-    """The decision for one HTTP answer to a batch of ``batch_size`` envelopes."""
+def decide(status: int, body: bytes, retry_after: str | None, batch_size: int,
+           location: str | None = None) -> Decision:
+    """The decision for one HTTP answer to a batch of ``batch_size`` envelopes.
+
+    ``location`` is the answer's ``Location`` header: only a redirect's reason uses it."""
+    if 300 <= status < 400:
+        return Pause(redirect_reason(status, location))
     answer = _hec_answer(body)
     code = answer.get("code")
     text = str(answer.get("text") or f"HTTP {status}")
@@ -93,6 +101,29 @@ def decide(status: int, body: bytes, retry_after: str | None, batch_size: int) -
     if status == 400:
         return DeadLetter(0, reason)
     return Pause(reason)
+
+
+def redirect_reason(status: int, location: str | None) -> str:
+    """Why a 3xx pauses the sink: the status and where it pointed (credentials removed)."""
+    target = describe_location(location) if location else "no Location header"
+    return (f"HTTP {status}: the sink redirects to {target}; redirects are never followed: "
+            "set the sink's url to where the collector really is")
+
+
+def describe_location(location: str) -> str:
+    """A ``Location`` fit for a log line: printable, short, without user or password."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in location.strip()[:300])
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return repr(text)
+    if (parts.username is None and parts.password is None) or host is None:
+        return text
+    host = f"[{host}]" if ":" in host else host
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def backoff_delay(attempt: int, retry_after: float | None, *, base: float, cap: float,

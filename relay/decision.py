@@ -14,9 +14,10 @@ import math
 import random
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
+
+from auditstream.common.locations import describe_location
 
 # Retry timing (Vector: 1 s doubling to a 30 s cap, unlimited attempts).
 DEFAULT_BACKOFF_BASE_SECONDS = 1.0
@@ -105,25 +106,8 @@ def decide(status: int, body: bytes, retry_after: str | None, batch_size: int,
 
 def redirect_reason(status: int, location: str | None) -> str:
     """Why a 3xx pauses the sink: the status and where it pointed (credentials removed)."""
-    target = describe_location(location) if location else "no Location header"
-    return (f"HTTP {status}: the sink redirects to {target}; redirects are never followed: "
-            "set the sink's url to where the collector really is")
-
-
-def describe_location(location: str) -> str:
-    """A ``Location`` fit for a log line: printable, short, without user or password."""
-    text = "".join(ch if ch.isprintable() else "?" for ch in location.strip()[:300])
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return repr(text)
-    if (parts.username is None and parts.password is None) or host is None:
-        return text
-    host = f"[{host}]" if ":" in host else host
-    netloc = host if port is None else f"{host}:{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return (f"HTTP {status}: the sink redirects to {describe_location(location)}; "
+            "redirects are never followed: set the sink's url to where the collector really is")
 
 
 def backoff_delay(attempt: int, retry_after: float | None, *, base: float, cap: float,

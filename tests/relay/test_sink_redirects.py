@@ -8,13 +8,8 @@ answer 200 to anything: that second server must receive nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-
 import aiohttp
 import pytest
-from aiohttp import web
 
 from auditstream.common.secrets import Secret
 from auditstream.journal.sqlite import SqliteJournal
@@ -24,51 +19,11 @@ from auditstream.relay.envelope import EnvelopeSettings
 from auditstream.relay.errors import SinkUnavailable
 from auditstream.relay.sinks.hec import HecSink
 from auditstream.relay.status import create_status_app
+from tests.redirecting import REDIRECTS, redirecting, serving
 from tests.relay.conftest import StartRelay, cursor, fill, relay_config
 from tests.waiting import eventually
 
-REDIRECTS = [301, 302, 307, 308]
 TOKEN = "11111111-2222-3333-4444-555555555555"
-
-
-@dataclass
-class Recorded:
-    url: str = ""
-    requests: list[tuple[str, str]] = field(default_factory=list)
-
-
-@asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
-@asynccontextmanager
-async def redirecting(status: int) -> AsyncIterator[tuple[str, Recorded]]:
-    """A collector that redirects every request to a second server answering 200 to anything."""
-    target = Recorded()
-
-    async def accept_anything(request: web.Request) -> web.Response:
-        target.requests.append((request.method, request.path))
-        return web.json_response({"text": "Success", "code": 0})
-
-    async def redirect(request: web.Request) -> web.Response:
-        return web.Response(status=status,
-                            headers={"Location": target.url + request.path_qs})
-
-    sink_app, target_app = web.Application(), web.Application()
-    target_app.router.add_route("*", "/{tail:.*}", accept_anything)
-    sink_app.router.add_route("*", "/{tail:.*}", redirect)
-    async with serving(target_app) as target_url, serving(sink_app) as sink_url:
-        target.url = target_url
-        yield sink_url, target
 
 
 def sink_config(url: str) -> HecSinkConfig:

@@ -27,7 +27,7 @@ class FieldsFormatter(logging.Formatter):
 
 
 class RepeatedLines(logging.Filter):
-    """At most ``burst`` lines of one kind (logger, level, message template) per ``window``
+    """At most ``burst`` lines of one kind (logger, level, message) per ``window``
     seconds; the first line after a quiet spell says how many were left out (``suppressed=N``).
 
     A flood (forged requests, a broken peer, an accept loop out of descriptors) must not fill
@@ -38,10 +38,10 @@ class RepeatedLines(logging.Filter):
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.burst, self.window, self._clock = burst, window, clock
-        self._seen: dict[tuple[str, int, object], list[float]] = {}  # start, count, dropped
+        self._seen: dict[tuple[str, int, str], list[float]] = {}  # start, count, dropped
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.levelno, record.msg)
+        key = (record.name, record.levelno, record.getMessage()[:200])
         now = self._clock()
         state = self._seen.get(key)
         if state is None or now - state[0] >= self.window:

@@ -5,6 +5,8 @@
     │                            proxy's HTML); connection failures were retried already.
     │                            Retrying later can help.
     ├── GitLabAuthError          GitLab refused the access token (HTTP 401/403); fix the token
+    ├── GitLabRedirected         the GitLab URL answered with a redirect (never followed: an
+    │                            answer from another origin is not GitLab's); fix --gitlab-url
     └── GitLabRefused            GitLab answered and said no; retrying the same call cannot help
         ├── PermissionDenied     "does not exist or you don't have permission": says which
         │                        role the operation needs
@@ -25,6 +27,10 @@ class GitLabUnavailable(GitLabError):
 
 class GitLabAuthError(GitLabError):
     """GitLab refused the access token."""
+
+
+class GitLabRedirected(GitLabError):
+    """The GitLab URL answered with a 3xx; not followed. Retrying the same URL cannot help."""
 
 
 class GitLabRefused(GitLabError):

@@ -215,6 +215,7 @@ def _receiver(section: Section) -> ReceiverConfig:
     host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
                               section.where("listen"))
     tls_cert, tls_key = _tls(section)
+    destination_names(section)
     destinations = tuple(_destination(item) for item in section.tables("destinations"))
     if not destinations:
         raise section.error("destinations", "[receiver] needs at least one "
@@ -286,11 +287,17 @@ def _destination(section: Section) -> DestinationConfig:
         content_hash_dedup=section.boolean("content_hash_dedup", False))
 
 
-def _check_unique(section: Section, destinations: tuple[DestinationConfig, ...]) -> None:
-    names = [d.name for d in destinations]
+def destination_names(receiver: Section) -> list[str]:
+    """Each destination's name by the receiver's rules: a non-empty string, used once. The
+    CLI checks a config it writes with this too, before saving it."""
+    names = [item.string("name") for item in receiver.tables("destinations")]
     for name in names:
         if names.count(name) > 1:
-            raise section.error("destinations", f"destination name {name!r} is used twice")
+            raise receiver.error("destinations", f"destination name {name!r} is used twice")
+    return names
+
+
+def _check_unique(section: Section, destinations: tuple[DestinationConfig, ...]) -> None:
     tokens = [token for d in destinations for token in d.tokens if token is not UNREAD_SECRET]
     if len(set(tokens)) != len(tokens):
         raise section.error("destinations", "two destinations share a token; each needs its own")

@@ -8,10 +8,15 @@ from typing import NamedTuple
 
 
 class AppendOutcome(enum.Enum):
-    """What append did with one event. A duplicate is an outcome, not an error."""
+    """What append did with one event. A duplicate is an outcome, not an error.
+
+    ``COLLISION``: stored, but another destination had already stored a different event under
+    its id (see ``journal.collisions``); flagged in the journal and logged.
+    """
 
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    COLLISION = "collision"
 
 
 class IncomingEvent(NamedTuple):
@@ -19,8 +24,10 @@ class IncomingEvent(NamedTuple):
     the receiver builds one per event, and a frozen dataclass costs it three times as much).
 
     ``dedup_keys`` are the keys under which the event is remembered, within ``instance``:
-    always ``"id:<id>"``, and ``"hash:<hex>"`` where the destination deduplicates by content
-    too. An event is a duplicate when any of its keys is already known.
+    always ``"id:<id>"`` first, and ``"hash:<hex>"`` where the destination deduplicates by
+    content too. An event is a duplicate when any of its keys is already known, except that a
+    known id from another destination with a different body is a collision, stored
+    (``journal.collisions``).
     """
 
     instance: str
@@ -92,6 +99,7 @@ class JournalStats:
     duplicates_refused: int
     dead_letters: int
     sinks: tuple[SinkPosition, ...]
+    collisions: int = 0  # events stored whose id another destination had used for another
 
 
 @dataclass(frozen=True, slots=True)

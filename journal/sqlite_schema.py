@@ -8,10 +8,13 @@ from pathlib import Path
 
 from auditstream.journal.errors import JournalCorrupt, JournalUnavailable
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
-# seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix.
+# seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix,
+#   with the destination and body digest of the event it belongs to (NULL in rows written by
+#   schema 1), which tell a duplicate from a collision (journal.collisions).
 # events: bodies byte for byte; seq is assigned by the writer and never reused.
+# collisions: events stored although another destination had used their id for another event.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -21,7 +24,9 @@ CREATE TABLE IF NOT EXISTS seen (
     id       INTEGER PRIMARY KEY,
     instance TEXT NOT NULL,
     key      TEXT NOT NULL,
-    seen_at  REAL NOT NULL
+    seen_at  REAL NOT NULL,
+    destination TEXT,
+    digest   BLOB
 );
 CREATE UNIQUE INDEX IF NOT EXISTS seen_key ON seen (instance, key);
 CREATE TABLE IF NOT EXISTS events (
@@ -49,7 +54,16 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     dead_at  REAL NOT NULL,
     body     BLOB NOT NULL
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+CREATE TABLE IF NOT EXISTS collisions (
+    id                INTEGER PRIMARY KEY,
+    instance          TEXT NOT NULL,
+    event_id          TEXT NOT NULL,
+    seq               INTEGER NOT NULL,
+    first_destination TEXT NOT NULL,
+    destination       TEXT NOT NULL,
+    at                REAL NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '2');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('duplicates_refused', '0');
 """
@@ -88,6 +102,7 @@ def create_journal_file(path: Path, busy_timeout_seconds: float) -> None:
     conn = connect_for_writing(path, busy_timeout_seconds)
     try:
         conn.executescript(_SCHEMA)
+        _migrate(conn)
         check_schema(conn, path)
     except sqlite3.Error as exc:
         raise _translate_open_error(path, exc) from exc
@@ -112,6 +127,35 @@ def connect_for_reading(path: Path, busy_timeout_seconds: float) -> sqlite3.Conn
     return conn
 
 
+# Each step takes a journal from the version it names to the next, in one transaction.
+# 1 -> 2: seen learns each key's destination and body digest (NULL for the keys already
+# there: ADD COLUMN rewrites nothing, so this is instant on a journal of any size).
+_MIGRATIONS = {
+    "1": ("ALTER TABLE seen ADD COLUMN destination TEXT",
+          "ALTER TABLE seen ADD COLUMN digest BLOB"),
+}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older journal's schema up to ``SCHEMA_VERSION``; nothing in it is lost."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            steps = _MIGRATIONS.get(row[0]) if row is not None else None
+            if steps is None:
+                conn.execute("COMMIT")
+                return  # current, or unknown (check_schema names it)
+            for statement in steps:
+                conn.execute(statement)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                         (str(int(row[0]) + 1),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
 def check_schema(conn: sqlite3.Connection, path: Path) -> None:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -119,8 +163,10 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
         raise JournalCorrupt(f"{path} is not an auditstream journal ({exc})") from exc
     if row is None or row[0] != SCHEMA_VERSION:
         found = "none" if row is None else row[0]
+        upgrade = (": opening it for writing (receive, relay or run) upgrades it"
+                   if found in _MIGRATIONS else "")
         raise JournalCorrupt(
-            f"{path} has journal schema version {found}, expected {SCHEMA_VERSION}")
+            f"{path} has journal schema version {found}, expected {SCHEMA_VERSION}{upgrade}")
 
 
 # The writer's multi-row INSERTs come in every size from 1 to 64 rows for two tables: room for

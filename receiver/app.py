@@ -132,8 +132,12 @@ def events_handler(state: ReceiverState) -> Handler:
             state.show_writable(True)
             state.append_failed = None
             accepted = outcomes.count(AppendOutcome.ACCEPTED)
-            duplicates = len(outcomes) - accepted
-            metrics.count_stored(destination.name, accepted, duplicates)
+            duplicates = outcomes.count(AppendOutcome.DUPLICATE)
+            collisions = len(outcomes) - accepted - duplicates
+            metrics.count_stored(destination.name, accepted, duplicates, collisions)
+            # A collision is stored like any event, and answered as one: telling the poster
+            # would tell a token holder which ids another destination has.
+            accepted += collisions
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("request stored", extra={"destination": destination.name,
                                                    "accepted": accepted,

@@ -303,6 +303,10 @@ class RedisJournal(Journal):
             duplicates_refused=int(duplicates or 0), dead_letters=int(dead),
             sinks=tuple(sinks))
 
+    async def positions(self) -> tuple[SinkPosition, ...]:
+        with self._translated("read the sinks' positions"):
+            return tuple(await self._groups.positions())
+
     async def _positions(self) -> list[SinkPosition]:
         return await self._groups.positions()
 

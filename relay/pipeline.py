@@ -62,12 +62,14 @@ class SinkPipeline:
     and the batches too when only one request may be in flight."""
 
     def __init__(self, sink: Sink, journal: Journal, settings: PipelineSettings,
-                 metrics: RelayMetrics, rng: random.Random | None = None) -> None:
+                 metrics: RelayMetrics, rng: random.Random | None = None,
+                 cursor_moved: Callable[[], None] = lambda: None) -> None:
         self.sink = sink
         self.name = sink.name
         self._journal = journal
         self._settings = settings
         self._metrics = metrics
+        self._cursor_moved = cursor_moved  # the backlog gauge reads again (relay.backlog)
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
         self._ledger = WindowLedger()
         self._work: asyncio.Queue[tuple[Window, Batch]] = asyncio.Queue()
@@ -101,7 +103,7 @@ class SinkPipeline:
     async def run(self) -> None:
         """Run until ``stop``; a failing stage (a bug) stops the others and is raised."""
         await self._journal.register_sink(self.name)
-        await self._update_backlog()
+        self._cursor_moved()
         self._set_state("running")
         self._stages = {"read": asyncio.create_task(self._read_stage()),
                         **{name: asyncio.create_task(self._send_stage())
@@ -204,7 +206,7 @@ class SinkPipeline:
 
     async def _save_cursor(self, upto: int) -> None:
         await self._journal_retrying(lambda: self._journal.ack(self.name, upto))
-        await self._update_backlog()
+        self._cursor_moved()
 
     # -- delivering one batch ------------------------------------------------------------------
 
@@ -349,15 +351,6 @@ class SinkPipeline:
             except JournalError as exc:
                 log.warning("journal write failed, retrying: %s", exc, extra={"sink": self.name})
                 await asyncio.sleep(_JOURNAL_RETRY_SECONDS)
-
-    async def _update_backlog(self) -> None:
-        try:
-            stats = await self._journal.stats()
-        except JournalError:
-            return  # a gauge can wait for the next cursor move
-        for position in stats.sinks:
-            if position.sink == self.name:
-                self._metrics.backlog.labels(self.name).set(position.backlog)
 
     def _set_state(self, state: str) -> None:
         self.state = state

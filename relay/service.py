@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from auditstream.common.health import ReadinessProbe
 from auditstream.journal import Journal
+from auditstream.relay.backlog import BacklogWatch
 from auditstream.relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
 from auditstream.relay.metrics import RelayMetrics
 from auditstream.relay.pipeline import PipelineSettings, SinkPipeline
@@ -51,10 +52,13 @@ class Relay:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = RelayMetrics.create(self.registry)
         self.sinks = sinks if sinks is not None else [build_sink(s) for s in config.sinks]
+        self.backlog = BacklogWatch(journal, [sink.name for sink in self.sinks], self.registry)
         self.pipelines = [
-            SinkPipeline(sink, journal, _settings(config, sink_config), self.metrics, rng)
+            SinkPipeline(sink, journal, _settings(config, sink_config), self.metrics, rng,
+                         cursor_moved=self.backlog.nudge)
             for sink, sink_config in zip(self.sinks, config.sinks, strict=True)]
         self._tasks: list[asyncio.Task[None]] = []
+        self._watching: asyncio.Task[None] | None = None
 
     async def check_sinks(self) -> dict[str, SinkHealth]:
         """Ask every sink at once; report each problem by name. Events are kept either way."""
@@ -69,13 +73,14 @@ class Relay:
         return report
 
     def start(self) -> None:
+        self._watching = asyncio.create_task(self.backlog.run(), name="relay:backlog")
         for pipeline in self.pipelines:
             self._tasks.append(asyncio.create_task(pipeline.run(), name=f"relay:{pipeline.name}"))
 
     async def stop(self, grace_seconds: float) -> None:
         """Finish the batches in hand (within the grace), save cursors, close the sinks."""
         await asyncio.gather(*(p.stop(grace_seconds) for p in self.pipelines))
-        for task in self._tasks:
+        for task in [*self._tasks, *([self._watching] if self._watching else [])]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -38,7 +38,7 @@ from auditstream.relay.decision import (
 from auditstream.relay.envelope import EnvelopeSettings
 from auditstream.relay.errors import RelayError
 from auditstream.relay.metrics import RelayMetrics
-from auditstream.relay.sinks.base import Sink
+from auditstream.relay.sinks.base import Sink, SinkHealth
 from auditstream.relay.window import Window, WindowLedger, make_window
 
 log = logging.getLogger("auditstream.relay")
@@ -96,9 +96,24 @@ class SinkPipeline:
                 on_expired=lambda window, batch: self._work.put_nowait((window, batch)))
         self.state = "starting"
         self.pause_reason = ""
+        # What the last check of the sink found (``Relay.check_sinks``); None once a delivery
+        # went through after it.
+        self.check: SinkHealth | None = None
+        self._delivered_at = float("-inf")  # monotonic
         self._set_state("starting")
 
     # -- the stages ----------------------------------------------------------------------------
+
+    def checked(self, health: SinkHealth, began: float) -> None:
+        """A check of the sink begun at ``began`` (monotonic) found ``health``; a delivery
+        since it began says more than a failed check, and is kept."""
+        if health.ok or self._delivered_at < began:
+            self.check = health
+
+    @property
+    def unusable(self) -> bool:
+        """The last check found the sink unusable and nothing was delivered since."""
+        return self.check is not None and not self.check.ok
 
     async def run(self) -> None:
         """Run until ``stop``; a failing stage (a bug) stops the others and is raised."""
@@ -261,6 +276,11 @@ class SinkPipeline:
         if self.state != "running" and not self._failing.locked():
             log.info("sink delivers again", extra={"sink": self.name})
             self._set_state("running")
+        self._delivered_at = time.monotonic()
+        if self.unusable:
+            log.info("sink takes events: it was found unusable at its last check",
+                     extra={"sink": self.name})
+            self.check = None
         self._metrics.last_success.labels(self.name).set(time.time())
         if self._acks is not None and decision.ack_id is not None:
             window.outstanding += 1
@@ -327,7 +347,7 @@ class SinkPipeline:
 
     async def _pause(self, decision: Pause) -> None:
         if self.state != "paused" or self.pause_reason != decision.reason:
-            log.error("sink paused, nothing is dropped; fix its configuration: %s",
+            log.error("sink paused, nothing is dropped; fix its %s: %s", decision.setting,
                       decision.reason, extra={"sink": self.name})
         self.pause_reason = decision.reason
         self._set_state("paused")

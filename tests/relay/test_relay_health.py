@@ -7,17 +7,28 @@ stand-in with scripted faults, and /metrics and /readyz read over HTTP as a scra
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import orjson
 import pytest
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from auditstream.common.secrets import Secret
 from auditstream.journal import SinkPosition
 from auditstream.journal.sqlite import SqliteJournal
-from auditstream.relay.config import BatchSettings
-from auditstream.server.hec import RunningHec, running_hec
+from auditstream.relay.batch import Batch
+from auditstream.relay.config import BatchSettings, FileSinkConfig, HecSinkConfig
+from auditstream.relay.service import Relay
+from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
+from auditstream.relay.status import create_status_app
+from auditstream.server.hec import HecConfig, RunningHec, running_hec
+from auditstream.server.hec.config import DEFAULT_TOKEN
 from tests.processes import ServerProcess
 from tests.relay.conftest import StartRelay, fill, hec_sink, relay_config
 from tests.waiting import eventually
@@ -103,9 +114,9 @@ async def test_backlog_counts_the_events_waiting_through_a_sink_outage(tmp_path:
             await asyncio.to_thread(process.kill)
 
 
-async def backlog_is(url: str, expected: int) -> None:
+async def backlog_is(url: str, expected: int, sink: str = "hec") -> None:
     async def shows() -> bool:
-        return await scraped_backlog(url) == expected
+        return await scraped_backlog(url, sink) == expected
 
     await eventually(shows, within=10)
 
@@ -131,3 +142,174 @@ async def test_a_failing_statistics_read_never_stops_delivery(
     failures = [r for r in caplog.records if "backlog" in r.getMessage()]
     assert len(failures) == 1, "logged once per interval, not once per read"
     assert failures[0].levelname == "WARNING"
+
+
+# -- what the start-up check finds is the sink's state from the start -------------------------
+
+
+@contextlib.asynccontextmanager
+async def status_server(relay: Relay) -> AsyncIterator[str]:
+    """The relay's status server (/readyz, /metrics) on 127.0.0.1, an ephemeral port."""
+    runner = web.AppRunner(create_status_app(relay.registry, relay.probes()))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = next(a for a in runner.addresses if isinstance(a, tuple))[:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def relay_logs_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "auditstream.relay")
+
+
+def logged(caplog: pytest.LogCaptureFixture, sink: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage().startswith(f"sink {sink} ")]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def is_ready(url: str) -> bool:
+    return (await readiness(url))[0] == 200
+
+
+async def test_a_refused_token_is_not_ready_from_the_start_and_names_the_setting(
+        hec: RunningHec, start_relay: StartRelay, caplog: pytest.LogCaptureFixture) -> None:
+    relay = await start_relay(relay_config(hec_sink(hec, token=Secret("wrong-token"))))
+    async with status_server(relay) as url:
+        await relay.check_sinks()  # no event yet: only the check knows
+        status, ready = await readiness(url)
+    assert status == 503
+    component = ready["components"]["sink:splunk"]  # type: ignore[index]
+    assert component["ok"] is False
+    assert "HTTP 403" in component["reason"]
+    assert "token_env" in component["reason"]
+    [record] = logged(caplog, "splunk")
+    assert record.levelname == "ERROR"
+    assert "is not usable" in record.getMessage()
+    assert "token_env" in record.getMessage()
+    assert "wrong-token" not in caplog.text
+
+
+async def test_a_wrong_url_is_not_ready_from_the_start_and_names_the_url(
+        hec: RunningHec, start_relay: StartRelay, caplog: pytest.LogCaptureFixture) -> None:
+    relay = await start_relay(relay_config(hec_sink(hec, url=hec.url + "/no/collector")))
+    async with status_server(relay) as url:
+        await relay.check_sinks()
+        status, ready = await readiness(url)
+    assert status == 503
+    assert "HTTP 404" in ready["components"]["sink:splunk"]["reason"]  # type: ignore[index]
+    [record] = logged(caplog, "splunk")
+    assert record.levelname == "ERROR"
+    assert "fix its url" in record.getMessage()
+
+
+async def test_an_unreachable_sink_is_a_warning_and_ready_once_a_later_check_reaches_it(
+        start_relay: StartRelay, caplog: pytest.LogCaptureFixture) -> None:
+    port = free_port()
+    sink = HecSinkConfig(name="later", url=f"http://127.0.0.1:{port}",
+                         token=Secret(DEFAULT_TOKEN), timeout_seconds=1.0)
+    relay = await start_relay(relay_config(sink))
+    async with status_server(relay) as url:
+        await relay.check_sinks()
+        status, ready = await readiness(url)
+        assert status == 503
+        assert "unreachable" in ready["components"]["sink:later"]["reason"]  # type: ignore[index]
+        [record] = logged(caplog, "later")
+        assert record.levelname == "WARNING"
+        assert "will be retried" in record.getMessage()
+        async with running_hec(HecConfig(port=port)):  # the sink comes up, nothing is sent
+            await eventually(lambda: is_ready(url), within=10)
+    assert logged(caplog, "later")[-1].getMessage() == (
+        "sink later is reachable and takes our token")
+
+
+async def test_a_busy_sink_at_start_is_a_warning_and_ready_once_it_delivers(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay,
+        caplog: pytest.LogCaptureFixture) -> None:
+    busy = hec.faults.busy()  # 503, HEC code 9: it may pass by itself
+    relay = await start_relay(relay_config(hec_sink(hec)))
+    async with status_server(relay) as url:
+        await relay.check_sinks()
+        status, ready = await readiness(url)
+        assert status == 503
+        assert "retried" in ready["components"]["sink:splunk"]["reason"]  # type: ignore[index]
+        [record] = logged(caplog, "splunk")
+        assert record.levelname == "WARNING"
+        assert "will be retried" in record.getMessage()
+        assert "not usable" not in caplog.text
+        hec.faults.clear(busy)
+        await fill(journal, 5)
+        await hec.received.wait_for(5, within=10)
+        await eventually(lambda: is_ready(url), within=10)
+
+
+async def test_a_file_sink_says_it_is_writable_or_which_path_to_fix(
+        tmp_path: Path, start_relay: StartRelay, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "a-file").write_bytes(b"")
+    good = FileSinkConfig(name="archive", path=tmp_path / "archive" / "events.jsonl")
+    bad = FileSinkConfig(name="nowhere", path=tmp_path / "a-file" / "events.jsonl")
+    relay = await start_relay(relay_config(good, bad))  # type: ignore[arg-type]
+    health = await relay.check_sinks()
+    assert health["archive"].ok
+    assert not health["nowhere"].ok
+    [fine] = logged(caplog, "archive")
+    assert (fine.levelname, fine.getMessage()) == (
+        "INFO", f"sink archive is writable ({good.path})")
+    [broken] = logged(caplog, "nowhere")
+    assert broken.levelname == "ERROR"
+    assert "fix its path" in broken.getMessage()
+    assert "token" not in caplog.text
+
+
+async def test_a_paused_sink_shows_its_backlog_at_every_scrape(
+        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+    await fill(journal, 30)
+    relay = await start_relay(relay_config(hec_sink(hec, token=Secret("wrong-token"))))
+    async with status_server(relay) as url:
+        await eventually(lambda: relay.pipelines[0].state == "paused")
+        await backlog_is(url, 30, sink="splunk")
+
+
+class SlowToCheckSink(Sink):
+    """Takes every batch; its check answers "unreachable", but only once released."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.taken = 0
+
+    async def send(self, batch: Batch) -> SinkAnswer:
+        self.taken += len(batch)
+        return SinkAnswer(200, b'{"text":"Success","code":0}')
+
+    async def health(self) -> SinkHealth:
+        await self.release.wait()
+        return SinkHealth(False, "unreachable: no answer in time")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_check_that_fails_after_a_delivery_began_does_not_make_the_sink_unready(
+        journal: SqliteJournal, start_relay: StartRelay, tmp_path: Path) -> None:
+    # check_sinks runs in the background, after the receiver listens: a slow check may land
+    # after deliveries went through; those say more about the sink than it does.
+    sink = SlowToCheckSink()
+    config = relay_config(FileSinkConfig(name="slow", path=tmp_path / "unused"))  # type: ignore[arg-type]
+    relay = await start_relay(config, sinks=[sink])
+    checking = asyncio.create_task(relay.check_sinks())
+    await fill(journal, 5)
+    await eventually(lambda: sink.taken == 5)
+    sink.release.set()
+    assert not (await checking)["slow"].ok
+    [probe] = relay.probes()
+    assert await probe() == ("sink:slow", True, "running")

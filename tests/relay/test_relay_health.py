@@ -17,11 +17,13 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from auditstream.common.secrets import Secret
-from auditstream.journal import SinkPosition
+from auditstream.journal import JournalUnavailable, SinkPosition
 from auditstream.journal.sqlite import SqliteJournal
+from auditstream.relay.backlog import BacklogWatch
 from auditstream.relay.batch import Batch
 from auditstream.relay.config import BatchSettings, FileSinkConfig, HecSinkConfig
 from auditstream.relay.service import Relay
@@ -313,3 +315,22 @@ async def test_a_check_that_fails_after_a_delivery_began_does_not_make_the_sink_
     assert not (await checking)["slow"].ok
     [probe] = relay.probes()
     assert await probe() == ("sink:slow", True, "running")
+
+
+async def test_metrics_show_the_last_known_backlog_while_the_journal_cannot_be_read(
+        journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = CollectorRegistry()
+    watch = BacklogWatch(journal, ["splunk"], registry)
+    await journal.register_sink("splunk")
+    await fill(journal, 7)
+    await watch.refresh()
+    line = 'auditstream_relay_backlog_events{sink="splunk"} 7.0'
+    assert line in generate_latest(registry).decode()
+
+    async def unreadable() -> tuple[SinkPosition, ...]:
+        raise JournalUnavailable("cannot read journal: disk I/O error")
+
+    monkeypatch.setattr(journal, "positions", unreadable)
+    await fill(journal, 3, start=8)
+    await watch.refresh()
+    assert line in generate_latest(registry).decode()

@@ -89,7 +89,11 @@ class Relay:
         while pipeline.unusable:
             await asyncio.sleep(self.config.retry.backoff_cap_seconds)
             began = time.monotonic()
-            health = await pipeline.sink.health()
+            try:
+                health = await pipeline.sink.health()
+            except Exception:  # a sink's bug: ask again later, as after any failed check
+                log.warning("checking sink %s failed", pipeline.name, exc_info=True)
+                continue
             if health.ok and pipeline.unusable:
                 _log_check(pipeline.name, health)
             pipeline.checked(health, began)

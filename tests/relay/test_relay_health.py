@@ -146,6 +146,22 @@ async def test_a_failing_statistics_read_never_stops_delivery(
     assert failures[0].levelname == "WARNING"
 
 
+async def test_run_with_a_refused_token_is_not_ready_before_any_event(tmp_path: Path) -> None:
+    async with running_hec() as hec:
+        process = await start_run(tmp_path, hec.url, "not-the-hec-token")
+        try:
+            async def token_reported() -> bool:
+                status, ready = await readiness(process.url)
+                reason = str(ready["components"].get("sink:hec"))  # type: ignore[attr-defined]
+                return status == 503 and "HTTP 403" in reason and "token_env" in reason
+
+            await eventually(token_reported, within=10)  # the check may land after listening
+        finally:
+            await asyncio.to_thread(process.kill)
+    assert " ERROR auditstream.relay sink hec is not usable: HTTP 403" in process.stderr
+    assert "not-the-hec-token" not in process.stderr
+
+
 # -- what the start-up check finds is the sink's state from the start -------------------------
 
 

@@ -86,14 +86,22 @@ def update_destination(where: GitLabTarget, destination_id: str, destination_url
 @click.argument("destination_id")
 @click.option("--write-config", type=click.Path(path_type=Path, dir_okay=False),
               help="Also remove it (and its token file) from this receiver config file.")
-def delete_destination(where: GitLabTarget, destination_id: str, write_config: Path | None) -> None:
-    """Delete a destination; GitLab stops streaming to it at once."""
+@OUTPUT_OPTION
+def delete_destination(where: GitLabTarget, destination_id: str, write_config: Path | None,
+                       output: str) -> None:
+    """Delete a destination; GitLab stops streaming to it at once.
+
+    DESTINATION_ID is the number in the id column of `destinations list` (or its gid)."""
     call(where, lambda api: api.delete_destination(destination_id))
+    removed = write_config is not None and _remove(write_config,
+                                                   _full_id(where, destination_id))
+    if output == "json":
+        echo_json({"deleted": destination_id,
+                   "removed_from_config": str(write_config) if removed else None})
+        return
     click.echo(f"deleted destination {destination_id}")
-    if write_config is not None:
-        full_id = _full_id(where, destination_id)
-        if remove_destination(write_config, full_id):
-            click.echo(f"removed it from {write_config}", err=True)
+    if removed:
+        click.echo(f"removed it from {write_config}", err=True)
 
 
 @destinations.command("sync")
@@ -103,7 +111,8 @@ def delete_destination(where: GitLabTarget, destination_id: str, write_config: P
               help="The receiver config file to bring in line with GitLab.")
 @click.option("--receiver-url", help="Only destinations whose URL starts with this (the "
                                      "receiver's public URL); default: all of them.")
-def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None) -> None:
+@OUTPUT_OPTION
+def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None, output: str) -> None:
     """Write the tokens of GitLab's destinations into the receiver's config, and drop the
     entries of destinations GitLab no longer has."""
     found = call(where, lambda api: api.destinations())
@@ -113,6 +122,10 @@ def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None) -> No
         report = sync_destinations(config_path, ours, scope, where.instance_name)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    if output == "json":
+        echo_json({"config": str(config_path), "added": list(report.added),
+                   "refreshed": list(report.updated), "removed": list(report.removed)})
+        return
     click.echo(f"{config_path}: {len(report.added)} added, {len(report.updated)} refreshed, "
                f"{len(report.removed)} removed")
     for label, names in (("added", report.added), ("refreshed", report.updated),
@@ -128,10 +141,10 @@ def show(found: list[Destination], output: str, show_token: bool) -> None:
     if not found:
         click.echo("no streaming destinations")
         return
-    echo_table(["id", "name", "url", "token", "event types", "headers"], [
+    echo_table(["id", "name", "url", "token", "event types", "namespace", "headers"], [
         [short_id(d.id), d.name, d.url,
          d.verification_token if show_token else mask(d.verification_token),
-         ",".join(d.event_type_filters) or "all",
+         ",".join(d.event_type_filters) or "all", d.namespace_filter or "all",
          ",".join(h.key for h in d.headers) or "-"] for d in found])
 
 
@@ -152,6 +165,13 @@ def _write(config_path: Path, created: Destination, where: GitLabTarget) -> None
     # On stderr: stdout may be JSON for a script.
     click.echo(f"added destination {created.name!r} to {config_path} "
                f"(token in {token_file}, owner-only)", err=True)
+
+
+def _remove(config_path: Path, full_id: str) -> bool:
+    try:
+        return remove_destination(config_path, full_id)
+    except ConfigError as exc:
+        raise click.ClickException(f"deleted in GitLab, but not removed: {exc}") from exc
 
 
 def _full_id(where: GitLabTarget, destination_id: str) -> str:

@@ -59,6 +59,7 @@ async def test_both_apis_manage_destinations_headers_and_filters(
     [listed] = await api.destinations()
     assert [(h.key, h.value) for h in listed.headers] == [("X-Env", "staging")]
     assert listed.event_type_filters == ("repository_git_operation",)
+    assert listed.namespace_filter == "acme/platform"
     renamed = await api.update_destination(created.id, "https://siem.example.com/d", "siem2")
     assert (renamed.name, renamed.url) == ("siem2", "https://siem.example.com/d")
     assert [(h.key, h.value) for h in renamed.headers] == [("X-Env", "staging")]
@@ -66,7 +67,7 @@ async def test_both_apis_manage_destinations_headers_and_filters(
     await api.remove_event_types(created.id, ["repository_git_operation"])
     await api.delete_header(header.id)
     [after] = await api.destinations()
-    assert (after.headers, after.event_type_filters) == ((), ())
+    assert (after.headers, after.event_type_filters, after.namespace_filter) == ((), (), None)
     await api.delete_destination(created.id)
     assert await api.destinations() == []
 

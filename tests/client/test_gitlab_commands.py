@@ -7,6 +7,7 @@ import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -141,7 +142,7 @@ async def test_every_command_that_reports_something_takes_output_json(
         gitlab: RunningGitLab, tmp_path: Path) -> None:
     destination = str((await create(gitlab, "https://siem.example.com/j", "--name", "j"))["id"])
 
-    async def json_of(*args: str) -> object:
+    async def json_of(*args: str) -> Any:
         result = await cli(gitlab, *args, "--group", "acme", "--output", "json")
         assert result.returncode == 0, result.stderr
         return orjson.loads(result.stdout)

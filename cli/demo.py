@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 import click
 
@@ -40,9 +41,17 @@ def demo(events: int, sink_faults: str, duplicate_rate: float, keep_running: boo
             bar.length = max(total, 1)
             bar.update(done - bar.pos)
 
-        summary = asyncio.run(run_demo(options, progress,
-                                       _stay_up if keep_running else None))
-    _print(summary)
+        def stay_up(world: DemoWorld, summary: DemoSummary) -> asyncio.Future[None]:
+            # The summary first, while everything is still up: its figures are those of
+            # the demo's own events, not of what is played with afterwards.
+            bar.render_finish()
+            bar.hidden = True
+            _print(summary)
+            return _stay_up(world)
+
+        summary = asyncio.run(run_demo(options, progress, stay_up if keep_running else None))
+    if not keep_running:
+        _print(summary)
     if summary.problems:
         raise click.ClickException("the figures do not add up: " + "; ".join(summary.problems))
 
@@ -77,6 +86,7 @@ def _stay_up(world: DemoWorld) -> asyncio.Future[None]:
     click.echo(f"HEC stand-in      {world.hec_url}  (token {world.hec_token})")
     click.echo(f"config, journal   {world.config_path}, {world.journal_path}")
     click.echo("Ctrl-C to stop.")
+    sys.stdout.flush()  # a script or a pipe reads this now, not when the demo ends
     loop = asyncio.get_running_loop()
     stopped: asyncio.Future[None] = loop.create_future()
 

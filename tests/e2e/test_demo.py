@@ -21,6 +21,16 @@ def test_demo_with_sink_faults_still_delivers_everything() -> None:
     assert "dead letters" in result.stdout
 
 
+def test_demo_summary_as_json_for_scripts() -> None:
+    import orjson
+
+    result = run_cli("demo", "--events", "20", "--output", "json", timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = orjson.loads(result.stdout)
+    assert (summary["distinct"], summary["at_sink_distinct"], summary["problems"]) == (20, 20, [])
+    assert summary["forged_rejected"] == summary["forged_sent"]
+
+
 def test_unknown_sink_fault_is_a_usage_error() -> None:
     result = run_cli("demo", "--sink-faults", "meteor")
     assert result.returncode == 2

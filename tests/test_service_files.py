@@ -53,6 +53,7 @@ def test_unit_stops_with_sigterm_and_waits_longer_than_the_relays_grace() -> Non
     assert service["KillSignal"] == "SIGTERM"
     assert int(service["TimeoutStopSec"]) > RELAY_GRACE_SECONDS
     assert service["Restart"] == "on-failure"
+    assert shlex.split(service["ExecReload"])[1:] == ["-HUP", "$MAINPID"]  # reload: SIGHUP
     assert unit()["Install"]["WantedBy"] == "multi-user.target"
 
 

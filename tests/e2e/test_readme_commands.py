@@ -63,6 +63,7 @@ NOT_RUN = {
     "sudo install -m 0644 docs/auditstream.service /etc/systemd/system/auditstream.service":
         NEEDS_ROOT,
     "sudo systemctl daemon-reload": NEEDS_ROOT,
+    "systemctl reload auditstream": NEEDS_ROOT,
     "sudo systemctl enable --now auditstream": NEEDS_ROOT,
     "docker build -t auditstream .": NEEDS_DOCKER,
     "docker run --rm -v auditstream:/var/lib/auditstream -e GITLAB_URL=https://gitlab.example.com"

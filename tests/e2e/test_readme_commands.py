@@ -160,25 +160,16 @@ class Session:
         self.config_listens_on_loopback()
 
     def run_until_stopped(self, argv: list[str], env: dict[str, str], command: str) -> None:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True, env={**os.environ, **env}, cwd=self.cwd)
-        try:
-            lines = _read_until_ready(process, 60)
-            assert lines, f"{command}: said nothing in time"
-            assert READY.search(lines[-1]), f"{command}: not ready in time\n{''.join(lines)}"
-            self.check_it_answers(argv[1], lines, process)
+        with Started(argv, {**os.environ, **env}, self.cwd) as started:
+            assert started.ready.wait(60), f"{command}: not ready in time\n{started.output}"
+            self.check_it_answers(argv[1], started.stdout, started.process)
             if argv[1] in ("run", "receive") and "--config" in argv:
                 self.check_gitlab_streams_to_it()
             if argv[1] == "run" and "--hec-url" in argv:
                 self.wait_for_events_at_the_sink()
-            process.send_signal(signal.SIGTERM)
-            code = process.wait(60)
-            assert code == 0, f"{command}: exit {code}\n{_drain(process)}"
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(10)
-            _drain(process)
+            started.process.send_signal(signal.SIGTERM)
+            code = started.process.wait(60)
+            assert code == 0, f"{command}: exit {code}\n{started.output}"
 
     def check_it_answers(self, subcommand: str, lines: list[str],
                          process: subprocess.Popen[str]) -> None:
@@ -226,30 +217,43 @@ class Session:
                                            f'"127.0.0.1:{self.receiver_port}"'))
 
 
-def _read_until_ready(process: subprocess.Popen[str], timeout: float) -> list[str]:
-    lines: list[str] = []
+class Started:
+    """A long-running command; its output read all along (a full pipe would stall it)."""
 
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env=env, cwd=cwd)
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.ready = threading.Event()
+        self._readers = [threading.Thread(target=self._read, args=(pipe, lines), daemon=True)
+                         for pipe, lines in ((self.process.stdout, self.stdout),
+                                             (self.process.stderr, self.stderr))]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, pipe: Any, lines: list[str]) -> None:
+        for line in pipe:
             lines.append(line)
-            if READY.search(line):
-                return
+            if lines is self.stdout and READY.search(line):
+                self.ready.set()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return lines
+    @property
+    def output(self) -> str:
+        return "".join(self.stdout) + "\n" + "".join(self.stderr)
 
+    def __enter__(self) -> Started:
+        return self
 
-def _drain(process: subprocess.Popen[str]) -> str:
-    if process.poll() is None:
-        return ""
-    errors = process.stderr.read() if process.stderr and not process.stderr.closed else ""
-    for pipe in (process.stdout, process.stderr):
-        if pipe is not None:
-            pipe.close()
-    return errors
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        for reader in self._readers:
+            reader.join(5)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def _get(url: str) -> tuple[int, dict[str, Any]]:

@@ -14,7 +14,13 @@ from auditstream.client import ids
 from auditstream.client.ids import short_id
 from auditstream.client.models import Destination, mask
 from auditstream.config.errors import ConfigError
-from auditstream.config.write import remove_destination, sync_destinations, write_destination
+from auditstream.config.write import (
+    DEFAULT_JOURNAL_FILE,
+    listen_for,
+    remove_destination,
+    sync_destinations,
+    write_destination,
+)
 
 SHOW_TOKEN = click.option("--show-token", is_flag=True,
                           help="Show verification tokens in full (masked by default).")
@@ -118,10 +124,13 @@ def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None, outpu
     found = call(where, lambda api: api.destinations())
     ours = [d for d in found if receiver_url is None or d.url.startswith(receiver_url)]
     scope = f"group:{where.group}" if where.group else "instance"
+    new = not config_path.exists()
     try:
         report = sync_destinations(config_path, ours, scope, where.instance_name)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    if new:
+        _say_new_file(config_path, ours)
     if output == "json":
         echo_json({"config": str(config_path), "added": list(report.added),
                    "refreshed": list(report.updated), "removed": list(report.removed)})
@@ -158,6 +167,7 @@ def _chosen_token(env_name: str | None) -> str | None:
 
 
 def _write(config_path: Path, created: Destination, where: GitLabTarget) -> None:
+    new = not config_path.exists()
     try:
         token_file = write_destination(config_path, created, where.instance_name)
     except ConfigError as exc:
@@ -165,6 +175,14 @@ def _write(config_path: Path, created: Destination, where: GitLabTarget) -> None
     # On stderr: stdout may be JSON for a script.
     click.echo(f"added destination {created.name!r} to {config_path} "
                f"(token in {token_file}, owner-only)", err=True)
+    if new:
+        _say_new_file(config_path, [created])
+
+
+def _say_new_file(config_path: Path, written: list[Destination]) -> None:
+    click.echo(f"{config_path} is new: the receiver will listen on {listen_for(written)} and "
+               f"keep its journal in {DEFAULT_JOURNAL_FILE} beside it; edit them to suit",
+               err=True)
 
 
 def _remove(config_path: Path, full_id: str) -> bool:

@@ -160,10 +160,22 @@ async def test_every_command_that_reports_something_takes_output_json(
     assert unfiltered["event_type_filters"] == []
     config = tmp_path / "auditstream.toml"
     synced = await json_of("destinations", "sync", "--config", str(config))
+    assert 'listen = "0.0.0.0:8080"' in config.read_text()
     assert synced == {"config": str(config), "added": ["j"], "refreshed": [], "removed": []}
     deleted = await json_of("destinations", "delete", destination, "--write-config",
                             str(config))
     assert deleted == {"deleted": destination, "removed_from_config": str(config)}
+
+
+async def test_write_config_says_where_a_new_file_makes_the_receiver_listen(
+        gitlab: RunningGitLab, tmp_path: Path) -> None:
+    config = tmp_path / "auditstream.toml"
+    result = await cli(gitlab, "destinations", "create", "--group", "acme", "--url",
+                       "https://audit.example.com:8443/acme", "--write-config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "will listen on 0.0.0.0:8443" in result.stderr
+    assert "auditstream.db" in result.stderr
+    assert 'listen = "0.0.0.0:8443"' in config.read_text()
 
 
 async def test_permission_failure_says_which_role_is_needed(gitlab: RunningGitLab) -> None:

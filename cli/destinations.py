@@ -79,7 +79,9 @@ def create_destination(where: GitLabTarget, destination_url: str, name: str | No
 @SHOW_TOKEN
 def update_destination(where: GitLabTarget, destination_id: str, destination_url: str | None,
                        name: str | None, output: str, show_token: bool) -> None:
-    """Change a destination's URL or name (GitLab never changes its token)."""
+    """Change a destination's URL or name (GitLab never changes its token).
+
+    DESTINATION_ID: the number in the id column of `destinations list`, or its gid."""
     if not destination_url and not name:
         raise click.UsageError("nothing to change: give --url or --name")
     updated = call(where, lambda api: api.update_destination(destination_id, destination_url,

@@ -26,7 +26,9 @@ def headers() -> None:
 @click.argument("destination_id")
 @OUTPUT_OPTION
 def list_headers(where: GitLabTarget, destination_id: str, output: str) -> None:
-    """The headers of one destination."""
+    """The headers of one destination.
+
+    DESTINATION_ID: the number in the id column of `destinations list`, or its gid."""
     found = find_destination(where, call(where, lambda api: api.destinations()), destination_id)
     if output == "json":
         echo_json([header_json(h) for h in found.headers])
@@ -45,7 +47,9 @@ def list_headers(where: GitLabTarget, destination_id: str, output: str) -> None:
 @OUTPUT_OPTION
 def add_header(where: GitLabTarget, destination_id: str, key: str, value: str,
                output: str) -> None:
-    """Send KEY: VALUE with every event to the destination."""
+    """Send KEY: VALUE with every event to the destination.
+
+    DESTINATION_ID: the number in the id column of `destinations list`, or its gid."""
     header = call(where, lambda api: api.add_header(destination_id, key, value))
     _show_header("added", header, output)
 
@@ -99,7 +103,9 @@ def filters() -> None:
 @click.argument("destination_id", required=False)
 @OUTPUT_OPTION
 def list_filters(where: GitLabTarget, destination_id: str | None, output: str) -> None:
-    """The event type and namespace filters of one destination, or of all of them."""
+    """The event type and namespace filters of one destination, or of all of them.
+
+    DESTINATION_ID: the number in the id column of `destinations list`, or its gid."""
     found = call(where, lambda api: api.destinations())
     if destination_id is not None:
         found = [find_destination(where, found, destination_id)]
@@ -118,7 +124,9 @@ def list_filters(where: GitLabTarget, destination_id: str | None, output: str) -
 def add_filters(where: GitLabTarget, destination_id: str, event_types: tuple[str, ...],
                 namespace: str | None, namespace_kind: str, output: str) -> None:
     """Narrow what the destination receives: by event type (added to those already there)
-    and/or to one namespace of the group's tree. Shows the filters it then has."""
+    and/or to one namespace of the group's tree. Shows the filters it then has.
+
+    DESTINATION_ID: the number in the id column of `destinations list`, or its gid."""
     if not event_types and not namespace:
         raise click.UsageError("give --event-type TYPE (repeatable) and/or --namespace PATH")
 
@@ -143,7 +151,9 @@ def add_filters(where: GitLabTarget, destination_id: str, event_types: tuple[str
 def remove_filters(where: GitLabTarget, destination_id: str, event_types: tuple[str, ...],
                    remove_namespace: bool, output: str) -> None:
     """Remove filters; with none left, the destination gets every event of the group.
-    Shows the filters it then has."""
+    Shows the filters it then has.
+
+    DESTINATION_ID: the number in the id column of `destinations list`, or its gid."""
     if not event_types and not remove_namespace:
         raise click.UsageError("give --event-type TYPE (repeatable) and/or --namespace")
 

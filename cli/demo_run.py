@@ -43,6 +43,9 @@ CHUNK = 25
 DELIVERY_WAIT_SECONDS = 60.0
 
 Progress = Callable[[int, int], None]
+# --keep-running: given what was started and the summary (to show before staying up), it
+# answers a future that is done when the demo should stop.
+StayUp = Callable[["DemoWorld", "DemoSummary"], "asyncio.Future[None]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ class DemoWorld:
 
 
 async def run_demo(options: DemoOptions, progress: Progress,
-                   keep_running: Callable[[DemoWorld], asyncio.Future[None]] | None = None,
+                   keep_running: StayUp | None = None,
                    ) -> DemoSummary:
     hec_token = str(secrets.token_hex(16))
     gitlab_config = GitLabConfig(knobs=Knobs(duplicate_rate=options.duplicate_rate,
@@ -115,8 +118,7 @@ async def _create_destination(gitlab_url: str, token: str, url: str, workdir: Pa
 
 
 async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, hec: RunningHec,
-               world: DemoWorld,
-               keep_running: Callable[[DemoWorld], asyncio.Future[None]] | None) -> DemoSummary:
+               world: DemoWorld, keep_running: StayUp | None) -> DemoSummary:
     relay_config = RelayConfig(
         sinks=(HecSinkConfig(name="hec", url=hec.url, token=Secret(world.hec_token),
                              timeout_seconds=2.0, envelope=EnvelopeSettings(index="main"),
@@ -132,7 +134,7 @@ async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, 
         summary = await _summarise(gitlab, hec, parts.journal, world.receiver_url, forged,
                                    time.monotonic() - started)
         if keep_running is not None:
-            await keep_running(world)
+            await keep_running(world, summary)
         return summary
 
 

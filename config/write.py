@@ -12,6 +12,7 @@ config the receiver refuses.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tomllib
@@ -26,6 +27,7 @@ from tomlkit.items import AoT, Array, Table
 
 from auditstream.client.ids import BadId, destination_number
 from auditstream.client.models import Destination
+from auditstream.common.files import open_private, private_dir_problem, replace_privately
 from auditstream.config.app import destination_names
 from auditstream.config.errors import ConfigError
 from auditstream.config.section import Section
@@ -232,9 +234,11 @@ def _origin_and_segments(url: str) -> tuple[tuple[str, str, int], list[str]] | N
 
 
 def _write_secret(path: Path, value: str) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # the mode given to open applies only to a file it creates
+    try:
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    except OSError as exc:
+        reason = "it is a symlink" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+        raise ConfigError(f"refusing to write the token file {path}: {reason}") from exc
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
 
@@ -271,14 +275,11 @@ def _save(config_path: Path, document: tomlkit.TOMLDocument,
     text = tomlkit.dumps(document)
     # Never leave a file the receiver cannot read, nor names it would refuse.
     destination_names(Section(tomllib.loads(text), "", config_path, {}).table("receiver"))
+    if tokens:
+        folder = config_path.parent / TOKENS_DIR  # as named, not resolved: a link is refused
+        problem = private_dir_problem(folder)
+        if problem is not None:
+            raise ConfigError(f"refusing to write a token into {folder}: {problem}")
     for path, token in tokens:
         _write_secret(path, token)
-    config_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = config_path.with_name(config_path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a temporary file left by a crash keeps its mode otherwise
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, config_path)  # readers see the old file or the new, never half
+    replace_privately(config_path, text)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from pathlib import Path
 
+from auditstream.common.files import PRIVATE_FILE, open_private
 from auditstream.journal.errors import JournalCorrupt, JournalUnavailable
 
 SCHEMA_VERSION = "2"
@@ -94,11 +96,17 @@ def connect_for_writing(path: Path, busy_timeout_seconds: float,
 
 def create_journal_file(path: Path, busy_timeout_seconds: float) -> None:
     """Create the file (owner-only) and its schema, or check an existing one."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Journal bodies are audit evidence: nobody but the owner reads them.
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-        os.close(fd)
+    # Journal bodies are audit evidence: nobody but the owner reads them, whatever the umask
+    # or the mode an existing file had (SQLite makes -wal and -shm with the file's mode).
+    try:
+        os.close(open_private(path, os.O_CREAT | os.O_WRONLY))
+        for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if companion.exists() and not companion.is_symlink():
+                os.chmod(companion, PRIVATE_FILE)
+    except OSError as exc:
+        raise JournalUnavailable(f"cannot open the journal {path}: "
+                                 f"{'it is a symlink' if exc.errno == errno.ELOOP else exc}"
+                                 ) from exc
     conn = connect_for_writing(path, busy_timeout_seconds)
     try:
         conn.executescript(_SCHEMA)

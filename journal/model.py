@@ -14,13 +14,19 @@ class AppendOutcome(enum.Enum):
     DUPLICATE = "duplicate"
 
 
+STREAM = "stream"  # an event GitLab streamed to the receiver
+BACKFILL = "backfill"  # an event reconcile listed over GitLab's REST API
+ORIGINS = (STREAM, BACKFILL)
+
+
 class IncomingEvent(NamedTuple):
     """One event as the receiver hands it to the journal (a NamedTuple, as ``StoredEvent``:
     the receiver builds one per event, and a frozen dataclass costs it three times as much).
 
     ``dedup_keys`` are the keys under which the event is remembered, within ``instance``:
     always ``"id:<id>"``, and ``"hash:<hex>"`` where the destination deduplicates by content
-    too. An event is a duplicate when any of its keys is already known.
+    too. An event is a duplicate when any of its keys is already known. ``origin`` is
+    ``stream`` or ``backfill``: the same key either way, so whichever comes first is kept.
     """
 
     instance: str
@@ -33,6 +39,7 @@ class IncomingEvent(NamedTuple):
     created_at: float | None = None
     entity_type: str | None = None
     entity_path: str | None = None
+    origin: str = STREAM
 
 
 class StoredEvent(NamedTuple):
@@ -55,6 +62,7 @@ class StoredEvent(NamedTuple):
     created_at: float | None
     entity_type: str | None
     entity_path: str | None
+    origin: str = STREAM
 
 
 @dataclass(frozen=True, slots=True)

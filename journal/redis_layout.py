@@ -4,7 +4,10 @@ Every key carries the hash tag ``{prefix}``, so a Redis Cluster puts them all in
 script may touch any of them (a script's keys must share a slot). One journal is therefore one
 shard's work; see ``journal.redis_journal`` for what that means for scaling.
 
-    {p}:events          stream; entry id "<seq>-0", fields "meta" (JSON) and "body" (bytes)
+    {p}:events          stream; entry id "<seq>-0", fields "meta" (JSON) and "body" (bytes);
+                        meta is [instance, id, destination, received_at, type, created_at,
+                        entity_type, entity_path] plus origin when not "stream" (entries
+                        written before origin existed have 8 items: streamed)
     {p}:meta            hash: last_seq (the seq counter, never reset), duplicates_refused
     {p}:seen:<n>:<instance>:<key>
                         one string per dedup key, value the seq it belongs to, expiring after
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from auditstream.journal.model import IncomingEvent, StoredEvent
+from auditstream.journal.model import STREAM, IncomingEvent, StoredEvent
 
 HOUR = 3600.0
 
@@ -112,16 +115,20 @@ def seq_of(entry: bytes | str) -> int:
 
 
 def encode_meta(event: IncomingEvent) -> bytes:
-    return orjson.dumps([event.instance, event.event_id, event.destination, event.received_at,
-                         event.event_type, event.created_at, event.entity_type,
-                         event.entity_path])
+    meta = [event.instance, event.event_id, event.destination, event.received_at,
+            event.event_type, event.created_at, event.entity_type, event.entity_path]
+    if event.origin != STREAM:
+        meta.append(event.origin)
+    return orjson.dumps(meta)
 
 
 def decode_entry(entry: bytes | str, fields: dict[bytes, bytes]) -> StoredEvent:
     """A stream entry as a ``StoredEvent``; the body comes back exactly as it went in."""
+    meta = orjson.loads(fields[b"meta"])
     (instance, event_id, destination, received_at, event_type, created_at, entity_type,
-     entity_path) = orjson.loads(fields[b"meta"])
+     entity_path) = meta[:8]
     return StoredEvent(seq=seq_of(entry), instance=instance, event_id=event_id,
                        destination=destination, received_at=received_at,
                        body=fields[b"body"], event_type=event_type, created_at=created_at,
-                       entity_type=entity_type, entity_path=entity_path)
+                       entity_type=entity_type, entity_path=entity_path,
+                       origin=meta[8] if len(meta) > 8 else STREAM)

@@ -18,6 +18,7 @@ from auditstream.journal.config import JournalConfig
 from auditstream.journal.errors import JournalClosed, JournalUnavailable
 from auditstream.journal.groupcommit import GroupCommitWriter
 from auditstream.journal.model import (
+    STREAM,
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -36,13 +37,13 @@ T = TypeVar("T")
 
 # SQLite's default limit on bound parameters is 32766; stay far below it.
 _KEYS_PER_LOOKUP = 500
-# Rows per multi-row INSERT: 64 x 10 columns stays far below the parameter limit too.
+# Rows per multi-row INSERT: 64 x 11 columns stays far below the parameter limit too.
 _MAX_ROWS_PER_INSERT = 64
 # Retention deletes in slices so a purge never holds the write lock for long.
 _PURGE_SLICE_ROWS = 5_000
 
 _EVENT_COLUMNS = ("seq, instance, event_id, destination, received_at, body, event_type, "
-                  "created_at, entity_type, entity_path")
+                  "created_at, entity_type, entity_path, origin")
 
 
 class SqliteJournal(Journal):
@@ -230,13 +231,13 @@ class SqliteJournal(Journal):
             # _EVENT_COLUMNS: seq, then IncomingEvent's fields without dedup_keys, in order.
             rows += (seq, instance, event.event_id, event.destination, event.received_at,
                      event.body, event.event_type, event.created_at, event.entity_type,
-                     event.entity_path)
+                     event.entity_path, None if event.origin == STREAM else event.origin)
             outcomes.append(AppendOutcome.ACCEPTED)
         self._next_seq = seq
         if new_keys:
             _insert_rows(conn, "INSERT INTO seen (instance, key, seen_at) VALUES ", 3, new_keys)
         if accepted:
-            _insert_rows(conn, f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ", 10, rows)
+            _insert_rows(conn, f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ", 11, rows)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(seq),))
         duplicates = len(outcomes) - accepted
         if duplicates:
@@ -487,8 +488,10 @@ def _stats(conn: sqlite3.Connection) -> JournalStats:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:
-    seq, instance, event_id, destination, received_at, body, etype, created, etyp, epath = row
+    (seq, instance, event_id, destination, received_at, body, etype, created, etyp, epath,
+     origin) = row
     # Positional, in StoredEvent's field order: a third cheaper than by keyword, which counts
-    # at a relay's pace. SQLite gives a BLOB as bytes already: no copy.
+    # at a relay's pace. SQLite gives a BLOB as bytes already: no copy. origin NULL: stream.
     return StoredEvent(seq, instance, event_id, destination, received_at,
-                       body if type(body) is bytes else bytes(body), etype, created, etyp, epath)
+                       body if type(body) is bytes else bytes(body), etype, created, etyp, epath,
+                       origin or STREAM)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from auditstream.journal.errors import JournalCorrupt, JournalUnavailable
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 # seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix.
-# events: bodies byte for byte; seq is assigned by the writer and never reused.
+# events: bodies byte for byte; seq is assigned by the writer and never reused; origin NULL for
+# a streamed event (the usual, and what a version 1 file's rows become), 'backfill' otherwise.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS events (
     created_at  REAL,
     entity_type TEXT,
     entity_path TEXT,
-    body        BLOB NOT NULL
+    body        BLOB NOT NULL,
+    origin      TEXT
 );
 CREATE TABLE IF NOT EXISTS cursors (
     sink   TEXT PRIMARY KEY,
@@ -49,7 +51,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     dead_at  REAL NOT NULL,
     body     BLOB NOT NULL
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '2');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('duplicates_refused', '0');
 """
@@ -88,11 +90,39 @@ def create_journal_file(path: Path, busy_timeout_seconds: float) -> None:
     conn = connect_for_writing(path, busy_timeout_seconds)
     try:
         conn.executescript(_SCHEMA)
+        migrate(conn)
         check_schema(conn, path)
     except sqlite3.Error as exc:
         raise _translate_open_error(path, exc) from exc
     finally:
         conn.close()
+
+
+# Each step takes a file from the version before it to its own, in one transaction.
+_MIGRATIONS = {
+    "2": ("ALTER TABLE events ADD COLUMN origin TEXT",),  # stream or backfill (issue 16)
+}
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a file of an older schema version up to ``SCHEMA_VERSION``, step by step.
+
+    Adding a nullable column is a change of the schema only (SQLite rewrites no row), so it
+    takes milliseconds on any size of file; the rows read as origin NULL, that is 'stream'."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None or not row[0].isdigit() or int(row[0]) >= int(SCHEMA_VERSION):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for version in range(int(row[0]) + 1, int(SCHEMA_VERSION) + 1):
+            for statement in _MIGRATIONS[str(version)]:
+                conn.execute(statement)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                         (str(version),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def connect_for_reading(path: Path, busy_timeout_seconds: float) -> sqlite3.Connection:
@@ -119,8 +149,11 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
         raise JournalCorrupt(f"{path} is not an auditstream journal ({exc})") from exc
     if row is None or row[0] != SCHEMA_VERSION:
         found = "none" if row is None else row[0]
+        hint = (" (an older file: opening it once for writing, with 'auditstream receive' "
+                "or 'run', upgrades it)" if found.isdigit() and int(found) < int(SCHEMA_VERSION)
+                else "")
         raise JournalCorrupt(
-            f"{path} has journal schema version {found}, expected {SCHEMA_VERSION}")
+            f"{path} has journal schema version {found}, expected {SCHEMA_VERSION}{hint}")
 
 
 # The writer's multi-row INSERTs come in every size from 1 to 64 rows for two tables: room for

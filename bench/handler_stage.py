@@ -36,6 +36,9 @@ class NothingKept(Journal):
         await asyncio.sleep(0)  # a real append answers from a later turn of the loop
         return [AppendOutcome.ACCEPTED] * len(events)
 
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        return set()
+
     async def register_sink(self, sink: str) -> None:
         return None
 

@@ -39,6 +39,11 @@ class Journal(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` (dedup keys, ``id:<id>``) are remembered within ``instance``:
+        what an append of them would call a duplicate now. Changes nothing."""
+
+    @abc.abstractmethod
     async def register_sink(self, sink: str) -> None:
         """Make ``sink`` known (cursor at the start) so retention waits for it, and start this
         reader afresh on it: whatever it claimed and never acked is claimable again."""

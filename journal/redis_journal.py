@@ -92,6 +92,9 @@ _TRIM_SLICE = 10_000
 _DEAD_LETTER_PAGE = 500
 
 
+_KNOWN_PER_CALL = 500  # EXISTS per pipeline round trip in known()
+
+
 class RedisJournal(Journal):
     """A journal in Redis. Use ``open`` (read-write) or ``open_readonly``."""
 
@@ -261,6 +264,19 @@ class RedisJournal(Journal):
                     self._groups.last_seq_seen)}, count=1, block=block_ms)
         except JournalUnavailable:
             await asyncio.sleep(at_most)
+
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        unique = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        with self._translated("read"):
+            for start in range(0, len(unique), _KNOWN_PER_CALL):
+                chunk = unique[start:start + _KNOWN_PER_CALL]
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for key in chunk:
+                        pipe.exists(self._keys.seen(instance, key))
+                    answers = await pipe.execute()
+                found.update(key for key, there in zip(chunk, answers, strict=True) if there)
+        return found
 
     async def tail(self, limit: int) -> list[StoredEvent]:
         with self._translated("read"):

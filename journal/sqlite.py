@@ -268,6 +268,20 @@ class SqliteJournal(Journal):
 
         return await self._read(query)
 
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        def query(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            unique = list(dict.fromkeys(keys))
+            for start in range(0, len(unique), _KEYS_PER_LOOKUP):
+                chunk = unique[start:start + _KEYS_PER_LOOKUP]
+                marks = ",".join("?" * len(chunk))
+                found.update(row[0] for row in conn.execute(
+                    f"SELECT key FROM seen WHERE instance = ? AND key IN ({marks})",
+                    (instance, *chunk)))
+            return found
+
+        return await self._read(query)
+
     async def claim(self, sink: str, limit: int) -> list[StoredEvent]:
         # The only reader of the sink: the next events after what it holds, or after the
         # cursor where that is further on (it is after a register_sink).

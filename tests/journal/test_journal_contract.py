@@ -290,3 +290,24 @@ async def test_readonly_journal_refuses_writes(journal: Journal,
 
 async def test_a_writable_journal_says_so(journal: Journal) -> None:
     await journal.check_writable()
+
+
+# -- origin and known: what reconcile relies on ----------------------------------------------
+
+async def test_origin_is_kept_and_a_backfilled_copy_of_a_streamed_event_is_a_duplicate(
+        journal: Journal) -> None:
+    streamed = event(7)
+    backfilled = event(8)._replace(origin="backfill")
+    assert await journal.append([streamed, backfilled]) == [ACCEPTED, ACCEPTED]
+    assert await journal.append([event(7)._replace(origin="backfill"),
+                                 event(8)]) == [DUPLICATE, DUPLICATE]
+    origins = {e.event_id: e.origin for e in await journal.read("any", 10, after=0)}
+    assert origins == {"7": "stream", "8": "backfill"}
+
+
+async def test_known_tells_which_keys_an_append_would_call_duplicates(
+        journal: Journal) -> None:
+    await journal.append([event(1), event(2, instance="other")])
+    assert await journal.known("default", ["id:1", "id:2", "id:3"]) == {"id:1"}
+    assert await journal.known("other", ["id:2"]) == {"id:2"}
+    assert await journal.append([event(3)]) == [ACCEPTED]  # known() changed nothing

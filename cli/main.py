@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from auditstream.cli.backfill import backfill_command
 from auditstream.cli.demo import demo
 from auditstream.cli.destinations import destinations
 from auditstream.cli.journal import journal
@@ -32,6 +33,7 @@ cli.add_command(headers)
 cli.add_command(filters)
 cli.add_command(demo)
 cli.add_command(serve)
+cli.add_command(backfill_command, name="backfill")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from auditstream.client.models import Destination
 from auditstream.config.errors import ConfigError
 
 TOKENS_DIR = "tokens"
+GITLAB_TOKEN_ENV = "GITLAB_TOKEN"  # noqa: S105 (the variable's name, not a token)
 _NEW_FILE = """\
 # auditstream receiver configuration. Destinations below were written by
 # 'auditstream destinations create --write-config' or 'destinations sync'.
@@ -42,11 +43,12 @@ def receiver_path(url: str) -> str | None:
     return path or None
 
 
-def write_destination(config_path: Path, destination: Destination, instance: str) -> Path:
+def write_destination(config_path: Path, destination: Destination, instance: str,
+                      gitlab_url: str | None = None) -> Path:
     """Add (or refresh) ``destination`` in the file; the token file's path."""
     document = _load(config_path)
     entries = _destinations(document)
-    _write_entry(config_path, entries, destination, instance)
+    _write_entry(config_path, entries, destination, instance, gitlab_url)
     _save(config_path, document)
     return config_path.parent / _token_file_name(destination)
 
@@ -63,7 +65,7 @@ def remove_destination(config_path: Path, destination_id: str) -> bool:
 
 
 def sync_destinations(config_path: Path, destinations: Sequence[Destination], scope: str,
-                      instance: str) -> SyncReport:
+                      instance: str, gitlab_url: str | None = None) -> SyncReport:
     """Make the file's entries for ``scope`` exactly ``destinations``: add, refresh, remove."""
     document = _load(config_path)
     entries = _destinations(document)
@@ -72,7 +74,7 @@ def sync_destinations(config_path: Path, destinations: Sequence[Destination], sc
     updated: list[str] = []
     for destination in destinations:
         (updated if destination.id in known else added).append(destination.name)
-        _write_entry(config_path, entries, destination, instance)
+        _write_entry(config_path, entries, destination, instance, gitlab_url)
     wanted = {d.id for d in destinations}
     removed = _remove_where(config_path, entries, lambda e: e.get("gitlab_scope") == scope
                             and e.get("gitlab_destination_id") not in wanted)
@@ -81,7 +83,7 @@ def sync_destinations(config_path: Path, destinations: Sequence[Destination], sc
 
 
 def _write_entry(config_path: Path, entries: AoT, destination: Destination,
-                 instance: str) -> None:
+                 instance: str, gitlab_url: str | None) -> None:
     for entry in entries:
         if entry.get("name") == destination.name and \
                 entry.get("gitlab_destination_id") != destination.id:
@@ -93,9 +95,13 @@ def _write_entry(config_path: Path, entries: AoT, destination: Destination,
                               "token_file": token_file,
                               "gitlab_destination_id": destination.id,
                               "gitlab_scope": destination.scope}
+    if gitlab_url is not None:
+        values.update(reconcile_values(destination.scope, gitlab_url))
     path = receiver_path(destination.url)
     for entry in entries:
         if entry.get("gitlab_destination_id") == destination.id:
+            if "gitlab_token_file" in entry:  # the user's choice of token stays
+                values.pop("gitlab_token_env", None)
             entry.update(values)
             if path is None:
                 entry.pop("path", None)
@@ -107,6 +113,17 @@ def _write_entry(config_path: Path, entries: AoT, destination: Destination,
     table = tomlkit.table()
     table.update(values)
     entries.append(table)
+
+
+def reconcile_values(scope: str, gitlab_url: str) -> dict[str, Any]:
+    """What reconcile needs: GitLab's URL, what the destination streams, and where the GitLab
+    token comes from (the variable the CLI itself reads; a name, never the token)."""
+    values: dict[str, Any] = {"gitlab_url": gitlab_url, "gitlab_token_env": GITLAB_TOKEN_ENV}
+    if scope == "instance":
+        values["instance_events"] = True
+    elif scope.startswith("group:"):
+        values["group"] = scope.partition(":")[2]
+    return values
 
 
 def _remove_where(config_path: Path, entries: AoT, doomed: Any) -> list[str]:

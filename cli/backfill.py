@@ -11,9 +11,15 @@ import click
 import orjson
 
 from auditstream.client.errors import GitLabError
-from auditstream.config.app import AppConfig, load_config
+from auditstream.config.app import load_reconcile_config
 from auditstream.config.errors import ConfigError
-from auditstream.journal import Journal, JournalError, open_journal, open_journal_readonly
+from auditstream.journal import (
+    Journal,
+    JournalConfig,
+    JournalError,
+    open_journal,
+    open_journal_readonly,
+)
 from auditstream.reconcile.backfill import BackfillReport, backfill
 from auditstream.reconcile.config import ReconcileSettings, ReconcileTarget
 from auditstream.reconcile.errors import ReconcileError
@@ -64,14 +70,14 @@ def backfill_command(config_path: Path, name: str, since: str, until: str | None
     if start >= end:
         raise click.UsageError(f"--since ({start.isoformat()}) must be before --until "
                                f"({end.isoformat()})")
-    config = _config(config_path)
-    settings = _settings(config, name, config_path)
+    journal_config, destinations = _config(config_path)
+    settings = _settings(destinations, name, config_path)
     try:
         target = settings.target()
     except ReconcileError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        report = asyncio.run(_run(config, target, start, end, dry_run))
+        report = asyncio.run(_run(journal_config, target, start, end, dry_run))
     except GitLabError as exc:
         raise click.ClickException(f"GitLab: {exc}") from exc
     except JournalError as exc:
@@ -84,27 +90,28 @@ def backfill_command(config_path: Path, name: str, since: str, until: str | None
         click.echo(table(report))
 
 
-def _config(path: Path) -> AppConfig:
+def _config(path: Path) -> tuple[JournalConfig, tuple[ReconcileSettings, ...]]:
     try:
-        return load_config(path)
+        return load_reconcile_config(path)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
 
 
-def _settings(config: AppConfig, name: str, path: Path) -> ReconcileSettings:
-    for settings in config.reconcile:
+def _settings(destinations: tuple[ReconcileSettings, ...], name: str,
+              path: Path) -> ReconcileSettings:
+    for settings in destinations:
         if settings.destination == name:
             return settings
-    known = ", ".join(s.destination for s in config.reconcile) or "none"
+    known = ", ".join(s.destination for s in destinations) or "none"
     raise click.UsageError(f"--destination: no destination {name!r} in {path} "
                            f"(configured: {known})")
 
 
-async def _run(config: AppConfig, target: ReconcileTarget, since: datetime, until: datetime,
-               dry_run: bool) -> BackfillReport:
+async def _run(config: JournalConfig, target: ReconcileTarget, since: datetime,
+               until: datetime, dry_run: bool) -> BackfillReport:
     rules = await filters_from_gitlab(target) or DestinationFilter()
-    journal: Journal = await (open_journal_readonly(config.journal) if dry_run
-                              else open_journal(config.journal))
+    journal: Journal = await (open_journal_readonly(config) if dry_run
+                              else open_journal(config))
     try:
         return await backfill(target, journal, since, until, rules=rules, dry_run=dry_run)
     finally:

@@ -74,8 +74,8 @@ from auditstream.receiver.tls import server_context
 from auditstream.reconcile.config import ReconcileSettings
 from auditstream.relay.config import RelayConfig
 
-__all__ = ["AppConfig", "load_config", "load_journal_config", "parse_listen", "secret_from_env",
-           "secret_from_file"]
+__all__ = ["AppConfig", "load_config", "load_journal_config", "load_reconcile_config",
+           "parse_listen", "secret_from_env", "secret_from_file"]
 
 DAY = 24 * 3600.0
 MAX_TOKENS_PER_DESTINATION = 2
@@ -111,6 +111,16 @@ def load_journal_config(path: Path, environ: Mapping[str, str] | None = None) ->
     """Only the file's [journal] (for commands that need nothing else: ``journal stats``)."""
     section = Section(_read_toml(path), "", path, os.environ if environ is None else environ)
     return journal_from(section.table("journal"), path.parent)
+
+
+def load_reconcile_config(path: Path, environ: Mapping[str, str] | None = None,
+                          ) -> tuple[JournalConfig, tuple[ReconcileSettings, ...]]:
+    """The file's [journal] and its destinations' reconcile keys, for ``backfill``: the
+    stream's and the sinks' secrets are not read (backfill needs none of them)."""
+    section = Section(_read_toml(path), "", path, os.environ if environ is None else environ)
+    receiver = section.table("receiver")
+    return (journal_from(section.table("journal"), path.parent),
+            tuple(_reconcile(item) for item in receiver.tables("destinations")))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

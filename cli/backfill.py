@@ -129,7 +129,7 @@ def table(report: BackfillReport) -> str:
     rows = [
         ("destination", f"{report.destination} ({report.scope})"),
         ("range", f"{report.since.isoformat()} .. {report.until.isoformat()}"),
-        ("found in GitLab", f"{report.found} stored events ({report.queries} REST queries, "
+        ("found in GitLab", f"{report.found} stored events ({report.queries} REST requests, "
                             f"{report.rate_limited} rate-limit waits)"),
         ("not for this destination", f"{report.filtered_out} (filters: "
                                      f"{'; '.join(filters) or 'none'})"),

@@ -21,6 +21,7 @@ twice and kept once.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -52,11 +53,10 @@ class AuditScope:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """The stored events found (unique by id, oldest first) and the queries it took."""
+    """The stored events found (unique by id, oldest first) and the requests it took."""
 
     events: tuple[dict[str, Any], ...]
     queries: int
-    entities: int
 
 
 def windows(since: datetime, until: datetime,
@@ -84,23 +84,31 @@ def _encoded(path_or_id: str | int) -> str:
     return quote(str(path_or_id), safe="")
 
 
+async def audit_event_pages(session: RestSession, scope: AuditScope, since: datetime,
+                            until: datetime) -> AsyncIterator[list[dict[str, Any]]]:
+    """The stored events of ``scope`` created in ``[since, until]``, page by page as GitLab
+    serves them, each event once (an event listed again, on a window's edge or by two lists,
+    is left out of the later page)."""
+    seen: set[str] = set()
+    for path, what, role in await _endpoints(session, scope):
+        for start, stop in windows(since, until):
+            params: dict[str, str | int] = {
+                "pagination": "keyset", "order_by": "id", "sort": "asc", "per_page": PER_PAGE,
+                "created_after": iso(start), "created_before": iso(stop)}
+            async for page in session.pages(path, params, what=what, role=role):
+                fresh = [item for item in page if str(item.get("id")) not in seen]
+                seen.update(str(item.get("id")) for item in fresh)
+                yield fresh
+
+
 async def list_audit_events(session: RestSession, scope: AuditScope, since: datetime,
                             until: datetime) -> Listing:
-    """Every stored event of ``scope`` created in ``[since, until]``."""
-    endpoints = await _endpoints(session, scope)
-    found: dict[str, dict[str, Any]] = {}
-    queries = 0
-    for path, what, role in endpoints:
-        for start, stop in windows(since, until):
-            queries += 1
-            params: dict[str, str | int] = {"pagination": "keyset", "order_by": "id", "sort": "asc",
-                      "per_page": PER_PAGE, "created_after": iso(start),
-                      "created_before": iso(stop)}
-            async for page in session.pages(path, params, what=what, role=role):
-                for item in page:
-                    found.setdefault(str(item.get("id")), item)
-    ordered = sorted(found.values(), key=_order)
-    return Listing(events=tuple(ordered), queries=queries, entities=len(endpoints))
+    """Every stored event of ``scope`` created in ``[since, until]``, oldest first."""
+    found: list[dict[str, Any]] = []
+    before = session.requests
+    async for page in audit_event_pages(session, scope, since, until):
+        found.extend(page)
+    return Listing(events=tuple(sorted(found, key=_order)), queries=session.requests - before)
 
 
 def _order(item: dict[str, Any]) -> tuple[str, int, str]:

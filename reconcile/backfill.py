@@ -1,10 +1,11 @@
 """One backfill run: list a destination's stored events over REST, keep what GitLab would have
 streamed to it, append them through the journal under the stream's dedup key.
 
-The steps are values: ``plan`` (pure) turns the listing into the events to append and the
-counts of what was dropped; ``backfill`` does the I/O around it. Events go to the journal in
-slices, so a run interrupted halfway leaves whole, deduplicated appends behind: running it
-again adds the rest and doubles nothing.
+The steps are values: ``plan`` (pure) turns a page of the listing into the events to append
+and the count of what was dropped; ``backfill`` does the I/O around it. Each page goes to the
+journal as GitLab serves it (one durable append per page of at most 100), so memory stays
+bounded and a run killed halfway leaves whole, deduplicated appends behind: running it again
+adds the rest and doubles nothing.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from auditstream.client.audit_events import Listing, list_audit_events
+from auditstream.client.audit_events import audit_event_pages
 from auditstream.client.rest import RestSession
 from auditstream.journal import AppendOutcome, IncomingEvent, Journal
 from auditstream.reconcile.config import ReconcileTarget
 from auditstream.reconcile.convert import incoming
 from auditstream.reconcile.select import DestinationFilter
 
-APPEND_SLICE = 200  # events per journal append: one transaction each
+APPEND_SLICE = 200  # events per journal append at most: one transaction each
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class BackfillReport:
     dry_run: bool
     stream_only_types: tuple[str, ...]  # streamed, never stored: cannot be backfilled
     filters: DestinationFilter
-    queries: int
+    queries: int  # REST requests answered
     rate_limited: int
     added_ids: tuple[str, ...] = field(default=())
 
@@ -68,16 +69,16 @@ class BackfillReport:
                        "cannot list them: any sent while nothing listened are lost"},
             "filters": {"event_types": list(self.filters.event_types),
                         "namespace": self.filters.namespace},
-            "rest_queries": self.queries, "rate_limited_waits": self.rate_limited,
+            "rest_requests": self.queries, "rate_limited_waits": self.rate_limited,
         }
 
 
-def plan(listing: Listing, target: ReconcileTarget, rules: DestinationFilter,
+def plan(items: Sequence[dict[str, Any]], target: ReconcileTarget, rules: DestinationFilter,
          received_at: float) -> Plan:
     """The journal events for what the destination would have received. Pure."""
     kept: list[IncomingEvent] = []
     dropped = 0
-    for item in listing.events:
+    for item in items:
         if "id" not in item or not rules.admits(item):
             dropped += 1
             continue
@@ -91,16 +92,22 @@ async def backfill(target: ReconcileTarget, journal: Journal, since: datetime,
                    session: RestSession | None = None) -> BackfillReport:
     """Run once over ``[since, until]``. GitLab's refusals raise ``GitLabError``, the journal's
     ``JournalError``; what was appended before either stays appended."""
+    found = filtered = held = 0
+    added: list[str] = []
     async with session or RestSession(target.gitlab_url, target.token.reveal()) as rest:
-        listing = await list_audit_events(rest, target.scope, since, until)
-        queries, waits = listing.queries, rest.rate_limited
-    chosen = plan(listing, target, rules, time.time())
-    held, added = await _store(journal, target.instance, chosen.events, dry_run)
+        async for page in audit_event_pages(rest, target.scope, since, until):
+            chosen = plan(page, target, rules, time.time())
+            page_held, page_added = await _store(journal, target.instance, chosen.events,
+                                                 dry_run)
+            found, filtered = found + len(page), filtered + chosen.filtered_out
+            held += page_held
+            added += page_added
+        queries, waits = rest.requests, rest.rate_limited
     return BackfillReport(
         destination=target.destination, scope=str(target.scope), since=since, until=until,
-        found=len(listing.events), filtered_out=chosen.filtered_out, already_held=held,
-        added=len(added), dry_run=dry_run, stream_only_types=rules.stream_only_types(),
-        filters=rules, queries=queries, rate_limited=waits, added_ids=tuple(added))
+        found=found, filtered_out=filtered, already_held=held, added=len(added),
+        dry_run=dry_run, stream_only_types=rules.stream_only_types(), filters=rules,
+        queries=queries, rate_limited=waits, added_ids=tuple(added))
 
 
 async def _store(journal: Journal, instance: str, events: Sequence[IncomingEvent],

@@ -5,15 +5,18 @@ stream-only events are reported and never invented, nothing is doubled afterward
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from pathlib import Path
 
 import aiohttp
 import orjson
 import pytest
 
+from auditstream.journal import JournalConfig, open_journal_readonly
 from auditstream.server.gitlab import TOKEN_HEADER
 from tests.e2e.conftest import Flow
-from tests.processes import run_cli
+from tests.processes import AUDITSTREAM, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -94,3 +97,46 @@ async def test_backfill_exits_1_on_gitlabs_refusal_and_2_on_usage_errors(
                                    "--destination", "nope", "--since", "1h")
     assert done.returncode == 2
     assert "no destination 'nope'" in done.stderr
+
+
+async def test_a_backfill_killed_halfway_resumes_and_neither_loses_nor_doubles(
+        flow: Flow) -> None:
+    await flow.create_destination()
+    flow.add_sink_and_journal()
+    await flow.gitlab.make_activity(250, event_types=("member_created",), on=("acme/website",))
+    wanted = stored_in_tree(flow)
+    # The tree (3 requests), acme, acme/platform, the first page of acme/website; then a 429
+    # asking for 30 s: the process waits there, one page appended, and is killed.
+    throttle = flow.gitlab.state.throttle
+    throttle.let_through, throttle.refuse_next, throttle.retry_after_seconds = 6, 1, 30
+    process = await asyncio.to_thread(
+        subprocess.Popen,
+        [AUDITSTREAM, "backfill", "--config", str(flow.config), "--destination", "siem",
+         "--since", "1h"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "GITLAB_TOKEN": flow.gitlab.token_for("owner")})
+    try:
+        for _ in range(200):
+            if throttle.refused:
+                break
+            await asyncio.sleep(0.05)
+        assert throttle.refused == 1
+    finally:
+        process.kill()
+        await asyncio.to_thread(process.wait, 10)
+    journal = await open_journal_readonly(JournalConfig(path=flow.workdir / "journal.db"))
+    try:
+        partial = {e.event_id for e in await journal.read("any", 1000, after=0)}
+    finally:
+        await journal.close()
+    assert 0 < len(partial) < len(wanted)
+    code, out, err = await backfill(flow, "--since", "1h", "--output", "json")
+    assert code == 0, err
+    report = orjson.loads(out)
+    assert (report["added"], report["already_held"]) == (len(wanted) - len(partial),
+                                                         len(partial))
+    journal = await open_journal_readonly(JournalConfig(path=flow.workdir / "journal.db"))
+    try:
+        ids = [e.event_id for e in await journal.read("any", 1000, after=0)]
+    finally:
+        await journal.close()
+    assert sorted(ids) == sorted(wanted)  # each once

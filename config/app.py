@@ -72,6 +72,7 @@ from auditstream.receiver.config import (
 from auditstream.receiver.network import Network, parse_networks
 from auditstream.receiver.tls import server_context
 from auditstream.reconcile.config import ReconcileSettings
+from auditstream.reconcile.schedule import DEFAULT_OVERLAP_SECONDS, Schedule
 from auditstream.relay.config import RelayConfig
 
 __all__ = ["AppConfig", "load_config", "load_journal_config", "load_reconcile_config",
@@ -277,7 +278,7 @@ def _destination(section: Section) -> DestinationConfig:
 
 
 _RECONCILE_KEYS = ("gitlab_url", "group", "project", "instance_events", "gitlab_token_env",
-                   "gitlab_token_file")
+                   "gitlab_token_file", "reconcile_every_minutes", "reconcile_overlap_minutes")
 
 
 def _reconcile(section: Section) -> ReconcileSettings:
@@ -300,7 +301,19 @@ def _reconcile(section: Section) -> ReconcileSettings:
         scope=_scope(section), token_env=token_env,
         token_file=None if token_file is None else section.path.parent / token_file,
         destination_id=section.optional_string("gitlab_destination_id"),
-        where=section.where(""))
+        schedule=_schedule(section), where=section.where(""))
+
+
+def _schedule(section: Section) -> Schedule | None:
+    """Continuous reconcile, opted into with ``reconcile_every_minutes``."""
+    if "reconcile_every_minutes" not in section.data:
+        if "reconcile_overlap_minutes" in section.data:
+            raise section.error("reconcile_overlap_minutes", "only with reconcile_every_minutes")
+        return None
+    return Schedule(
+        every_seconds=section.positive_number("reconcile_every_minutes", 10) * 60,
+        overlap_seconds=section.number("reconcile_overlap_minutes",
+                                       DEFAULT_OVERLAP_SECONDS / 60) * 60)
 
 
 def _scope(section: Section) -> AuditScope | None:

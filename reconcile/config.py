@@ -9,6 +9,8 @@
                                                 # project = PATH, or instance_events = true
     gitlab_token_env = "GITLAB_TOKEN"           # or gitlab_token_file: never inline
     gitlab_destination_id = "gid://..."         # optional: read the filters from GitLab
+    reconcile_every_minutes = 10                # optional: reconcile continuously in run and
+    reconcile_overlap_minutes = 5               # receive (off without it)
 
 The token is looked up only when reconcile runs (``target``), so a receiver starts whether or
 not the GitLab token is in its environment.
@@ -24,6 +26,7 @@ from pathlib import Path
 from auditstream.client.audit_events import AuditScope
 from auditstream.common.secrets import Secret
 from auditstream.reconcile.errors import NotConfigured
+from auditstream.reconcile.schedule import Schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class ReconcileSettings:
     token_env: str | None = None
     token_file: Path | None = None
     destination_id: str | None = None
+    schedule: Schedule | None = None  # continuous reconcile; None: only 'backfill'
     where: str = field(default="", compare=False)  # "file: receiver.destinations[i]."
 
     def target(self, environ: Mapping[str, str] | None = None) -> ReconcileTarget:

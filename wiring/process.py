@@ -22,11 +22,16 @@ from auditstream.journal import Journal, open_journal
 from auditstream.journal.retention import purge_periodically
 from auditstream.receiver.metrics import ReceiverMetrics
 from auditstream.receiver.service import RunningReceiver, start_receiver
+from auditstream.reconcile.continuous import reconcile_periodically
+from auditstream.reconcile.metrics import ReconcileMetrics
+from auditstream.reconcile.state import StateFile
 from auditstream.relay.service import Relay
 from auditstream.relay.status import create_status_app
 from auditstream.wiring.gctune import settle_after_startup
 
 log = logging.getLogger("auditstream.wiring")
+
+RECONCILE_STATE_FILE = "reconcile-state.json"  # beside the journal's file
 
 # On SIGTERM the relay gets this long to finish the batch in hand before its cursor is saved.
 RELAY_STOP_GRACE_SECONDS = 10.0
@@ -55,6 +60,7 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
     journal = await open_journal(config.journal)
     relay_service = Relay(config.relay, journal, registry) if relay and config.relay else None
     purge = asyncio.create_task(purge_periodically(journal, config.journal))
+    reconciling: list[asyncio.Task[None]] = []
     running_receiver: RunningReceiver | None = None
     status: tuple[web.AppRunner, str] | None = None
     try:
@@ -66,6 +72,7 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
             running_receiver = await start_receiver(config.receiver, journal,
                                                     ReceiverMetrics.create(registry), probes)
             announce(_listening("receiver", running_receiver.url, config))
+            reconciling = _start_reconcile(config, journal, registry)
         elif status_listen is not None:
             status = await _start_status(registry, probes, status_listen)
             announce(_listening("relay status", status[1], config))
@@ -76,8 +83,13 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
                            status[1] if status else None)
     finally:
         log.info("stopping: no new requests; finishing what is in hand")
+        for task in reconciling:
+            task.cancel()
         if running_receiver is not None:
             await running_receiver.stop()
+        for task in reconciling:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if status is not None:
             await status[0].cleanup()
         if relay_service is not None:
@@ -87,6 +99,19 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
             await purge
         await journal.close()
         log.info("stopped")
+
+
+def _start_reconcile(config: AppConfig, journal: Journal,
+                     registry: CollectorRegistry) -> list[asyncio.Task[None]]:
+    """One task per destination that opted into continuous reconcile."""
+    chosen = [s for s in config.reconcile if s.schedule is not None]
+    if not chosen:
+        return []
+    state = StateFile(config.journal.path.parent / RECONCILE_STATE_FILE)
+    metrics = ReconcileMetrics.create(registry)
+    return [asyncio.create_task(
+        reconcile_periodically(s, journal, state, config.journal.dedup_window_seconds, metrics),
+        name=f"reconcile:{s.destination}") for s in chosen]
 
 
 async def serve(config: AppConfig, *, receive: bool, relay: bool,

@@ -15,8 +15,8 @@ import pytest
 
 from auditstream.journal import JournalConfig, open_journal_readonly
 from auditstream.server.gitlab import TOKEN_HEADER
-from tests.e2e.conftest import Flow
-from tests.processes import AUDITSTREAM, run_cli
+from tests.e2e.conftest import HEC_TOKEN, Flow
+from tests.processes import AUDITSTREAM, ServerProcess, run_cli, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -140,3 +140,30 @@ async def test_a_backfill_killed_halfway_resumes_and_neither_loses_nor_doubles(
     finally:
         await journal.close()
     assert sorted(ids) == sorted(wanted)  # each once
+
+
+async def test_run_reconciles_at_start_up_what_was_lost_while_it_was_down(flow: Flow) -> None:
+    await flow.create_destination()
+    flow.add_sink_and_journal()
+    text = flow.config.read_text()
+    flow.config.write_text(text.replace('name = "siem"', 'name = "siem"\n'
+                                        "reconcile_every_minutes = 0.05", 1))
+    env = {"HEC_TOKEN": HEC_TOKEN, "GITLAB_TOKEN": flow.gitlab.token_for("owner")}
+    run = await asyncio.to_thread(ServerProcess, "run", "--config", str(flow.config), env=env)
+    try:
+        await flow.gitlab.make_activity(6, event_types=TYPES, on=TREE)
+        await flow.wait_for_sink()
+        state = flow.workdir / "reconcile-state.json"  # beside the journal
+        await asyncio.to_thread(wait_until, state.exists, 20)  # the start-up pass is done
+        assert await asyncio.to_thread(run.terminate) == 0
+        await flow.gitlab.make_activity(12, event_types=TYPES, on=TREE)  # nobody listens
+        await flow.gitlab.settle()
+        run = await asyncio.to_thread(ServerProcess, "run", "--config", str(flow.config),
+                                      env=env)
+        wanted = set(flow.answered_200()) | stored_in_tree(flow)
+        await flow.wait_for_sink(wanted)
+        await asyncio.sleep(4)  # more passes run: none adds a copy
+        assert sorted(flow.at_sink()) == sorted(wanted)
+        assert flow.gitlab.token_for("owner") not in run.stderr
+    finally:
+        await asyncio.to_thread(run.kill)

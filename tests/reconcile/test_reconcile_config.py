@@ -90,3 +90,16 @@ def test_what_reconcile_lacks_is_named_when_it_runs(tmp_path: Path, extra: str,
     [settings] = load_config(write(tmp_path, extra), ENV).reconcile
     with pytest.raises(NotConfigured, match=words):
         settings.target(ENV)
+
+
+def test_continuous_reconcile_is_opt_in_per_destination(tmp_path: Path) -> None:
+    [off] = load_config(write(tmp_path, 'group = "acme"'), ENV).reconcile
+    assert off.schedule is None
+    [on] = load_config(write(tmp_path, "reconcile_every_minutes = 5\n"
+                                       "reconcile_overlap_minutes = 2"), ENV).reconcile
+    assert on.schedule is not None
+    assert (on.schedule.every_seconds, on.schedule.overlap_seconds) == (300, 120)
+    with pytest.raises(ConfigError, match="reconcile_every_minutes: must be more than 0"):
+        load_config(write(tmp_path, "reconcile_every_minutes = 0"), ENV)
+    with pytest.raises(ConfigError, match="only with reconcile_every_minutes"):
+        load_config(write(tmp_path, "reconcile_overlap_minutes = 2"), ENV)

@@ -39,6 +39,13 @@ class NothingKept(Journal):
     async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
         return set()
 
+    async def record_uptime(self, process: str, started_at: float, seen_at: float,
+                            stopped: bool = False) -> None:
+        return None
+
+    async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
+        return []
+
     async def register_sink(self, sink: str) -> None:
         return None
 

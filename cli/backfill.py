@@ -118,6 +118,15 @@ async def _run(config: JournalConfig, target: ReconcileTarget, since: datetime,
         await journal.close()
 
 
+def _gaps(report: BackfillReport) -> str:
+    if report.not_listening is None:
+        return "unknown (no receiver recorded its uptime in this journal)"
+    if not report.not_listening:
+        return "never, in this range"
+    return "; ".join(f"{a.isoformat(timespec='seconds')} .. {b.isoformat(timespec='seconds')}"
+                     for a, b in report.not_listening)
+
+
 def table(report: BackfillReport) -> str:
     """The report for people: what was found, held, added, and what cannot be known."""
     data = report.as_json()
@@ -138,6 +147,7 @@ def table(report: BackfillReport) -> str:
         ("cannot know", (", ".join(report.stream_only_types) or "nothing")
          + (" (stream-only types: GitLab never stores them; any sent while nothing "
             "listened are lost)" if report.stream_only_types else "")),
+        ("nothing listened", _gaps(report)),
     ]
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)

@@ -265,6 +265,24 @@ class RedisJournal(Journal):
         except JournalUnavailable:
             await asyncio.sleep(at_most)
 
+    async def record_uptime(self, process: str, started_at: float, seen_at: float,
+                            stopped: bool = False) -> None:
+        with self._translated("record uptime", write=True):
+            await self._client.hset(self._keys.uptime, process,
+                                    f"{started_at!r} {seen_at!r} {int(stopped)}")
+
+    async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
+        with self._translated("read"):
+            entries = await self._client.hgetall(self._keys.uptime)
+        spans = []
+        for value in entries.values():
+            started, seen, stopped = (value.decode() if isinstance(value, bytes)
+                                      else value).split(" ")
+            start, end = float(started), float(seen)
+            if start <= until and end >= since:
+                spans.append((start, end, stopped == "1"))
+        return sorted(spans)
+
     async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
         unique = list(dict.fromkeys(keys))
         found: set[str] = set()

@@ -16,6 +16,7 @@ shard's work; see ``journal.redis_journal`` for what that means for scaling.
     {p}:seen-per-hour   hash: hour -> dedup keys written then (for stats; the keys expire
                         on their own)
     {p}:dead            stream of dead letters
+    {p}:uptime          hash: receiving process -> "started_at seen_at" (for reconcile)
     consumer groups     on {p}:events, one per sink, named as the sink
 """
 
@@ -76,13 +77,14 @@ class Keys:
     seen_per_hour: str
     dead: str
     seen_prefix: str
+    uptime: str
 
     @classmethod
     def for_prefix(cls, prefix: str) -> Keys:
         tag = "{" + prefix + "}"
         return cls(events=f"{tag}:events", meta=f"{tag}:meta",
                    seen_per_hour=f"{tag}:seen-per-hour", dead=f"{tag}:dead",
-                   seen_prefix=f"{tag}:seen:")
+                   seen_prefix=f"{tag}:seen:", uptime=f"{tag}:uptime")
 
     def seen(self, instance: str, key: str) -> str:
         return f"{self.seen_prefix}{len(instance)}:{instance}:{key}"

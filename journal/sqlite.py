@@ -268,6 +268,23 @@ class SqliteJournal(Journal):
 
         return await self._read(query)
 
+    async def record_uptime(self, process: str, started_at: float, seen_at: float,
+                            stopped: bool = False) -> None:
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO uptime (process, started_at, seen_at, stopped) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (process) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at), "
+            "stopped = max(stopped, excluded.stopped)",
+            (process, started_at, seen_at, int(stopped))))
+
+    async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
+        def query(conn: sqlite3.Connection) -> list[tuple[float, float, bool]]:
+            rows = conn.execute("SELECT started_at, seen_at, stopped FROM uptime "
+                                "WHERE started_at <= ? AND seen_at >= ? ORDER BY started_at",
+                                (until, since))
+            return [(float(a), float(b), bool(c)) for a, b, c in rows]
+
+        return await self._read(query)
+
     async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
         def query(conn: sqlite3.Connection) -> set[str]:
             found: set[str] = set()

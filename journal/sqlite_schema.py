@@ -13,6 +13,7 @@ SCHEMA_VERSION = "2"
 # seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix.
 # events: bodies byte for byte; seq is assigned by the writer and never reused; origin NULL for
 # a streamed event (the usual, and what a version 1 file's rows become), 'backfill' otherwise.
+# uptime: when each receiving process listened (one row per process run), for reconcile.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -41,6 +42,12 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS cursors (
     sink   TEXT PRIMARY KEY,
     cursor INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uptime (
+    process    TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    seen_at    REAL NOT NULL,
+    stopped    INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letters (
     id       INTEGER PRIMARY KEY,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from auditstream.client.audit_events import audit_event_pages
@@ -22,6 +22,7 @@ from auditstream.journal import AppendOutcome, IncomingEvent, Journal
 from auditstream.reconcile.config import ReconcileTarget
 from auditstream.reconcile.convert import incoming
 from auditstream.reconcile.select import DestinationFilter
+from auditstream.reconcile.uptime import assume_live, gaps
 
 APPEND_SLICE = 200  # events per journal append at most: one transaction each
 
@@ -52,6 +53,8 @@ class BackfillReport:
     queries: int  # REST requests answered
     rate_limited: int
     added_ids: tuple[str, ...] = field(default=())
+    # When no receiver listened, per the journal's uptime records; None: never recorded.
+    not_listening: tuple[tuple[datetime, datetime], ...] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +68,9 @@ class BackfillReport:
             "dry_run": self.dry_run,
             "not_recoverable": {
                 "stream_only_event_types": list(self.stream_only_types),
+                "receiver_not_listening": None if self.not_listening is None else [
+                    {"from": a.isoformat(), "until": b.isoformat()}
+                    for a, b in self.not_listening],
                 "why": "GitLab streams these types but never stores them, so its REST API "
                        "cannot list them: any sent while nothing listened are lost"},
             "filters": {"event_types": list(self.filters.event_types),
@@ -104,10 +110,24 @@ async def backfill(target: ReconcileTarget, journal: Journal, since: datetime,
             added += page_added
         queries, waits = rest.requests, rest.rate_limited
     return BackfillReport(
+        not_listening=await not_listening(journal, since, until),
         destination=target.destination, scope=str(target.scope), since=since, until=until,
         found=found, filtered_out=filtered, already_held=held, added=len(added),
         dry_run=dry_run, stream_only_types=rules.stream_only_types(), filters=rules,
         queries=queries, rate_limited=waits, added_ids=tuple(added))
+
+
+async def not_listening(journal: Journal, since: datetime,
+                        until: datetime) -> tuple[tuple[datetime, datetime], ...] | None:
+    """The ranges no receiver listened, from the journal's uptime records (None if the
+    journal has none at all: receivers before this version did not record it)."""
+    start, end = since.timestamp(), until.timestamp()
+    records = await journal.uptime(start, end)
+    if not records and not await journal.uptime(0.0, end):
+        return None
+    spans = assume_live(records, time.time())
+    return tuple((datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC))
+                 for a, b in gaps(spans, start, end))
 
 
 async def _store(journal: Journal, instance: str, events: Sequence[IncomingEvent],

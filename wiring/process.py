@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -18,13 +21,14 @@ from prometheus_client import CollectorRegistry
 
 from auditstream.common.health import ReadinessProbe
 from auditstream.config.app import AppConfig
-from auditstream.journal import Journal, open_journal
+from auditstream.journal import Journal, JournalError, open_journal
 from auditstream.journal.retention import purge_periodically
 from auditstream.receiver.metrics import ReceiverMetrics
 from auditstream.receiver.service import RunningReceiver, start_receiver
 from auditstream.reconcile.continuous import reconcile_periodically
 from auditstream.reconcile.metrics import ReconcileMetrics
 from auditstream.reconcile.state import StateFile
+from auditstream.reconcile.uptime import HEARTBEAT_SECONDS
 from auditstream.relay.service import Relay
 from auditstream.relay.status import create_status_app
 from auditstream.wiring.gctune import settle_after_startup
@@ -72,7 +76,8 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
             running_receiver = await start_receiver(config.receiver, journal,
                                                     ReceiverMetrics.create(registry), probes)
             announce(_listening("receiver", running_receiver.url, config))
-            reconciling = _start_reconcile(config, journal, registry)
+            reconciling = [asyncio.create_task(_record_uptime(journal), name="uptime"),
+                           *_start_reconcile(config, journal, registry)]
         elif status_listen is not None:
             status = await _start_status(registry, probes, status_listen)
             announce(_listening("relay status", status[1], config))
@@ -99,6 +104,23 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
             await purge
         await journal.close()
         log.info("stopped")
+
+
+async def _record_uptime(journal: Journal) -> None:
+    """Note in the journal that this process listens: at start, every heartbeat, at stop."""
+    started = time.time()
+    process = f"{socket.gethostname()}:{os.getpid()}:{started:.3f}"
+    try:
+        while True:
+            try:
+                await journal.record_uptime(process, started, time.time())
+            except JournalError as exc:
+                log.warning("cannot record this receiver's uptime: %s", exc)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+    finally:  # cancelled at stop: the last word is "listened until now"
+        with contextlib.suppress(JournalError):
+            await asyncio.shield(journal.record_uptime(process, started, time.time(),
+                                                       stopped=True))
 
 
 def _start_reconcile(config: AppConfig, journal: Journal,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -59,6 +60,11 @@ async def test_a_receiver_outage_is_closed_by_backfill_and_nothing_doubles(
         assert not never & set(flow.at_sink())  # stream-only: not invented
         assert "repository_git_operation" in report["not_recoverable"][
             "stream_only_event_types"]
+        # The journal's record of the receiver's uptime tells when nothing listened.
+        silent = report["not_recoverable"]["receiver_not_listening"]
+        created = [datetime.fromisoformat(e.payload()["created_at"]) for e in lost]
+        assert any(datetime.fromisoformat(gap["from"]) <= min(created)
+                   and max(created) <= datetime.fromisoformat(gap["until"]) for gap in silent)
         assert report["added"] == len(wanted - set(flow.answered_200()))
         backfilled = [e for e in flow.hec.received.envelopes
                       if e.fields.get("origin") == "backfill"]

@@ -311,3 +311,14 @@ async def test_known_tells_which_keys_an_append_would_call_duplicates(
     assert await journal.known("default", ["id:1", "id:2", "id:3"]) == {"id:1"}
     assert await journal.known("other", ["id:2"]) == {"id:2"}
     assert await journal.append([event(3)]) == [ACCEPTED]  # known() changed nothing
+
+
+async def test_uptime_is_recorded_per_process_and_read_by_range(journal: Journal) -> None:
+    await journal.record_uptime("host:1", 100.0, 100.0)
+    await journal.record_uptime("host:1", 100.0, 160.0)  # a heartbeat moves seen_at on
+    await journal.record_uptime("host:2", 300.0, 400.0)
+    await journal.record_uptime("host:1", 100.0, 170.0, stopped=True)  # a clean stop
+    assert await journal.uptime(0.0, 1000.0) == [(100.0, 170.0, True), (300.0, 400.0, False)]
+    assert await journal.uptime(200.0, 250.0) == []
+    assert await journal.uptime(150.0, 310.0) == [(100.0, 170.0, True),
+                                                  (300.0, 400.0, False)]

@@ -15,6 +15,7 @@ from auditstream.reconcile.continuous import reconcile_periodically
 from auditstream.reconcile.metrics import ReconcileMetrics
 from auditstream.reconcile.schedule import Schedule, next_window
 from auditstream.reconcile.state import StateFile
+from auditstream.reconcile.uptime import assume_live, gaps
 from auditstream.server.gitlab import RunningGitLab
 
 pytestmark = pytest.mark.timeout(60)
@@ -99,3 +100,17 @@ async def test_passes_add_what_appears_and_a_restart_continues_from_the_state(
                                      sleep=sleep)
     assert state.done_until("siem") == before
     assert metrics.errors == {"siem": 2}
+
+
+def test_gaps_are_what_no_receivers_uptime_covers() -> None:
+    spans = [(100.0, 200.0), (150.0, 260.0), (400.0, 500.0)]
+    assert gaps(spans, 0.0, 600.0) == [(0.0, 100.0), (260.0, 400.0), (500.0, 600.0)]
+    assert gaps(spans, 120.0, 250.0) == []
+    assert gaps([], 10.0, 20.0) == [(10.0, 20.0)]
+    assert gaps([(0.0, 10.0), (10.5, 20.0)], 0.0, 20.0) == [(10.0, 10.5)]  # a fast restart
+
+
+def test_a_receiver_heard_from_lately_is_listening_until_now() -> None:
+    now = 10_000.0
+    spans = [(0.0, now - 20, False), (0.0, now - 600, False), (0.0, now - 20, True)]
+    assert assume_live(spans, now) == [(0.0, now), (0.0, now - 600), (0.0, now - 20)]

@@ -76,6 +76,12 @@ def backfill_command(config_path: Path, name: str, since: str, until: str | None
         target = settings.target()
     except ReconcileError as exc:
         raise click.UsageError(str(exc)) from exc
+    window = timedelta(seconds=journal_config.dedup_window_seconds)
+    if start < now - window and not dry_run:
+        # On stderr: stdout may be JSON for a script.
+        click.echo(f"warning: --since is older than the journal's dedup window "
+                   f"({window.days} days): an event whose id the journal has forgotten is "
+                   "appended, and sent to the sinks, again", err=True)
     try:
         report = asyncio.run(_run(journal_config, target, start, end, dry_run))
     except GitLabError as exc:

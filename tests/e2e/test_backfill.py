@@ -91,9 +91,10 @@ async def test_backfill_exits_1_on_gitlabs_refusal_and_2_on_usage_errors(
         flow: Flow, tmp_path: Path) -> None:
     await flow.create_destination()
     flow.add_sink_and_journal()
-    code, _, err = await backfill(flow, "--since", "2h", user="maintainer")
+    code, _, err = await backfill(flow, "--since", "40d", user="maintainer")
     assert code == 1
     assert "Owner role" in err
+    assert "older than the journal's dedup window (30 days)" in err
     assert "Traceback" not in err
     assert flow.gitlab.token_for("maintainer") not in err
     code, _, err = await backfill(flow, "--since", "yesterday")

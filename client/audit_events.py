@@ -135,19 +135,18 @@ async def group_tree(session: RestSession,
                      group: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """The group and its descendant groups, and every project below it: (id, full path)."""
     top = f"/groups/{_encoded(group)}"
-    headers_body = await session.get(session.url(top), what=f"group {group}", role=OWNER)
-    info = _object(headers_body[1])
-    groups = [(int(info["id"]), str(info.get("full_path", group)))]
+    _, body = await session.get(session.url(top), what=f"group {group}", role=OWNER)
+    groups = [_entry(_object(body), "full_path", f"group {group}")]
     params: dict[str, str | int] = {"per_page": PER_PAGE, "all_available": "true"}
     async for page in session.pages(f"{top}/descendant_groups", params,
                                     what=f"subgroups of {group}", role=OWNER):
-        groups += [(int(g["id"]), str(g.get("full_path", g["id"]))) for g in page]
+        groups += [_entry(g, "full_path", f"subgroups of {group}") for g in page]
     projects: list[tuple[int, str]] = []
     params = {"per_page": PER_PAGE, "include_subgroups": "true", "with_shared": "false",
               "order_by": "id", "sort": "asc"}
     async for page in session.pages(f"{top}/projects", params,
                                     what=f"projects of {group}", role=OWNER):
-        projects += [(int(p["id"]), str(p.get("path_with_namespace", p["id"]))) for p in page]
+        projects += [_entry(p, "path_with_namespace", f"projects of {group}") for p in page]
     return groups, projects
 
 
@@ -156,6 +155,14 @@ def _object(body: bytes) -> dict[str, Any]:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         data = None
-    if not isinstance(data, dict) or "id" not in data:
+    if not isinstance(data, dict):
         raise GitLabUnavailable("GitLab did not answer with a group")
     return data
+
+
+def _entry(item: dict[str, Any], path_key: str, what: str) -> tuple[int, str]:
+    """(id, full path) of a group or project in GitLab's answer."""
+    key = item.get("id")
+    if isinstance(key, bool) or not isinstance(key, int):
+        raise GitLabUnavailable(f"GitLab's answer for {what} has an item without a numeric id")
+    return key, str(item.get(path_key, key))

@@ -11,7 +11,8 @@ where GraphQL has no equivalent (stored audit events, a group's subgroups and pr
   seconds) says, capped at ``max_wait_seconds``, at most ``rate_limit_waits`` times in a row;
   then ``RateLimited``. 502/503/504 and connection failures: a few retries with backoff.
 - 401 ``GitLabAuthError``; 403 ``PermissionDenied`` naming the role needed; 404 ``NotFound``
-  naming what was asked for; other 4xx ``GitLabRefused`` with GitLab's own message.
+  naming what was asked for; other 4xx ``GitLabRefused`` with GitLab's own message. A 3xx is
+  never followed (the token would go with it): ``GitLabRefused`` naming where it pointed.
 
 The decisions are pure (``decide``, ``next_link``, ``wait_seconds``); ``RestSession`` acts.
 """
@@ -96,6 +97,11 @@ def decide(status: int, headers: Mapping[str, str], body: bytes, *, what: str, r
     if status == 404:
         return Fail(NotFound([message], f"{what}: not found, or not visible to the "
                                         "token's user"))
+    if 300 <= status < 400:
+        where = headers.get("Location", "elsewhere")
+        return Fail(GitLabRefused([f"HTTP {status} to {where}"],
+                                  f"{what}: not followed (the token would go with it); "
+                                  "give GitLab's URL as it answers"))
     if status >= 500:
         return Fail(GitLabUnavailable(f"GitLab answered {status} for {what}: {message}"))
     return Fail(GitLabRefused([message], what))
@@ -202,9 +208,13 @@ class RestSession:
             if url is None:
                 return
             headers, body = await self.get(url, what=what, role=role)
-            items = orjson.loads(body) if body else []
+            try:
+                items = orjson.loads(body) if body else []
+            except orjson.JSONDecodeError:
+                items = None
             if not isinstance(items, list):
-                raise GitLabUnavailable(f"GitLab did not answer {what} with a list")
+                raise GitLabUnavailable(f"GitLab did not answer {what} with a JSON list "
+                                        "(a proxy in the way?)")
             yield [item for item in items if isinstance(item, dict)]
             url = next_link(headers.get("Link"))
             if url is not None and not same_origin(url, self.gitlab_url):

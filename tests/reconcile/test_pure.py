@@ -49,6 +49,14 @@ def test_refusals_name_what_is_missing(status: int, error: type[Exception],
     assert words in str(decision.error)
 
 
+def test_a_redirect_is_refused_naming_where_it_pointed() -> None:
+    decision = decide(301, {"Location": "https://gl.example/api/v4/x"}, b"", what="x",
+                      role="r", attempt=0, now=NOW)
+    assert isinstance(decision, Fail)
+    assert "https://gl.example/api/v4/x" in str(decision.error)
+    assert "not followed" in str(decision.error)
+
+
 def test_a_2xx_is_done_and_a_503_is_retried() -> None:
     assert decide(200, {}, b"[]", what="x", role="r", attempt=0, now=NOW) == Done()
     assert isinstance(decide(503, {}, b"", what="x", role="r", attempt=1, now=NOW), Wait)

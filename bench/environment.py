@@ -71,10 +71,11 @@ def code_under_test(rev: str | None, workdir: Path, folder: str = "code") -> Cod
     if not one_package:
         (target / "exported").rename(target / "bare")
         return CodeUnderTest(description, target / "bare",
-                             (sys.executable, "-c", "from client.cli import main; main()"))
+                             (sys.executable, "-P", "-c", "from client.cli import main; main()"))
     for part in parts:  # as the wheel lays them out (pyproject's package-dir)
         shutil.move(target / "exported" / part, target / "auditstream" / part)
-    return CodeUnderTest(description, target, (sys.executable, "-m", "auditstream.cli"))
+    # -P: the current folder (a checkout, with its own receiver/, client/ ...) is not on the path.
+    return CodeUnderTest(description, target, (sys.executable, "-P", "-m", "auditstream.cli"))
 
 
 def installed_cli() -> str:

@@ -8,7 +8,7 @@ import signal
 
 import click
 
-from auditstream.wiring.demo import SINK_FAULTS, DemoOptions, DemoSummary, DemoWorld, run_demo
+from auditstream.cli.demo_run import SINK_FAULTS, DemoOptions, DemoSummary, DemoWorld, run_demo
 
 
 @click.command()

@@ -14,7 +14,13 @@ from auditstream.client import ids
 from auditstream.client.ids import short_id
 from auditstream.client.models import Destination, mask
 from auditstream.config.errors import ConfigError
-from auditstream.config.write import remove_destination, sync_destinations, write_destination
+from auditstream.config.write import (
+    check_receiver_url,
+    remove_destination,
+    serves,
+    sync_destinations,
+    write_destination,
+)
 
 SHOW_TOKEN = click.option("--show-token", is_flag=True,
                           help="Show verification tokens in full (masked by default).")
@@ -101,13 +107,19 @@ def delete_destination(where: GitLabTarget, destination_id: str, write_config: P
 @click.option("--config", "config_path", required=True,
               type=click.Path(path_type=Path, dir_okay=False),
               help="The receiver config file to bring in line with GitLab.")
-@click.option("--receiver-url", help="Only destinations whose URL starts with this (the "
-                                     "receiver's public URL); default: all of them.")
+@click.option("--receiver-url", help="Only destinations that send to this receiver (its "
+                                     "public URL: the same scheme, host and port, and its "
+                                     "path as whole leading segments); default: all of them.")
 def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None) -> None:
     """Write the tokens of GitLab's destinations into the receiver's config, and drop the
     entries of destinations GitLab no longer has."""
+    try:
+        if receiver_url is not None:
+            check_receiver_url(receiver_url)  # before anything is asked of GitLab
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     found = call(where, lambda api: api.destinations())
-    ours = [d for d in found if receiver_url is None or d.url.startswith(receiver_url)]
+    ours = [d for d in found if receiver_url is None or serves(receiver_url, d.url)]
     scope = f"group:{where.group}" if where.group else "instance"
     try:
         report = sync_destinations(config_path, ours, scope, where.instance_name, where.url)

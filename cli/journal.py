@@ -50,7 +50,9 @@ def journal() -> None:
 @journal_options
 @OUTPUT_OPTION
 def stats(config_path: Path | None, journal_path: Path | None, output: str) -> None:
-    """Events held, duplicates refused, each sink's cursor and backlog, dead letters."""
+    """Events held, duplicates refused, id collisions, each sink's cursor and backlog, dead
+    letters. A collision is an event stored although another destination had stored a
+    different event under its id: the receiver's log names both destinations."""
     config = _journal_config(config_path, journal_path)
     shown = _shown(config)
     result = _with_journal(config, lambda j: j.stats())
@@ -60,6 +62,7 @@ def stats(config_path: Path | None, journal_path: Path | None, output: str) -> N
             "first_seq": result.first_seq, "last_seq": result.last_seq,
             "remembered_ids": result.remembered_ids,
             "duplicates_refused": result.duplicates_refused,
+            "collisions": result.collisions,
             "dead_letters": result.dead_letters,
             "sinks": [{"sink": s.sink, "cursor": s.cursor, "backlog": s.backlog,
                        "pending": s.pending}
@@ -67,9 +70,10 @@ def stats(config_path: Path | None, journal_path: Path | None, output: str) -> N
         })
         return
     echo_table(["journal", "events", "first seq", "last seq", "remembered ids",
-                "duplicates refused", "dead letters"],
+                "duplicates refused", "collisions", "dead letters"],
                [[shown, result.events, result.first_seq, result.last_seq,
-                 result.remembered_ids, result.duplicates_refused, result.dead_letters]])
+                 result.remembered_ids, result.duplicates_refused, result.collisions,
+                 result.dead_letters]])
     click.echo()
     if result.sinks:
         echo_table(["sink", "cursor", "backlog", "claimed, unconfirmed"],

@@ -12,6 +12,7 @@ import click
 
 from auditstream.config.app import (
     AppConfig,
+    Parts,
     load_config,
     parse_listen,
     secret_from_env,
@@ -19,11 +20,13 @@ from auditstream.config.app import (
 )
 from auditstream.config.errors import ConfigError
 from auditstream.config.relay import check_hec_url
+from auditstream.config.write import TOKENS_DIR
 from auditstream.journal import JournalConfig, JournalError
 from auditstream.receiver.config import DEFAULT_DESTINATION, DestinationConfig, ReceiverConfig
 from auditstream.relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
 from auditstream.relay.envelope import EnvelopeSettings
-from auditstream.wiring.process import serve
+from auditstream.wiring.errors import StartupError
+from auditstream.wiring.process import Reloader, serve
 
 DEFAULT_ARCHIVE_NAME = "events.jsonl"
 
@@ -72,21 +75,30 @@ def run(config_path: Path | None, listen: str | None, journal_path: Path | None,
         token_env: tuple[str, ...], token_file: tuple[Path, ...], instance: str,
         hec_url: str | None, hec_token_env: str | None, hec_index: str | None, hec_ack: bool,
         file_sink: Path | None) -> None:
-    """Receive GitLab's stream and relay it to the sinks: the main job, in one process."""
+    """Receive GitLab's stream and relay it to the sinks: the main job, in one process.
+
+    SIGHUP (or a change to the config file or its tokens/ folder) reloads the destinations
+    and their tokens without a restart."""
     config = _config_or_usage_error(lambda: with_sinks(
         receive_config(config_path, listen, journal_path, token_env, token_file, instance),
         hec_url, hec_token_env, hec_index, hec_ack, file_sink, default_archive=True))
-    _serve(config, receive=True, relay=True)
+    _serve(config, receive=True, relay=True, reloader=_reloader(
+        config_path, listen, journal_path, token_env, token_file, instance))
 
 
 @click.command()
 @receiver_options
 def receive(config_path: Path | None, listen: str | None, journal_path: Path | None,
             token_env: tuple[str, ...], token_file: tuple[Path, ...], instance: str) -> None:
-    """Receive GitLab's audit event stream and keep every event in the journal."""
+    """Receive GitLab's audit event stream and keep every event in the journal.
+
+    Reads only what receiving needs (no sink's secrets). SIGHUP (or a change to the config
+    file or its tokens/ folder) reloads the destinations and their tokens."""
     config = _config_or_usage_error(lambda: receive_config(
+        config_path, listen, journal_path, token_env, token_file, instance,
+        parts=Parts.RECEIVER))
+    _serve(config, receive=True, relay=False, reloader=_reloader(
         config_path, listen, journal_path, token_env, token_file, instance))
-    _serve(config, receive=True, relay=False)
 
 
 @click.command()
@@ -101,7 +113,8 @@ def relay(config_path: Path | None, journal_path: Path | None, listen: str | Non
           file_sink: Path | None) -> None:
     """Relay the journal to the sinks (with the receiver running elsewhere)."""
     def build() -> AppConfig:
-        base = load_config(config_path) if config_path else AppConfig(None, JournalConfig())
+        base = (load_config(config_path, parts=Parts.RELAY) if config_path
+                else AppConfig(None, JournalConfig()))
         if journal_path is not None:
             base = replace(base, journal=replace(base.journal, path=journal_path))
         config = with_sinks(base, hec_url, hec_token_env, hec_index, hec_ack, file_sink,
@@ -117,13 +130,13 @@ def relay(config_path: Path | None, journal_path: Path | None, listen: str | Non
 
 def receive_config(config_path: Path | None, listen: str | None, journal_path: Path | None,
                    token_env: tuple[str, ...], token_file: tuple[Path, ...],
-                   instance: str) -> AppConfig:
+                   instance: str, parts: Parts = Parts.ALL) -> AppConfig:
     """Options (and the file, if any) as one validated config; options win over the file."""
     if config_path is not None:
         if token_env or token_file:
             raise ConfigError("--token-env/--token-file go without --config; "
                               "put tokens in the config file's destinations")
-        config = load_config(config_path)
+        config = load_config(config_path, parts=parts | Parts.RECEIVER)
         if config.receiver is None:
             raise ConfigError(f"{config_path}: receiver.destinations: at least one "
                               "[[receiver.destinations]] is needed to receive")
@@ -186,10 +199,27 @@ def _config_or_usage_error(build: Any) -> AppConfig:
     return config
 
 
+def _reloader(config_path: Path | None, listen: str | None, journal_path: Path | None,
+              token_env: tuple[str, ...], token_file: tuple[Path, ...],
+              instance: str) -> Reloader:
+    """Read the receiver's settings again exactly as at start-up (the file, then options)."""
+    def read() -> ReceiverConfig:
+        config = receive_config(config_path, listen, journal_path, token_env, token_file,
+                                instance, parts=Parts.RECEIVER)
+        assert config.receiver is not None  # receive_config refuses a file without one
+        return config.receiver
+
+    watched = (config_path, config_path.parent / TOKENS_DIR) if config_path else ()
+    return Reloader(read, watched)
+
+
 def _serve(config: AppConfig, *, receive: bool, relay: bool,
-           status_listen: tuple[str, int] | None = None) -> None:
+           status_listen: tuple[str, int] | None = None,
+           reloader: Reloader | None = None) -> None:
     try:
         asyncio.run(serve(config, receive=receive, relay=relay, status_listen=status_listen,
-                          announce=click.echo))
+                          announce=click.echo, reloader=reloader))
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from exc
     except (JournalError, OSError, RuntimeError) as exc:
         raise click.ClickException(f"stopped: {exc}") from exc

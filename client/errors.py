@@ -6,6 +6,8 @@
     │                            Retrying later can help.
     │   └── RateLimited          REST: still 429 after the bounded waits; try later
     ├── GitLabAuthError          GitLab refused the access token (HTTP 401/403); fix the token
+    ├── GitLabRedirected         the GitLab URL answered with a redirect (never followed: an
+    │                            answer from another origin is not GitLab's); fix --gitlab-url
     └── GitLabRefused            GitLab answered and said no; retrying the same call cannot help
         ├── PermissionDenied     "does not exist or you don't have permission": says which
         │                        role the operation needs (REST: 403)
@@ -28,6 +30,10 @@ class GitLabUnavailable(GitLabError):
 
 class GitLabAuthError(GitLabError):
     """GitLab refused the access token."""
+
+
+class GitLabRedirected(GitLabError):
+    """The GitLab URL answered with a 3xx; not followed. Retrying the same URL cannot help."""
 
 
 class GitLabRefused(GitLabError):

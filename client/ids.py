@@ -11,6 +11,8 @@ INSTANCE_HEADER = "AuditEvents::Streaming::InstanceHeader"
 GROUP_STREAMING_DESTINATION = "AuditEvents::Group::ExternalStreamingDestination"
 INSTANCE_STREAMING_DESTINATION = "AuditEvents::Instance::ExternalStreamingDestination"
 NAMESPACE_FILTER = "AuditEvents::Streaming::HTTP::NamespaceFilter"
+DESTINATION_CLASSES = (GROUP_DESTINATION, INSTANCE_DESTINATION, GROUP_STREAMING_DESTINATION,
+                       INSTANCE_STREAMING_DESTINATION)
 
 _GID = re.compile(r"^gid://gitlab/(?P<cls>[A-Za-z:]+)/(?P<id>\d+)$")
 
@@ -30,6 +32,16 @@ def to_gid(value: str | int, cls: str) -> str:
     if match["cls"] != cls:
         raise BadId(f"{value!r} is a {match['cls']}, expected a {cls}")
     return text
+
+
+def destination_number(gid: str) -> int:
+    """The number of a destination's global ID, as GitLab answers it; ``BadId`` for anything
+    else (what GitLab says is not trusted as a file name)."""
+    match = _GID.match(gid)
+    if match is None or match["cls"] not in DESTINATION_CLASSES:
+        raise BadId(f"{gid[:100]!r} is not a streaming destination's global id "
+                    "(gid://gitlab/<destination class>/<number>)")
+    return int(match["id"])
 
 
 def short_id(gid: str) -> str:

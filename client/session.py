@@ -4,6 +4,10 @@ GitLab puts errors in two places: the payload's ``errors`` array (validation; HT
 object null) and the top-level ``errors`` (permissions, malformed ids, and since 17.x some
 "Validation failed: ..."). Both come out of here as ``GitLabRefused`` subclasses carrying
 GitLab's message. Connection failures are retried with backoff; query errors never.
+
+No request follows a redirect: an answer from another origin is not GitLab's (and a 301/302
+would turn a mutation into a GET). A client middleware sees every answer before aiohttp could
+follow it and refuses a 3xx as ``GitLabRedirected``, naming the ``Location``.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from gql.transport.exceptions import (
 from auditstream.client.errors import (
     GitLabAuthError,
     GitLabError,
+    GitLabRedirected,
     GitLabRefused,
     GitLabUnavailable,
     PermissionDenied,
     ValidationFailed,
 )
+from auditstream.common.locations import describe_location
 
 log = logging.getLogger("auditstream.gitlab")
 
@@ -54,8 +60,9 @@ class GitLabSession:
                  backoff_seconds: float = DEFAULT_BACKOFF_SECONDS) -> None:
         self.gitlab_url = gitlab_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._transport = AIOHTTPTransport(url=self.gitlab_url + "/api/graphql",
-                                           headers=headers, timeout=timeout_seconds)
+        self._transport = AIOHTTPTransport(
+            url=self.gitlab_url + "/api/graphql", headers=headers, timeout=timeout_seconds,
+            client_session_args={"middlewares": (refuse_redirects,)})
         self._client = Client(transport=self._transport, fetch_schema_from_transport=False)
         self._attempts = attempts
         self._backoff = backoff_seconds
@@ -79,12 +86,17 @@ class GitLabSession:
         request = GraphQLRequest(document, variable_values=variables or {})
         for attempt in range(self._attempts):
             try:
-                result: dict[str, Any] = await self._session.execute(request)
+                result: dict[str, Any] = await self._session.execute(
+                    request, extra_args={"allow_redirects": False})
                 return result
+            except GitLabRedirected:
+                raise
             except TransportQueryError as exc:
                 raise refused(exc, role_hint) from exc
             except (TransportConnectionFailed, TransportServerError, TimeoutError,
                     aiohttp.ClientError, OSError) as exc:
+                if isinstance(exc.__cause__, GitLabRedirected):
+                    raise exc.__cause__ from exc  # gql wraps what the middleware raised
                 if not _retryable(exc) or attempt == self._attempts - 1:
                     raise _unavailable(exc, self.gitlab_url) from exc
                 delay = self._backoff * 2 ** attempt
@@ -125,6 +137,20 @@ class GitLabSession:
             if not info.get("hasNextPage") or not info.get("endCursor"):
                 return nodes
             after = info["endCursor"]
+
+
+async def refuse_redirects(request: aiohttp.ClientRequest,
+                           handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+    """An aiohttp client middleware: a 3xx answer is an error, before anything follows it."""
+    response = await handler(request)
+    if 300 <= response.status < 400:
+        location = response.headers.get("Location")
+        response.release()
+        raise GitLabRedirected(
+            f"{request.url.origin()} answered HTTP {response.status}, a redirect to "
+            f"{describe_location(location)}; redirects are never followed (an answer from "
+            "another origin is not GitLab's): set --gitlab-url to the URL GitLab answers on")
+    return response
 
 
 def refused(exc: TransportQueryError, role_hint: str) -> GitLabError:

@@ -34,6 +34,7 @@ Secrets are never inline: tokens come from the environment or from files.
 
 from __future__ import annotations
 
+import enum
 import os
 import ssl
 import tomllib
@@ -46,7 +47,12 @@ from urllib.parse import urlsplit
 from auditstream.client.audit_events import AuditScope
 from auditstream.config.errors import ConfigError
 from auditstream.config.relay import relay_from
-from auditstream.config.section import Section, secret_from_env, secret_from_file
+from auditstream.config.section import (
+    UNREAD_SECRET,
+    Section,
+    secret_from_env,
+    secret_from_file,
+)
 from auditstream.journal import JournalConfig
 from auditstream.journal.config import (
     DEFAULT_BUSY_TIMEOUT_SECONDS,
@@ -64,6 +70,7 @@ from auditstream.receiver.config import (
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_INSTANCE,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_RETRY_AFTER_SECONDS,
     DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
     DestinationConfig,
@@ -93,18 +100,36 @@ class AppConfig:
     reconcile: tuple[ReconcileSettings, ...] = ()
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AppConfig:
-    """Read and validate the whole file, or raise ``ConfigError`` naming the key."""
+class Parts(enum.Flag):
+    """The parts a command runs: only their secrets are read. The rest of the file is still
+    checked for form, so a mistake there is found whichever command reads it."""
+
+    RECEIVER = enum.auto()
+    RELAY = enum.auto()
+    ALL = RECEIVER | RELAY
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None, *,
+                parts: Parts = Parts.ALL) -> AppConfig:
+    """Read and validate the whole file, or raise ``ConfigError`` naming the key.
+
+    A part not in ``parts`` is None in the result: its keys are checked, but its secrets
+    (``*_env``, ``*_file``) are not read, so a receiver needs no HEC token and a relay no
+    GitLab token."""
     environ = os.environ if environ is None else environ
     document = _read_toml(path)
     section = Section(document, "", path, environ)
     section.only("receiver", "journal", "relay", "sinks")
-    receiver = section.table("receiver")
+    receiver = _receiver(section.table("receiver", Parts.RECEIVER in parts)) \
+        if "receiver" in document else None
+    relay = relay_from(section.table("relay"), section.tables("sinks", Parts.RELAY in parts),
+                       path.parent)
     return AppConfig(
-        receiver=_receiver(receiver) if "receiver" in document else None,
-        reconcile=tuple(_reconcile(item) for item in receiver.tables("destinations")),
+        receiver=receiver if Parts.RECEIVER in parts else None,
+        reconcile=tuple(_reconcile(item)
+                        for item in section.table("receiver").tables("destinations")),
         journal=journal_from(section.table("journal"), path.parent),
-        relay=relay_from(section.table("relay"), section.tables("sinks"), path.parent),
+        relay=relay if Parts.RELAY in parts else None,
     )
 
 
@@ -206,10 +231,12 @@ def _no_redis_keys(section: Section) -> None:
 def _receiver(section: Section) -> ReceiverConfig:
     section.only("listen", "max_body_bytes", "retry_after_seconds", "body_timeout_seconds",
                  "idle_timeout_seconds", "shutdown_timeout_seconds", "destinations",
-                 "tls_cert", "tls_key", "allow_networks", "trusted_proxies")
+                 "tls_cert", "tls_key", "allow_networks", "trusted_proxies", "max_connections",
+                 "max_connections_per_client")
     host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
                               section.where("listen"))
     tls_cert, tls_key = _tls(section)
+    destination_names(section)
     destinations = tuple(_destination(item) for item in section.tables("destinations"))
     if not destinations:
         raise section.error("destinations", "[receiver] needs at least one "
@@ -229,6 +256,10 @@ def _receiver(section: Section) -> ReceiverConfig:
         tls_cert=tls_cert, tls_key=tls_key,
         allow_networks=_networks(section, "allow_networks"),
         trusted_proxies=_networks(section, "trusted_proxies"),
+        max_connections=(section.whole_number("max_connections", 1)
+                         if "max_connections" in section.data else None),
+        max_connections_per_client=section.whole_number("max_connections_per_client",
+                                                        DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
     )
 
 
@@ -339,12 +370,18 @@ def _scope(section: Section) -> AuditScope | None:
     return None
 
 
-def _check_unique(section: Section, destinations: tuple[DestinationConfig, ...]) -> None:
-    names = [d.name for d in destinations]
+def destination_names(receiver: Section) -> list[str]:
+    """Each destination's name by the receiver's rules: a non-empty string, used once. The
+    CLI checks a config it writes with this too, before saving it."""
+    names = [item.string("name") for item in receiver.tables("destinations")]
     for name in names:
         if names.count(name) > 1:
-            raise section.error("destinations", f"destination name {name!r} is used twice")
-    tokens = [token for d in destinations for token in d.tokens]
+            raise receiver.error("destinations", f"destination name {name!r} is used twice")
+    return names
+
+
+def _check_unique(section: Section, destinations: tuple[DestinationConfig, ...]) -> None:
+    tokens = [token for d in destinations for token in d.tokens if token is not UNREAD_SECRET]
     if len(set(tokens)) != len(tokens):
         raise section.error("destinations", "two destinations share a token; each needs its own")
 

@@ -49,6 +49,18 @@ def relay_from(relay: Section, sinks: list[Section], base: Path) -> RelayConfig 
     relay.only("backoff_base_seconds", "backoff_cap_seconds", "pause_retry_seconds",
                "ack_poll_seconds", "ack_timeout_seconds", "max_pending_acks", "poll_seconds",
                "max_requests_in_flight")
+    # [relay] is checked whether or not there are sinks: a mistake there is one either way.
+    retry, ack = RetrySettings(), AckSettings()
+    retry = RetrySettings(
+        backoff_base_seconds=relay.number("backoff_base_seconds", retry.backoff_base_seconds),
+        backoff_cap_seconds=relay.number("backoff_cap_seconds", retry.backoff_cap_seconds),
+        pause_retry_seconds=relay.number("pause_retry_seconds", retry.pause_retry_seconds))
+    ack = AckSettings(
+        poll_seconds=relay.number("ack_poll_seconds", ack.poll_seconds),
+        timeout_seconds=relay.number("ack_timeout_seconds", ack.timeout_seconds),
+        max_pending=max(1, int(relay.number("max_pending_acks", ack.max_pending))))
+    poll_seconds = relay.number("poll_seconds", RelayConfig(sinks=()).poll_seconds)
+    in_flight = _at_least_one(relay, "max_requests_in_flight", DEFAULT_MAX_REQUESTS_IN_FLIGHT)
     if not sinks:
         return None
     parsed = tuple(_sink(section, base) for section in sinks)
@@ -56,20 +68,8 @@ def relay_from(relay: Section, sinks: list[Section], base: Path) -> RelayConfig 
     for name in names:
         if names.count(name) > 1:
             raise sinks[0].error("name", f"sink name {name!r} is used twice")
-    retry, ack = RetrySettings(), AckSettings()
-    return RelayConfig(
-        sinks=parsed,
-        retry=RetrySettings(
-            backoff_base_seconds=relay.number("backoff_base_seconds", retry.backoff_base_seconds),
-            backoff_cap_seconds=relay.number("backoff_cap_seconds", retry.backoff_cap_seconds),
-            pause_retry_seconds=relay.number("pause_retry_seconds", retry.pause_retry_seconds)),
-        ack=AckSettings(
-            poll_seconds=relay.number("ack_poll_seconds", ack.poll_seconds),
-            timeout_seconds=relay.number("ack_timeout_seconds", ack.timeout_seconds),
-            max_pending=max(1, int(relay.number("max_pending_acks", ack.max_pending)))),
-        poll_seconds=relay.number("poll_seconds", RelayConfig(sinks=()).poll_seconds),
-        max_requests_in_flight=_at_least_one(relay, "max_requests_in_flight",
-                                             DEFAULT_MAX_REQUESTS_IN_FLIGHT))
+    return RelayConfig(sinks=parsed, retry=retry, ack=ack, poll_seconds=poll_seconds,
+                       max_requests_in_flight=in_flight)
 
 
 def _at_least_one(section: Section, key: str, default: int) -> int:

@@ -14,8 +14,10 @@ class Section:
     """A TOML table with typed getters whose errors name ``file: key``."""
 
     def __init__(self, data: Mapping[str, Any], prefix: str, path: Path,
-                 environ: Mapping[str, str]) -> None:
+                 environ: Mapping[str, str], *, read_secrets: bool = True) -> None:
         self.data, self.prefix, self.path, self.environ = data, prefix, path, environ
+        # False for a part the command does not run: secrets are checked for form only.
+        self.read_secrets = read_secrets
 
     def where(self, key: str) -> str:
         return f"{self.path}: {self.prefix}{key}"
@@ -28,18 +30,23 @@ class Section:
             if key not in known:
                 raise self.error(key, f"unknown key (known here: {', '.join(known)})")
 
-    def table(self, key: str) -> Section:
+    def table(self, key: str, read_secrets: bool | None = None) -> Section:
         value = self.data.get(key, {})
         if not isinstance(value, dict):
             raise self.error(key, "must be a table")
-        return Section(value, f"{self.prefix}{key}.", self.path, self.environ)
+        return Section(value, f"{self.prefix}{key}.", self.path, self.environ,
+                       read_secrets=self._inherit(read_secrets))
 
-    def tables(self, key: str) -> list[Section]:
+    def tables(self, key: str, read_secrets: bool | None = None) -> list[Section]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise self.error(key, "must be an array of tables ([[...]])")
-        return [Section(v, f"{self.prefix}{key}[{i}].", self.path, self.environ)
+        return [Section(v, f"{self.prefix}{key}[{i}].", self.path, self.environ,
+                        read_secrets=self._inherit(read_secrets))
                 for i, v in enumerate(value)]
+
+    def _inherit(self, read_secrets: bool | None) -> bool:
+        return self.read_secrets and (read_secrets is None or read_secrets)
 
     def string(self, key: str, default: str | None = None) -> str:
         value = self.optional_string(key)
@@ -67,6 +74,13 @@ class Section:
             raise self.error(key, "must be more than 0")
         return value
 
+    def whole_number(self, key: str, default: int, minimum: int = 1) -> int:
+        """An integer of at least ``minimum`` (a float such as 1.5 is refused, not cut)."""
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(key, f"must be a whole number of at least {minimum}, got {value!r}")
+        return value
+
     def boolean(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):
@@ -81,12 +95,21 @@ class Section:
         return names
 
     def secrets_from_env(self, key: str) -> list[Secret]:
+        if not self.read_secrets:
+            return [UNREAD_SECRET for _ in self._names(key)]
         return [secret_from_env(name, self.where(key), self.environ)
                 for name in self._names(key)]
 
     def secrets_from_file(self, key: str) -> list[Secret]:
+        if not self.read_secrets:
+            return [UNREAD_SECRET for _ in self._names(key)]
         return [secret_from_file(self.path.parent / name, self.where(key))
                 for name in self._names(key)]
+
+
+# Stands in for a secret of a part the command does not run; that part's config is dropped
+# before anyone could use it (``load_config(parts=...)``).
+UNREAD_SECRET = Secret("\0unread")
 
 
 def secret_from_env(name: str, where: str, environ: Mapping[str, str]) -> Secret:

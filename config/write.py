@@ -2,6 +2,12 @@
 
 tomlkit edits the file in place, keeping the user's comments and layout. Tokens go to files of
 their own (owner-only) that the config names with ``token_file``; never inline.
+
+What GitLab says is not trusted as a path: a destination's id must be a destination's global
+id, and its token file is named from the id's number (and a slug of the name), resolved, and
+required to sit in ``tokens/`` beside the config; only such files are ever deleted. Names are
+checked with the receiver's own rules before anything is written, so the CLI never leaves a
+config the receiver refuses.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from urllib.parse import urlsplit
 import tomlkit
 from tomlkit.items import AoT, Array, Table
 
-from auditstream.client.ids import short_id
+from auditstream.client.ids import BadId, destination_number
 from auditstream.client.models import Destination
+from auditstream.config.app import destination_names
 from auditstream.config.errors import ConfigError
+from auditstream.config.section import Section
 
 TOKENS_DIR = "tokens"
 GITLAB_TOKEN_ENV = "GITLAB_TOKEN"  # noqa: S105 (the variable's name, not a token)
@@ -28,6 +36,9 @@ _NEW_FILE = """\
 # auditstream receiver configuration. Destinations below were written by
 # 'auditstream destinations create --write-config' or 'destinations sync'.
 """
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +54,35 @@ def receiver_path(url: str) -> str | None:
     return path or None
 
 
+def serves(receiver_url: str, destination_url: str) -> bool:
+    """Whether GitLab sends ``destination_url``'s events to the receiver at ``receiver_url``:
+    the same scheme, host and port exactly, and the receiver's path as whole leading segments
+    (``/acme`` serves ``/acme`` and ``/acme/x``, never ``/acme-other``)."""
+    origin, segments = check_receiver_url(receiver_url)
+    theirs = _origin_and_segments(destination_url)
+    if theirs is None:
+        return False
+    their_origin, their_segments = theirs
+    return origin == their_origin and their_segments[:len(segments)] == segments
+
+
+def check_receiver_url(url: str) -> tuple[tuple[str, str, int], list[str]]:
+    """A receiver URL's origin (scheme, host, port) and path segments, or ``ConfigError``."""
+    parsed = _origin_and_segments(url)
+    if parsed is None:
+        raise ConfigError(f"--receiver-url: {url!r} is not an http(s) URL with a host")
+    return parsed
+
+
 def write_destination(config_path: Path, destination: Destination, instance: str,
                       gitlab_url: str | None = None) -> Path:
-    """Add (or refresh) ``destination`` in the file; the token file's path."""
+    """Add (or refresh) ``destination`` in the file; the token file's path. With
+    ``gitlab_url``, also what reconcile needs (``reconcile_values``)."""
     document = _load(config_path)
     entries = _destinations(document)
-    _write_entry(config_path, entries, destination, instance, gitlab_url)
-    _save(config_path, document)
-    return config_path.parent / _token_file_name(destination)
+    token = _write_entry(config_path, entries, destination, instance, gitlab_url)
+    _save(config_path, document, [token])
+    return token[0]
 
 
 def remove_destination(config_path: Path, destination_id: str) -> bool:
@@ -60,7 +92,7 @@ def remove_destination(config_path: Path, destination_id: str) -> bool:
     removed = _remove_where(config_path, entries, lambda e: e.get("gitlab_destination_id")
                             == destination_id)
     if removed:
-        _save(config_path, document)
+        _save(config_path, document, [])
     return bool(removed)
 
 
@@ -72,25 +104,27 @@ def sync_destinations(config_path: Path, destinations: Sequence[Destination], sc
     known = {str(e.get("gitlab_destination_id")): e for e in entries}
     added: list[str] = []
     updated: list[str] = []
+    tokens = []
     for destination in destinations:
         (updated if destination.id in known else added).append(destination.name)
-        _write_entry(config_path, entries, destination, instance, gitlab_url)
+        tokens.append(_write_entry(config_path, entries, destination, instance, gitlab_url))
     wanted = {d.id for d in destinations}
     removed = _remove_where(config_path, entries, lambda e: e.get("gitlab_scope") == scope
                             and e.get("gitlab_destination_id") not in wanted)
-    _save(config_path, document)
+    _save(config_path, document, tokens)
     return SyncReport(tuple(added), tuple(updated), tuple(removed))
 
 
 def _write_entry(config_path: Path, entries: AoT, destination: Destination,
-                 instance: str, gitlab_url: str | None) -> None:
+                 instance: str, gitlab_url: str | None) -> tuple[Path, str]:
+    """Add or refresh the entry; the token file to write (once the whole file is checked)."""
     for entry in entries:
-        if entry.get("name") == destination.name and \
-                entry.get("gitlab_destination_id") != destination.id:
+        other = entry.get("gitlab_destination_id")
+        if entry.get("name") == destination.name and other != destination.id:
+            by = f"for GitLab's {other}" if other else "by hand"
             raise ConfigError(f"{config_path}: a destination named {destination.name!r} is "
-                              "already configured by hand; rename one of them")
-    token_file = _token_file_name(destination)
-    _write_secret(config_path.parent / token_file, destination.verification_token)
+                              f"already configured {by}; rename one of them")
+    token_file, token_path = _token_file(config_path, destination)
     values: dict[str, Any] = {"name": destination.name, "instance": instance,
                               "token_file": token_file,
                               "gitlab_destination_id": destination.id,
@@ -107,12 +141,13 @@ def _write_entry(config_path: Path, entries: AoT, destination: Destination,
                 entry.pop("path", None)
             else:
                 entry["path"] = path
-            return
+            return token_path, destination.verification_token
     if path is not None:
         values["path"] = path
     table = tomlkit.table()
     table.update(values)
     entries.append(table)
+    return token_path, destination.verification_token
 
 
 def reconcile_values(scope: str, gitlab_url: str) -> dict[str, Any]:
@@ -133,15 +168,47 @@ def _remove_where(config_path: Path, entries: AoT, doomed: Any) -> list[str]:
         if doomed(entry):
             removed.append(str(entry.get("name")))
             token_file = entry.get("token_file")
-            if isinstance(token_file, str) and token_file.startswith(TOKENS_DIR + "/"):
-                (config_path.parent / token_file).unlink(missing_ok=True)
+            owned = _in_tokens_dir(config_path, token_file) if isinstance(token_file, str) \
+                else None
+            if owned is not None:  # one we wrote: anything else is the user's to remove
+                owned.unlink(missing_ok=True)
             del entries[index]
     return removed
 
 
-def _token_file_name(destination: Destination) -> str:
+def _token_file(config_path: Path, destination: Destination) -> tuple[str, Path]:
+    """The token file's name for the config (``tokens/<slug>-<number>.token``) and path."""
+    try:
+        number = destination_number(destination.id)
+    except BadId as exc:
+        raise ConfigError(f"{config_path}: not written: GitLab answered {exc}") from exc
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", destination.name).strip("-")[:40] or "destination"
-    return f"{TOKENS_DIR}/{slug}-{short_id(destination.id)}.token"
+    name = f"{TOKENS_DIR}/{slug}-{number}.token"
+    path = _in_tokens_dir(config_path, name)
+    if path is None:  # a slug holds no "/": cannot happen; the check holds if that changes
+        raise ConfigError(f"{config_path}: not written: token file {name!r} would not be "
+                          f"in {TOKENS_DIR}/")
+    return name, path
+
+
+def _in_tokens_dir(config_path: Path, token_file: str) -> Path | None:
+    """``token_file`` (relative to the config) resolved, if it is a file in ``tokens/``."""
+    tokens = (config_path.parent / TOKENS_DIR).resolve()
+    path = (config_path.parent / token_file).resolve()
+    return path if path.parent == tokens else None
+
+
+def _origin_and_segments(url: str) -> tuple[tuple[str, str, int], list[str]] | None:
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    origin = (scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme])
+    return origin, [segment for segment in parts.path.split("/") if segment]
 
 
 def _write_secret(path: Path, value: str) -> None:
@@ -178,9 +245,14 @@ def _destinations(document: tomlkit.TOMLDocument) -> AoT:
     return entries
 
 
-def _save(config_path: Path, document: tomlkit.TOMLDocument) -> None:
+def _save(config_path: Path, document: tomlkit.TOMLDocument,
+          tokens: Sequence[tuple[Path, str]]) -> None:
+    """Check the whole file by the receiver's rules, then write the tokens, then the file."""
     text = tomlkit.dumps(document)
-    tomllib.loads(text)  # never leave a file the receiver cannot read
+    # Never leave a file the receiver cannot read, nor names it would refuse.
+    destination_names(Section(tomllib.loads(text), "", config_path, {}).table("receiver"))
+    for path, token in tokens:
+        _write_secret(path, token)
     config_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = config_path.with_name(config_path.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

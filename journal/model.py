@@ -8,10 +8,15 @@ from typing import NamedTuple
 
 
 class AppendOutcome(enum.Enum):
-    """What append did with one event. A duplicate is an outcome, not an error."""
+    """What append did with one event. A duplicate is an outcome, not an error.
+
+    ``COLLISION``: stored, but another destination had already stored a different event under
+    its id (see ``journal.collisions``); flagged in the journal and logged.
+    """
 
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    COLLISION = "collision"
 
 
 STREAM = "stream"  # an event GitLab streamed to the receiver
@@ -24,9 +29,12 @@ class IncomingEvent(NamedTuple):
     the receiver builds one per event, and a frozen dataclass costs it three times as much).
 
     ``dedup_keys`` are the keys under which the event is remembered, within ``instance``:
-    always ``"id:<id>"``, and ``"hash:<hex>"`` where the destination deduplicates by content
-    too. An event is a duplicate when any of its keys is already known. ``origin`` is
-    ``stream`` or ``backfill``: the same key either way, so whichever comes first is kept.
+    always ``"id:<id>"`` first, and ``"hash:<hex>"`` where the destination deduplicates by
+    content too. An event is a duplicate when any of its keys is already known, except that a
+    known id from another destination with a different body is a collision, stored
+    (``journal.collisions``). ``origin`` is ``stream`` or ``backfill``: the same key either
+    way, so whichever comes first is kept; a backfilled event is GitLab's own stored event
+    (its id is the audit_events table's key), never a collision.
     """
 
     instance: str
@@ -100,6 +108,7 @@ class JournalStats:
     duplicates_refused: int
     dead_letters: int
     sinks: tuple[SinkPosition, ...]
+    collisions: int = 0  # events stored whose id another destination had used for another
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from auditstream.journal.errors import JournalClosed
 from auditstream.journal.model import IncomingEvent
@@ -21,14 +22,17 @@ from auditstream.journal.model import IncomingEvent
 MAX_EVENTS_PER_CALL = 1000
 MAX_BYTES_PER_CALL = 4 * 1024 * 1024
 
-# Appends the events of one call; returns each event's seq, or 0 for a duplicate.
-AppendCall = Callable[[Sequence[IncomingEvent]], Awaitable[list[int]]]
+# What the append script says of one event: its seq, 0 for a duplicate, or for a collision
+# [seq, the destination that stored the id first] (see journal.redis_layout).
+ScriptResult = int | list[Any]
+# Appends the events of one call; returns what the script said of each.
+AppendCall = Callable[[Sequence[IncomingEvent]], Awaitable[list[ScriptResult]]]
 
 
 @dataclass(slots=True)
 class _Pending:
     events: Sequence[IncomingEvent]
-    future: asyncio.Future[list[int]]
+    future: asyncio.Future[list[ScriptResult]]
 
 
 class GroupAppender:
@@ -42,10 +46,10 @@ class GroupAppender:
         self._closed = False
         self.calls = 0  # script calls made (appends per call show the grouping)
 
-    async def append(self, events: Sequence[IncomingEvent]) -> list[int]:
+    async def append(self, events: Sequence[IncomingEvent]) -> list[ScriptResult]:
         if self._closed:
             raise JournalClosed("the journal is closed")
-        future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[ScriptResult]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(events, future))
         self._wakeup.set()
         if self._task is None:

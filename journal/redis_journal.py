@@ -53,6 +53,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from auditstream.journal.base import Journal
+from auditstream.journal.collisions import log_collision
 from auditstream.journal.config import JournalConfig, RedisSettings
 from auditstream.journal.errors import JournalClosed, JournalUnavailable
 from auditstream.journal.model import (
@@ -63,7 +64,7 @@ from auditstream.journal.model import (
     PurgeResult,
     StoredEvent,
 )
-from auditstream.journal.redis_appender import GroupAppender
+from auditstream.journal.redis_appender import GroupAppender, ScriptResult
 from auditstream.journal.redis_groups import SinkGroups, entries_in
 from auditstream.journal.redis_layout import (
     APPEND_SCRIPT,
@@ -179,22 +180,22 @@ class RedisJournal(Journal):
         if not events:
             return []
         with self._translated("append", write=True):
-            seqs = await self._appender.append(events)
-        return [AppendOutcome.ACCEPTED if seq else AppendOutcome.DUPLICATE for seq in seqs]
+            results = await self._appender.append(events)
+        return [_outcome(event, result) for event, result in zip(events, results, strict=True)]
 
     @property
     def script_calls(self) -> int:
         """Append script calls made by this process (appends per call show group commit)."""
         return self._appender.calls
 
-    async def _append_call(self, events: Sequence[IncomingEvent]) -> list[int]:
+    async def _append_call(self, events: Sequence[IncomingEvent]) -> list[ScriptResult]:
         keys, args = append_arguments(self._keys, events, self._config.dedup_window_seconds)
         with self._translated("append"):
             if self._settings.wait_replicas <= 0:
                 return list(await self._append(keys=keys, args=args))
             return await self._append_and_wait(keys, args)
 
-    async def _append_and_wait(self, keys: list[str], args: list[Any]) -> list[int]:
+    async def _append_and_wait(self, keys: list[str], args: list[Any]) -> list[ScriptResult]:
         # WAIT counts the writes of its own connection: script and WAIT share a pipeline.
         wanted = self._settings.wait_replicas
         async with self._client.pipeline(transaction=False) as pipe:
@@ -325,7 +326,8 @@ class RedisJournal(Journal):
                 pipe.hmget(self._keys.meta, ["last_seq", "duplicates_refused"])
                 pipe.hgetall(self._keys.seen_per_hour)
                 pipe.xlen(self._keys.dead)
-                count, first, last, (last_seq, duplicates), per_hour, dead = (
+                pipe.xlen(self._keys.collisions)
+                count, first, last, (last_seq, duplicates), per_hour, dead, collisions = (
                     await pipe.execute())
             sinks = await self._groups.positions(int(last_seq or 0))
         return JournalStats(
@@ -334,7 +336,7 @@ class RedisJournal(Journal):
             # Like SQLite's seen rows: written, less what retention passes have forgotten.
             remembered_ids=sum(int(n) for n in per_hour.values()),
             duplicates_refused=int(duplicates or 0), dead_letters=int(dead),
-            sinks=tuple(sinks))
+            sinks=tuple(sinks), collisions=int(collisions))
 
     async def _positions(self) -> list[Any]:
         last_seq = await self._client.hget(self._keys.meta, "last_seq")
@@ -421,6 +423,16 @@ class RedisJournal(Journal):
             yield
         except RedisError as exc:
             raise JournalUnavailable(f"{self.where}: cannot {doing}: {exc}") from exc
+
+
+def _outcome(event: IncomingEvent, result: ScriptResult) -> AppendOutcome:
+    if isinstance(result, list):  # [seq, first destination]: stored, and a collision
+        seq, first = result
+        log_collision(event.instance, event.event_id,
+                      first.decode() if isinstance(first, bytes) else str(first),
+                      event.destination, int(seq))
+        return AppendOutcome.COLLISION
+    return AppendOutcome.ACCEPTED if result else AppendOutcome.DUPLICATE
 
 
 def _dead_letter(fields: dict[bytes, bytes]) -> DeadLetter:

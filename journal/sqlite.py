@@ -11,13 +11,20 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from auditstream.journal.base import Journal
+from auditstream.journal.collisions import (
+    body_digest,
+    collision_key,
+    is_same_event,
+    log_collision,
+)
 from auditstream.journal.config import JournalConfig
 from auditstream.journal.errors import JournalClosed, JournalUnavailable
 from auditstream.journal.groupcommit import GroupCommitWriter
 from auditstream.journal.model import (
+    BACKFILL,
     STREAM,
     AppendOutcome,
     DeadLetter,
@@ -133,15 +140,20 @@ class SqliteJournal(Journal):
         # In the writer thread: close the group first, so what it holds is final; appends
         # from now on open the next group (and the next batch).
         self._close_group(group)
-        return self._append_in(conn, group.events)
+        return self._append_in(conn, group.events, group.collided)
 
     def _finish_group(self, group: _AppendGroup,
                       shared: asyncio.Future[list[AppendOutcome]]) -> None:
         # Also closed here: a batch that failed before its jobs ran never closed it.
         self._close_group(group)
         group.answer(shared)
-        if (not shared.cancelled() and shared.exception() is None
-                and AppendOutcome.ACCEPTED in shared.result()):
+        if shared.cancelled() or shared.exception() is not None:
+            return
+        for collision in group.collided:  # committed: now it may be told
+            log_collision(collision.instance, collision.event_id, collision.first_destination,
+                          collision.destination, collision.seq)
+        outcomes = shared.result()
+        if AppendOutcome.ACCEPTED in outcomes or AppendOutcome.COLLISION in outcomes:
             self._wake_append_waiters()
 
     def _close_group(self, group: _AppendGroup) -> None:
@@ -200,46 +212,69 @@ class SqliteJournal(Journal):
             if removed < _PURGE_SLICE_ROWS:
                 return total
 
-    def _append_in(self, conn: sqlite3.Connection,
-                   events: Sequence[IncomingEvent]) -> list[AppendOutcome]:
+    def _append_in(self, conn: sqlite3.Connection, events: Sequence[IncomingEvent],
+                   collided: list[_Collision]) -> list[AppendOutcome]:
         known = _known_keys(conn, events)
         outcomes: list[AppendOutcome] = []
         # The rows' values, flat (what the multi-row INSERTs bind), not a tuple per row.
         new_keys: list[object] = []
         rows: list[object] = []
-        accepted = 0
         seq = self._next_seq
         for event in events:
             instance = event.instance
-            if len(event.dedup_keys) == 1:  # the usual: the id alone
-                key = event.dedup_keys[0]
-                if (instance, key) in known:
+            destination = event.destination
+            digest = body_digest(event.body)
+            keys = event.dedup_keys
+            first = known.get((instance, keys[0]))
+            outcome = AppendOutcome.ACCEPTED
+            if event.origin == BACKFILL:
+                # GitLab's own stored event, its id the audit_events table's key: known, it is
+                # the same event (a streamed copy has another body); new, it is remembered
+                # without destination or digest, so a streamed copy from any destination
+                # is a duplicate of it, never a collision.
+                if first is not None:
                     outcomes.append(AppendOutcome.DUPLICATE)
                     continue
-                known.add((instance, key))
-                new_keys += (instance, key, event.received_at)
+                destination_seen, digest_seen = None, None
             else:
-                pairs = [(instance, key) for key in event.dedup_keys]
-                if any(pair in known for pair in pairs):
+                destination_seen, digest_seen = destination, digest
+            if first is not None:  # a known id: the same event again, or a collision
+                if is_same_event(first[0], first[1], destination, digest):
                     outcomes.append(AppendOutcome.DUPLICATE)
                     continue
-                known.update(pairs)
-                for key in event.dedup_keys:
-                    new_keys += (instance, key, event.received_at)
+                keys = (collision_key(keys[0], digest),)
+                if (instance, keys[0]) in known or _is_known(conn, instance, keys[0]):
+                    outcomes.append(AppendOutcome.DUPLICATE)  # this collision, again
+                    continue
+                outcome = AppendOutcome.COLLISION
+            elif len(keys) > 1 and any((instance, key) in known for key in keys[1:]):
+                outcomes.append(AppendOutcome.DUPLICATE)  # known by its content hash
+                continue
+            for key in keys:
+                known[(instance, key)] = (destination_seen, digest_seen)
+                new_keys += (instance, key, event.received_at, destination_seen, digest_seen)
             seq += 1
-            accepted += 1
+            if first is not None:
+                collided.append(_Collision(instance, event.event_id, seq, first[0] or "?",
+                                           destination, event.received_at))
             # _EVENT_COLUMNS: seq, then IncomingEvent's fields without dedup_keys, in order.
-            rows += (seq, instance, event.event_id, event.destination, event.received_at,
+            rows += (seq, instance, event.event_id, destination, event.received_at,
                      event.body, event.event_type, event.created_at, event.entity_type,
                      event.entity_path, None if event.origin == STREAM else event.origin)
-            outcomes.append(AppendOutcome.ACCEPTED)
+            outcomes.append(outcome)
+        stored = seq - self._next_seq
         self._next_seq = seq
         if new_keys:
-            _insert_rows(conn, "INSERT INTO seen (instance, key, seen_at) VALUES ", 3, new_keys)
-        if accepted:
+            _insert_rows(conn, "INSERT INTO seen (instance, key, seen_at, destination, digest) "
+                         "VALUES ", 5, new_keys)
+        if stored:
             _insert_rows(conn, f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ", 11, rows)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(seq),))
-        duplicates = len(outcomes) - accepted
+        if collided:
+            conn.executemany("INSERT INTO collisions (instance, event_id, seq, "
+                             "first_destination, destination, at) VALUES (?, ?, ?, ?, ?, ?)",
+                             collided)
+        duplicates = len(outcomes) - stored
         if duplicates:
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? "
                          "WHERE key = 'duplicates_refused'", (duplicates,))
@@ -366,6 +401,17 @@ class SqliteJournal(Journal):
         self._reader_pool.shutdown(wait=True)
 
 
+class _Collision(NamedTuple):
+    """A row of the collisions table (its columns in order)."""
+
+    instance: str
+    event_id: str
+    seq: int
+    first_destination: str
+    destination: str
+    at: float
+
+
 @dataclass(slots=True)
 class _AppendGroup:
     """Appends sharing one write job. Each caller waits on a future of its own, so a caller
@@ -375,6 +421,7 @@ class _AppendGroup:
     events: list[IncomingEvent] = field(default_factory=list)
     waiters: list[tuple[int, int, asyncio.Future[list[AppendOutcome]]]] = field(
         default_factory=list)
+    collided: list[_Collision] = field(default_factory=list)  # what append found, to log
 
     def join(self, events: Sequence[IncomingEvent],
              waiter: asyncio.Future[list[AppendOutcome]]) -> None:
@@ -427,21 +474,30 @@ def _row_marks(columns: int, rows: int) -> str:
     return ", ".join([row] * rows)
 
 
-def _known_keys(conn: sqlite3.Connection,
-                events: Sequence[IncomingEvent]) -> set[tuple[str, str]]:
+def _known_keys(conn: sqlite3.Connection, events: Sequence[IncomingEvent],
+                ) -> dict[tuple[str, str], tuple[str | None, bytes | None]]:
+    """Which of the events' keys are known: each with the destination and body digest of
+    the event that it was stored for (None in rows from before schema 2)."""
     by_instance: dict[str, list[str]] = {}
     for event in events:
         by_instance.setdefault(event.instance, []).extend(event.dedup_keys)
-    known: set[tuple[str, str]] = set()
+    known: dict[tuple[str, str], tuple[str | None, bytes | None]] = {}
     for instance, keys in by_instance.items():
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _KEYS_PER_LOOKUP):
             chunk = unique[start:start + _KEYS_PER_LOOKUP]
             marks = ",".join("?" * len(chunk))
-            rows = conn.execute(f"SELECT key FROM seen WHERE instance = ? AND key IN ({marks})",
-                                (instance, *chunk))
-            known.update((instance, row[0]) for row in rows)
+            rows = conn.execute("SELECT key, destination, digest FROM seen "
+                                f"WHERE instance = ? AND key IN ({marks})", (instance, *chunk))
+            known.update(((instance, key), (destination, digest))
+                         for key, destination, digest in rows)
     return known
+
+
+def _is_known(conn: sqlite3.Connection, instance: str, key: str) -> bool:
+    """One key, looked up alone: only on the rare path of a possible collision."""
+    return conn.execute("SELECT 1 FROM seen WHERE instance = ? AND key = ?",
+                        (instance, key)).fetchone() is not None
 
 
 def _cursor(conn: sqlite3.Connection, sink: str) -> int:
@@ -509,13 +565,14 @@ def _stats(conn: sqlite3.Connection) -> JournalStats:
     duplicates = int(conn.execute(
         "SELECT value FROM meta WHERE key = 'duplicates_refused'").fetchone()[0])
     dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+    collisions = conn.execute("SELECT count(*) FROM collisions").fetchone()[0]
     sinks = tuple(SinkPosition(sink=s, cursor=c, backlog=max(0, last_seq - c))
                   for s, c in conn.execute("SELECT sink, cursor FROM cursors ORDER BY sink"))
     return JournalStats(
         events=0 if first is None or last is None else last - first + 1,
         first_seq=first, last_seq=last,
         remembered_ids=0 if low is None or high is None else high - low + 1,
-        duplicates_refused=duplicates, dead_letters=dead, sinks=sinks)
+        duplicates_refused=duplicates, dead_letters=dead, sinks=sinks, collisions=collisions)
 
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:

@@ -8,11 +8,14 @@ from pathlib import Path
 
 from auditstream.journal.errors import JournalCorrupt, JournalUnavailable
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
-# seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix.
+# seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix,
+#   with the destination and body digest of the event it belongs to (NULL in rows written by
+#   schema 1), which tell a duplicate from a collision (journal.collisions).
 # events: bodies byte for byte; seq is assigned by the writer and never reused; origin NULL for
-# a streamed event (the usual, and what a version 1 file's rows become), 'backfill' otherwise.
+#   a streamed event (the usual, and what older files' rows become), 'backfill' otherwise.
+# collisions: events stored although another destination had used their id for another event.
 # uptime: when each receiving process listened (one row per process run), for reconcile.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -23,7 +26,9 @@ CREATE TABLE IF NOT EXISTS seen (
     id       INTEGER PRIMARY KEY,
     instance TEXT NOT NULL,
     key      TEXT NOT NULL,
-    seen_at  REAL NOT NULL
+    seen_at  REAL NOT NULL,
+    destination TEXT,
+    digest   BLOB
 );
 CREATE UNIQUE INDEX IF NOT EXISTS seen_key ON seen (instance, key);
 CREATE TABLE IF NOT EXISTS events (
@@ -43,12 +48,6 @@ CREATE TABLE IF NOT EXISTS cursors (
     sink   TEXT PRIMARY KEY,
     cursor INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS uptime (
-    process    TEXT PRIMARY KEY,
-    started_at REAL NOT NULL,
-    seen_at    REAL NOT NULL,
-    stopped    INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letters (
     id       INTEGER PRIMARY KEY,
     sink     TEXT NOT NULL,
@@ -58,7 +57,22 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     dead_at  REAL NOT NULL,
     body     BLOB NOT NULL
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '2');
+CREATE TABLE IF NOT EXISTS uptime (
+    process    TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    seen_at    REAL NOT NULL,
+    stopped    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS collisions (
+    id                INTEGER PRIMARY KEY,
+    instance          TEXT NOT NULL,
+    event_id          TEXT NOT NULL,
+    seq               INTEGER NOT NULL,
+    first_destination TEXT NOT NULL,
+    destination       TEXT NOT NULL,
+    at                REAL NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '3');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('duplicates_refused', '0');
 """
@@ -97,39 +111,12 @@ def create_journal_file(path: Path, busy_timeout_seconds: float) -> None:
     conn = connect_for_writing(path, busy_timeout_seconds)
     try:
         conn.executescript(_SCHEMA)
-        migrate(conn)
+        _migrate(conn)
         check_schema(conn, path)
     except sqlite3.Error as exc:
         raise _translate_open_error(path, exc) from exc
     finally:
         conn.close()
-
-
-# Each step takes a file from the version before it to its own, in one transaction.
-_MIGRATIONS = {
-    "2": ("ALTER TABLE events ADD COLUMN origin TEXT",),  # stream or backfill (issue 16)
-}
-
-
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring a file of an older schema version up to ``SCHEMA_VERSION``, step by step.
-
-    Adding a nullable column is a change of the schema only (SQLite rewrites no row), so it
-    takes milliseconds on any size of file; the rows read as origin NULL, that is 'stream'."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None or not row[0].isdigit() or int(row[0]) >= int(SCHEMA_VERSION):
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for version in range(int(row[0]) + 1, int(SCHEMA_VERSION) + 1):
-            for statement in _MIGRATIONS[str(version)]:
-                conn.execute(statement)
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                         (str(version),))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def connect_for_reading(path: Path, busy_timeout_seconds: float) -> sqlite3.Connection:
@@ -149,6 +136,38 @@ def connect_for_reading(path: Path, busy_timeout_seconds: float) -> sqlite3.Conn
     return conn
 
 
+# Each step takes a journal from the version it names to the next, in one transaction.
+# 1 -> 2: seen learns each key's destination and body digest (NULL for the keys already
+# there: ADD COLUMN rewrites nothing, so this is instant on a journal of any size).
+# 2 -> 3: events learn their origin, stream or backfill (NULL, read as stream, for the rows
+# already there; the uptime table comes with the schema script, which runs first).
+_MIGRATIONS = {
+    "1": ("ALTER TABLE seen ADD COLUMN destination TEXT",
+          "ALTER TABLE seen ADD COLUMN digest BLOB"),
+    "2": ("ALTER TABLE events ADD COLUMN origin TEXT",),
+}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older journal's schema up to ``SCHEMA_VERSION``; nothing in it is lost."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            steps = _MIGRATIONS.get(row[0]) if row is not None else None
+            if steps is None:
+                conn.execute("COMMIT")
+                return  # current, or unknown (check_schema names it)
+            for statement in steps:
+                conn.execute(statement)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                         (str(int(row[0]) + 1),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
 def check_schema(conn: sqlite3.Connection, path: Path) -> None:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -156,11 +175,10 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
         raise JournalCorrupt(f"{path} is not an auditstream journal ({exc})") from exc
     if row is None or row[0] != SCHEMA_VERSION:
         found = "none" if row is None else row[0]
-        hint = (" (an older file: opening it once for writing, with 'auditstream receive' "
-                "or 'run', upgrades it)" if found.isdigit() and int(found) < int(SCHEMA_VERSION)
-                else "")
+        upgrade = (": opening it for writing (receive, relay or run) upgrades it"
+                   if found in _MIGRATIONS else "")
         raise JournalCorrupt(
-            f"{path} has journal schema version {found}, expected {SCHEMA_VERSION}{hint}")
+            f"{path} has journal schema version {found}, expected {SCHEMA_VERSION}{upgrade}")
 
 
 # The writer's multi-row INSERTs come in every size from 1 to 64 rows for two tables: room for

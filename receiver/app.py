@@ -7,7 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 from aiohttp import web
@@ -45,6 +45,19 @@ class ReceiverState:
     # The last append that failed (monotonic time, why), until one succeeds: at a size cap or
     # on a full disk the readiness write can still go through while events cannot.
     append_failed: tuple[float, str] | None = None
+
+    def reload(self, config: ReceiverConfig) -> list[str]:
+        """Swap in new destinations, tokens and per-request settings (one assignment each, on
+        the loop's thread: a request sees the old set or the new). Returns the settings that
+        differ but only take effect at a restart."""
+        fixed = ("host", "port", "tls_cert", "tls_key", "idle_timeout_seconds",
+                 "shutdown_timeout_seconds")
+        needs_restart = [name for name in fixed
+                         if getattr(config, name) != getattr(self.config, name)]
+        kept = {name: getattr(self.config, name) for name in fixed}
+        self.verifier = TokenVerifier(config.destinations)
+        self.config = replace(config, **kept)
+        return needs_restart
 
     def show_writable(self, writable: bool) -> None:
         """What the journal_writable gauge says."""
@@ -119,8 +132,12 @@ def events_handler(state: ReceiverState) -> Handler:
             state.show_writable(True)
             state.append_failed = None
             accepted = outcomes.count(AppendOutcome.ACCEPTED)
-            duplicates = len(outcomes) - accepted
-            metrics.count_stored(destination.name, accepted, duplicates)
+            duplicates = outcomes.count(AppendOutcome.DUPLICATE)
+            collisions = len(outcomes) - accepted - duplicates
+            metrics.count_stored(destination.name, accepted, duplicates, collisions)
+            # A collision is stored like any event, and answered as one: telling the poster
+            # would tell a token holder which ids another destination has.
+            accepted += collisions
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("request stored", extra={"destination": destination.name,
                                                    "accepted": accepted,

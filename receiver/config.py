@@ -26,6 +26,10 @@ DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
 # than a reverse proxy's keep-alive (nginx 75 s, AWS ALB 1 h), so that a proxy never sends a
 # request into a connection we are closing. Lower it when GitLab connects directly.
 DEFAULT_IDLE_TIMEOUT_SECONDS = 3630.0
+# One address may hold this many connections at once (trusted proxies excepted). GitLab's
+# Sidekiq sends from a few hosts with a few connections each; a flood from one address of
+# idle connections stops here, before it takes the descriptors GitLab needs.
+DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256
 # How long in-flight requests may take to finish on SIGTERM before the server closes.
 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10.0
 
@@ -68,3 +72,5 @@ class ReceiverConfig:
     tls_key: Path | None = None
     allow_networks: tuple[Network, ...] = ()
     trusted_proxies: tuple[Network, ...] = ()
+    max_connections: int | None = None  # None: the open-files limit less what others need
+    max_connections_per_client: int = DEFAULT_MAX_CONNECTIONS_PER_CLIENT

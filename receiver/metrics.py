@@ -71,8 +71,10 @@ class ReceiverMetrics:
     def count_request(self, outcome: str) -> None:
         self.requests[outcome] = self.requests.get(outcome, 0) + 1
 
-    def count_stored(self, destination: str, accepted: int, duplicates: int) -> None:
-        """One request answered 200, with what its events were."""
+    def count_stored(self, destination: str, accepted: int, duplicates: int,
+                     collisions: int = 0) -> None:
+        """One request answered 200, with what its events were (``collisions``: stored, but
+        another destination had stored a different event under the id; see journal)."""
         requests = self.requests
         requests["ok"] = requests.get("ok", 0) + 1
         if accepted:
@@ -81,6 +83,9 @@ class ReceiverMetrics:
         if duplicates:
             key = (destination, "duplicate")
             self.events[key] = self.events.get(key, 0) + duplicates
+        if collisions:
+            key = (destination, "collision")
+            self.events[key] = self.events.get(key, 0) + collisions
 
 
 class _ReceiverCollector:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import resource
+import socket
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -11,6 +14,13 @@ from auditstream.common.health import ReadinessProbe
 from auditstream.journal import Journal
 from auditstream.receiver.app import RECEIVER_STATE, create_app
 from auditstream.receiver.config import ReceiverConfig
+from auditstream.receiver.connections import (
+    LISTEN_BACKLOG,
+    ConnectionGate,
+    bind,
+    default_max_connections,
+    gated,
+)
 from auditstream.receiver.logfilter import quiet_malformed_http_logs
 from auditstream.receiver.metrics import ReceiverMetrics
 from auditstream.receiver.tls import server_context
@@ -23,6 +33,8 @@ class RunningReceiver:
     """A receiver listening on ``host:port``; ``stop`` finishes in-flight requests first."""
 
     runner: web.AppRunner
+    listening: asyncio.Server
+    gate: ConnectionGate
     host: str
     port: int
     scheme: str = "http"
@@ -32,16 +44,26 @@ class RunningReceiver:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}"
 
+    def reload(self, config: ReceiverConfig) -> list[str]:
+        """Take new destinations and tokens (and the other per-request settings) now, between
+        two requests; what only a restart can change is kept, and named in the result."""
+        return self.runner.app[RECEIVER_STATE].reload(config)
+
     async def stop(self) -> None:
-        # Stops accepting, waits for in-flight requests (up to the shutdown timeout), then
-        # runs the app's cleanup. The journal belongs to whoever opened it.
+        # Stop accepting, then wait for in-flight requests (up to the shutdown timeout) and
+        # run the app's cleanup. The journal belongs to whoever opened it.
+        self.listening.close()
         await self.runner.cleanup()
 
 
 async def start_receiver(config: ReceiverConfig, journal: Journal,
                          metrics: ReceiverMetrics | None = None,
-                         probes: list[ReadinessProbe] | None = None) -> RunningReceiver:
-    """Start listening; with ``config.port == 0`` the system picks a free port."""
+                         probes: list[ReadinessProbe] | None = None,
+                         listener: socket.socket | None = None) -> RunningReceiver:
+    """Start listening; with ``config.port == 0`` the system picks a free port.
+
+    ``listener``, when given, is an already bound socket to serve on (``config``'s address is
+    then only what it was bound to). Connections pass a ``ConnectionGate`` first."""
     quiet_malformed_http_logs()
     app = create_app(config, journal, metrics)
     app[RECEIVER_STATE].probes.extend(probes or [])
@@ -53,21 +75,24 @@ async def start_receiver(config: ReceiverConfig, journal: Journal,
                            handle_signals=False)
     tls = server_context(config.tls_cert, config.tls_key) \
         if config.tls_cert is not None and config.tls_key is not None else None
+    sock = listener if listener is not None else bind(config.host, config.port)
+    gate = ConnectionGate(config.max_connections or default_max_connections(open_files_limit()),
+                          config.max_connections_per_client, config.trusted_proxies)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True, ssl_context=tls)
+    handler = runner.server
+    assert handler is not None  # set by setup()
     try:
-        await site.start()
-    except OSError:
+        listening = await asyncio.get_running_loop().create_server(
+            gated(gate, handler), sock=sock, ssl=tls, backlog=LISTEN_BACKLOG)
+    except BaseException:
+        sock.close()
         await runner.cleanup()
         raise
-    host, port = _bound_address(runner)
-    return RunningReceiver(runner=runner, host=host, port=port,
-                           scheme="https" if tls is not None else "http")
+    host, port = sock.getsockname()[:2]
+    return RunningReceiver(runner=runner, listening=listening, gate=gate, host=str(host),
+                           port=int(port), scheme="https" if tls is not None else "http")
 
 
-def _bound_address(runner: web.AppRunner) -> tuple[str, int]:
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return str(address[0]), int(address[1])
-    raise RuntimeError("the receiver is not listening on a TCP address")
-
+def open_files_limit() -> int:
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20

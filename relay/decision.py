@@ -3,7 +3,9 @@
 The loop only acts on the decision (see ``relay.pipeline``). The table follows what Splunk
 answers and how Vector, Fluent Bit and the OpenTelemetry Collector react, and improves on
 them where their users lose data: resend only after ``invalid-event-number``, pause (never
-drop) on configuration errors.
+drop) on configuration errors, and never count a redirect as delivered: a 3xx pauses the sink
+with its ``Location`` (a followed 301/302 turns the POST into a body-less GET whose 200 looked
+like delivery; a followed 307/308 re-posts every envelope to whatever origin it names).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from auditstream.common.locations import describe_location
 
 # Retry timing (Vector: 1 s doubling to a 30 s cap, unlimited attempts).
 DEFAULT_BACKOFF_BASE_SECONDS = 1.0
@@ -68,8 +72,13 @@ class Pause:
 Decision = Delivered | Retry | Split | DeadLetter | Pause
 
 
-def decide(status: int, body: bytes, retry_after: str | None, batch_size: int) -> Decision:
-    """The decision for one HTTP answer to a batch of ``batch_size`` envelopes."""
+def decide(status: int, body: bytes, retry_after: str | None, batch_size: int,
+           location: str | None = None) -> Decision:
+    """The decision for one HTTP answer to a batch of ``batch_size`` envelopes.
+
+    ``location`` is the answer's ``Location`` header: only a redirect's reason uses it."""
+    if 300 <= status < 400:
+        return Pause(redirect_reason(status, location))
     answer = _hec_answer(body)
     code = answer.get("code")
     text = str(answer.get("text") or f"HTTP {status}")
@@ -93,6 +102,12 @@ def decide(status: int, body: bytes, retry_after: str | None, batch_size: int) -
     if status == 400:
         return DeadLetter(0, reason)
     return Pause(reason)
+
+
+def redirect_reason(status: int, location: str | None) -> str:
+    """Why a 3xx pauses the sink: the status and where it pointed (credentials removed)."""
+    return (f"HTTP {status}: the sink redirects to {describe_location(location)}; "
+            "redirects are never followed: set the sink's url to where the collector really is")
 
 
 def backoff_delay(attempt: int, retry_after: float | None, *, base: float, cap: float,

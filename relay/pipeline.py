@@ -251,7 +251,8 @@ class SinkPipeline:
             answer = await self.sink.send(part)
         except RelayError as exc:
             return Retry(str(exc))
-        return decide(answer.status, answer.body, answer.retry_after, len(part))
+        return decide(answer.status, answer.body, answer.retry_after, len(part),
+                      answer.location)
 
     def _delivered(self, window: Window, part: Batch, decision: Delivered) -> None:
         # A request sent before another sender's attempt failed may still succeed: the sink

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 AUDITSTREAM = str(Path(sys.executable).parent / "auditstream")
@@ -27,10 +28,12 @@ class ServerProcess:
 
     def __init__(self, *args: str, env: dict[str, str] | None = None,
                  ready_timeout: float = 30, command: str = AUDITSTREAM,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None,
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         self.process = subprocess.Popen(
             [command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **(env or {})}, cwd=cwd)
+            env={**os.environ, **(env or {})}, cwd=cwd,
+            preexec_fn=preexec_fn)
         self.stderr_lines: list[str] = []
         self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._stderr_reader.start()

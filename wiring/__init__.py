@@ -1,1 +1,1 @@
-"""auditstream.wiring: starts the parts (journal, receiver, relay) for every command, and demo."""
+"""auditstream.wiring: starts the parts (journal, receiver, relay) for every command."""

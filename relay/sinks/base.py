@@ -16,6 +16,7 @@ class SinkAnswer:
     status: int
     body: bytes
     retry_after: str | None = None
+    location: str | None = None  # a redirect's target: never followed, named in the reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 Every aiohttp and OS error is translated here, once, into ``SinkUnavailable``; every answer
 that arrives, whatever its status, goes back to the pipeline for ``relay.decision.decide``.
+No request follows a redirect (``allow_redirects=False`` on each): a 3xx comes back as it is,
+with its ``Location``, and pauses the sink.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import orjson
 
 from auditstream.common.secrets import Secret
 from auditstream.relay.batch import Batch
+from auditstream.relay.decision import redirect_reason
 from auditstream.relay.errors import SinkUnavailable
 from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
 
@@ -94,22 +97,30 @@ class HecSink(Sink):
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> SinkAnswer:
         try:
-            async with self._client().post(url, data=body, headers=headers) as response:
+            async with self._client().post(url, data=body, headers=headers,
+                                           allow_redirects=False) as response:
                 return SinkAnswer(response.status, await response.read(),
-                                  response.headers.get("Retry-After"))
+                                  response.headers.get("Retry-After"),
+                                  response.headers.get("Location"))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise SinkUnavailable(f"{self.name}: {_describe(exc)}") from exc
 
     async def health(self) -> SinkHealth:
         """Reachable, healthy, and our token is accepted (an empty POST answers code 5)."""
         try:
-            async with self._client().get(self.endpoints.health) as response:
+            async with self._client().get(self.endpoints.health,
+                                          allow_redirects=False) as response:
                 health = await response.read()
+                if _redirected(response.status):
+                    return SinkHealth(False, "health: " + redirect_reason(
+                        response.status, response.headers.get("Location")))
                 if response.status != 200:
                     return SinkHealth(False, f"health: HTTP {response.status} {_text(health)}")
             answer = await self._post(self.endpoints.event, b"", self._headers())
         except (aiohttp.ClientError, OSError, TimeoutError, SinkUnavailable) as exc:
             return SinkHealth(False, f"unreachable: {_describe(exc)}")
+        if _redirected(answer.status):
+            return SinkHealth(False, redirect_reason(answer.status, answer.location))
         code = _code(answer.body)
         if (answer.status == 400 and code == _NO_DATA) or 200 <= answer.status < 300:
             return SinkHealth(True)
@@ -119,6 +130,9 @@ class HecSink(Sink):
         """One request for every pending id; ids missing from the answer count as false."""
         body = orjson.dumps({"acks": list(ack_ids)})
         answer = await self._post(self.endpoints.ack, body, self._headers())
+        if _redirected(answer.status):
+            raise SinkUnavailable(f"{self.name}: ack query: "
+                                  f"{redirect_reason(answer.status, answer.location)}")
         if answer.status != 200:
             raise SinkUnavailable(f"{self.name}: ack query: HTTP {answer.status} "
                                   f"{_text(answer.body)}")
@@ -134,6 +148,10 @@ class HecSink(Sink):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _redirected(status: int) -> bool:
+    return 300 <= status < 400
 
 
 def _gzip(data: bytes, level: int) -> bytes:

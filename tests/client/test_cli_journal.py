@@ -40,6 +40,27 @@ def test_stats_as_json_counts_events_duplicates_and_backlog(tmp_path: Path) -> N
     assert stats["sinks"] == [{"sink": "hec", "cursor": 1, "backlog": 2, "pending": None}]
 
 
+def test_stats_show_an_id_collision_between_destinations(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+
+    async def fill() -> None:
+        journal = await SqliteJournal.open(JournalConfig(path=path))
+        try:
+            await journal.append([
+                IncomingEvent("default", "5000", ("id:5000",), name, 1.0, body)
+                for name, body in (("forger", b'{"id":5000}'), ("acme", BODY))])
+        finally:
+            await journal.close()
+
+    asyncio.run(fill())
+    result = run_cli("journal", "stats", "--journal", str(path), "--output", "json")
+    assert result.returncode == 0, result.stderr
+    stats = orjson.loads(result.stdout)
+    assert (stats["events"], stats["duplicates_refused"], stats["collisions"]) == (2, 0, 1)
+    table = run_cli("journal", "stats", "--journal", str(path))
+    assert "collisions" in table.stdout
+
+
 def test_stats_as_a_table_for_people(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     make_journal(path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -109,13 +111,42 @@ def test_bad_config_key_is_named_with_the_file(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+def test_port_in_use_names_the_setting_and_creates_nothing(tmp_path: Path) -> None:
     with start(tmp_path / "a.db") as first:
         port = first.url.rsplit(":", 1)[1]
-        result = run_cli("receive", "--listen", f"127.0.0.1:{port}", "--journal",
-                         str(tmp_path / "b.db"), "--token-env", "STREAM_TOKEN", env=ENV)
+        result = run_cli("run", "--listen", f"127.0.0.1:{port}", "--journal",
+                         str(tmp_path / "b.db"), "--token-env", "STREAM_TOKEN",
+                         "--file-sink", str(tmp_path / "out.jsonl"), env=ENV)
     assert result.returncode == 1
-    assert "stopped: " in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "--listen (or [receiver] listen" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "stopping" not in result.stderr  # nothing had started
+    assert not (tmp_path / "b.db").exists()
+    assert not (tmp_path / "out.jsonl").exists()
+    assert not (tmp_path / "events.jsonl").exists()
+
+
+def test_journal_in_an_unwritable_place_names_the_setting(tmp_path: Path) -> None:
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    # A read-only file system (a bind mount) where root may run this; a 0555 folder otherwise.
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(read_only), str(read_only)],
+                             capture_output=True, check=False).returncode == 0
+    if not mounted:
+        read_only.chmod(0o555)
+    try:
+        if os.access(read_only, os.W_OK):
+            pytest.skip("no read-only place can be made here (root without mount rights)")
+        result = run_cli("receive", "--listen", "127.0.0.1:0", "--journal",
+                         str(read_only / "j.db"), "--token-env", "STREAM_TOKEN", env=ENV)
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(read_only)], check=False)
+        read_only.chmod(0o755)
+    assert result.returncode == 1
+    assert f"cannot write the journal at {read_only / 'j.db'}" in result.stderr
+    assert "--journal (or [journal] path" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -224,3 +224,25 @@ async def test_sync_brings_the_receiver_config_in_line_with_gitlab(
     assert "gone" not in text
     assert "not-ours" not in text
     assert str(kept["id"]) in text
+
+
+async def test_sync_takes_only_destinations_of_this_receivers_origin_and_path(
+        gitlab: RunningGitLab, tmp_path: Path) -> None:
+    config = tmp_path / "auditstream.toml"
+    await create(gitlab, "https://receiver.example.com/acme/x", "--name", "ours")
+    await create(gitlab, "https://receiver.example.com/acme-other", "--name", "sibling-path")
+    await create(gitlab, "https://receiver.example.com.evil.net/acme", "--name", "look-alike")
+    result = await cli(gitlab, "destinations", "sync", "--group", "acme", "--config",
+                       str(config), "--receiver-url", "https://receiver.example.com/acme")
+    assert result.returncode == 0, result.stderr
+    assert "1 added, 0 refreshed, 0 removed" in result.stdout
+    assert "added: ours" in result.stdout
+
+
+def test_sync_with_a_receiver_url_that_is_no_url_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("destinations", "sync", "--group", "acme", "--config",
+                     str(tmp_path / "a.toml"), "--receiver-url", "receiver.example.com",
+                     "--gitlab-url", "http://127.0.0.1:9", "--token", "x")
+    assert result.returncode == 2
+    assert "is not an http(s) URL with a host" in result.stderr
+    assert "Traceback" not in result.stderr

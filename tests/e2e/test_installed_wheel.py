@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -53,9 +54,13 @@ def _clean_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     base = tmp_path_factory.mktemp("wheel")
+    # A copy without build/: setuptools packs whatever an earlier build left in build/lib.
+    source = base / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"))
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(base / "dist"),
-         str(ROOT)], capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS,
+         str(source)], capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS,
         env=_clean_env(), check=False)
     assert built.returncode == 0, built.stderr
     (wheel,) = (base / "dist").glob("auditstream-*.whl")

@@ -25,14 +25,16 @@ from auditstream.journal import (
 from tests.redis.server import redis_journal_config
 
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
+COLLISION = AppendOutcome.COLLISION
 DAY = 86400.0
 
 
 def event(event_id: str | int, *, instance: str = "default", received_at: float = 1000.0,
-          body: bytes | None = None, extra_keys: tuple[str, ...] = ()) -> IncomingEvent:
+          body: bytes | None = None, extra_keys: tuple[str, ...] = (),
+          destination: str = "default") -> IncomingEvent:
     return IncomingEvent(
         instance=instance, event_id=str(event_id), dedup_keys=(f"id:{event_id}", *extra_keys),
-        destination="default", received_at=received_at,
+        destination=destination, received_at=received_at,
         body=body if body is not None else b'{"id": %s}' % str(event_id).encode(),
         event_type="audit_operation", created_at=999.5, entity_type="Project",
         entity_path="acme/app")
@@ -111,6 +113,90 @@ async def test_concurrent_appends_of_the_same_ids_store_each_once(journal: Journ
     assert (stats.events, stats.duplicates_refused) == (100, 200)
     assert sorted(int(e.event_id) for e in await journal.tail(1000)) == list(range(100))
 
+
+
+# -- one destination must not erase another's events: duplicates and collisions ---------------
+
+REAL = b'{"id": 5000, "event_type": "user_created", "author_id": 1}'
+FORGED = b'{"id": 5000}'
+
+
+async def test_same_destination_same_id_is_a_duplicate_whatever_the_bytes(
+        journal: Journal) -> None:
+    assert await journal.append([event(5000, destination="acme", body=REAL)]) == [ACCEPTED]
+    assert await journal.append([event(5000, destination="acme", body=FORGED)]) == [DUPLICATE]
+    assert [e.body for e in await journal.tail(10)] == [REAL]
+
+
+async def test_same_body_from_another_destination_is_a_duplicate(journal: Journal) -> None:
+    # GitLab streams one event to a group destination and to an instance destination.
+    assert await journal.append([event(5000, destination="group", body=REAL)]) == [ACCEPTED]
+    assert await journal.append([event(5000, destination="instance", body=REAL)]) == [
+        DUPLICATE]
+    stats = await journal.stats()
+    assert (stats.events, stats.duplicates_refused, stats.collisions) == (1, 1, 0)
+
+
+async def test_another_destinations_different_event_under_a_known_id_is_stored_and_flagged(
+        journal: Journal, caplog: pytest.LogCaptureFixture) -> None:
+    assert await journal.append([event(5000, destination="forger", body=FORGED)]) == [ACCEPTED]
+    assert await journal.append([event(5000, destination="acme", body=REAL)]) == [COLLISION]
+    stored = await journal.tail(10)
+    assert [(e.destination, e.body) for e in stored] == [("forger", FORGED), ("acme", REAL)]
+    assert [e.event_id for e in await journal.claim("hec", 10)] == ["5000", "5000"]
+    stats = await journal.stats()
+    assert (stats.events, stats.duplicates_refused, stats.collisions) == (2, 0, 1)
+    [warning] = [r for r in caplog.records if r.name == "auditstream.journal"
+                 and r.levelname == "WARNING" and "collision" in r.getMessage()]
+    assert "5000" in warning.getMessage()
+    assert "'forger'" in warning.getMessage()
+    assert "'acme'" in warning.getMessage()
+
+
+async def test_a_stored_collision_sent_again_is_a_duplicate_of_it(journal: Journal) -> None:
+    await journal.append([event(5000, destination="forger", body=FORGED)])
+    assert await journal.append([event(5000, destination="group", body=REAL)]) == [COLLISION]
+    # GitLab's re-send, and the same event at the instance destination: the collision again.
+    assert await journal.append([event(5000, destination="group", body=REAL),
+                                 event(5000, destination="instance", body=REAL)]) == [
+        DUPLICATE, DUPLICATE]
+    # The first destination's re-sends stay duplicates, whatever their bytes.
+    assert await journal.append([event(5000, destination="forger", body=b'{"id":5000,"x":1}')]
+                                ) == [DUPLICATE]
+    stats = await journal.stats()
+    assert (stats.events, stats.duplicates_refused, stats.collisions) == (2, 3, 1)
+
+
+async def test_collision_within_one_append_is_stored_once(journal: Journal) -> None:
+    assert await journal.append([event(5000, destination="forger", body=FORGED),
+                                 event(5000, destination="acme", body=REAL),
+                                 event(5000, destination="acme", body=REAL),
+                                 event(5001, destination="acme")]) == [
+        ACCEPTED, COLLISION, DUPLICATE, ACCEPTED]
+    assert (await journal.stats()).collisions == 1
+
+
+async def test_each_different_event_under_one_id_is_stored_once(journal: Journal) -> None:
+    bodies = [b'{"id": 7, "n": %d}' % n for n in range(3)]
+    outcomes = [await journal.append([event(7, destination=f"d{n}", body=body)])
+                for n, body in enumerate(bodies)]
+    assert outcomes == [[ACCEPTED], [COLLISION], [COLLISION]]
+    assert sorted(e.body for e in await journal.tail(10)) == sorted(bodies)
+    assert (await journal.stats()).collisions == 2
+
+
+async def test_reopened_journal_still_tells_duplicates_from_collisions(
+        journal_config: JournalConfig) -> None:
+    first = await open_journal(journal_config)
+    await first.append([event(5000, destination="forger", body=FORGED)])
+    await first.close()
+    again = await open_journal(journal_config)
+    try:
+        assert await again.append([event(5000, destination="acme", body=REAL),
+                                   event(5000, destination="other", body=FORGED)]) == [
+            COLLISION, DUPLICATE]
+    finally:
+        await again.close()
 
 # -- claim, ack, read: delivering to sinks ---------------------------------------------------
 
@@ -223,6 +309,9 @@ async def test_purge_keeps_bodies_until_every_sink_has_them(journal: Journal) ->
     assert result.bodies_removed == 2
     assert [e.event_id for e in await journal.tail(10)] == ["3", "4"]
     assert await journal.append([event(1)]) == [DUPLICATE]  # its id outlives its body
+    # ... and so does what tells a duplicate from a collision.
+    assert await journal.append([event(1, destination="other", body=b'{"id": 1, "x": 2}')]
+                                ) == [COLLISION]
 
 
 async def test_purge_keeps_what_is_younger_than_the_retention(journal: Journal) -> None:
@@ -322,3 +411,26 @@ async def test_uptime_is_recorded_per_process_and_read_by_range(journal: Journal
     assert await journal.uptime(200.0, 250.0) == []
     assert await journal.uptime(150.0, 310.0) == [(100.0, 170.0, True),
                                                   (300.0, 400.0, False)]
+
+
+def from_destination(event_id: int, destination: str, body: bytes,
+                     origin: str = "stream") -> IncomingEvent:
+    return event(event_id, body=body)._replace(destination=destination, origin=origin)
+
+
+@pytest.mark.parametrize("backfill_first", [True, False], ids=["backfill-first", "stream-first"])
+async def test_a_backfilled_copy_is_never_a_collision_whatever_destination_streamed_it(
+        journal: Journal, backfill_first: bool) -> None:
+    # Two destinations stream the same group to this journal; reconcile runs for one of them.
+    # The backfilled body is the REST entity converted, never the streamed bytes.
+    streamed = [from_destination(9, "a", b'{"id": 9, "via": "stream"}'),
+                from_destination(9, "b", b'{"id": 9, "via": "stream"}')]
+    backfilled = from_destination(9, "b", b'{"id": 9, "via": "rest"}', origin="backfill")
+    if backfill_first:
+        assert await journal.append([backfilled]) == [ACCEPTED]
+        assert await journal.append(streamed) == [DUPLICATE, DUPLICATE]
+    else:
+        assert await journal.append(streamed) == [ACCEPTED, DUPLICATE]
+        assert await journal.append([backfilled]) == [DUPLICATE]
+    assert [e.event_id for e in await journal.read("any", 10, after=0)] == ["9"]
+    assert (await journal.stats()).collisions == 0

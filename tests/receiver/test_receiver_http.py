@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 import pytest
 
+from auditstream.receiver.config import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 from tests.conftest import (
     OTHER_TOKEN,
     TOKEN,
@@ -214,7 +215,8 @@ async def test_concurrent_posts_with_repeated_ids_store_exactly_the_distinct_ids
     distinct = list(range(1, 1601))
     ids = distinct + [rng.choice(distinct) for _ in range(400)]  # 2,000 POSTs, 20% repeats
     rng.shuffle(ids)
-    connector = aiohttp.TCPConnector(limit=0)
+    # As many connections at once as one client may hold (max_connections_per_client).
+    connector = aiohttp.TCPConnector(limit=DEFAULT_MAX_CONNECTIONS_PER_CLIENT)
     async with aiohttp.ClientSession(connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=60)) as session:
         answers = await asyncio.gather(*(post(session, receiver.url, gitlab_event(i),

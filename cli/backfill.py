@@ -59,8 +59,10 @@ def parse_time(text: str, now: datetime, option: str) -> datetime:
               show_default=True, help="A table for people, JSON for scripts.")
 def backfill_command(config_path: Path, name: str, since: str, until: str | None,
                      dry_run: bool, output: str) -> None:
-    """Fetch the destination's stored audit events from GitLab's REST API over a time range
-    and append those the journal lacks (same dedup key as the stream: nothing doubles).
+    """Fetch what the stream missed from GitLab's stored audit events.
+
+    Lists the destination's stored events over GitLab's REST API in the range and appends
+    those the journal lacks (the stream's dedup key: nothing doubles).
 
     Exit 0 when it completed, 1 on an error GitLab (or the journal) reported, 2 on usage
     errors. Stream-only event types cannot be backfilled: they are reported, not invented."""

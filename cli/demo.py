@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
+from dataclasses import asdict
 
 import click
 
 from auditstream.cli.demo_run import SINK_FAULTS, DemoOptions, DemoSummary, DemoWorld, run_demo
+from auditstream.cli.output import OUTPUT_OPTION, echo_json
 
 
 @click.command()
@@ -22,9 +25,11 @@ from auditstream.cli.demo_run import SINK_FAULTS, DemoOptions, DemoSummary, Demo
               help="Share of the events GitLab makes while the receiver is down (reconcile "
                    "brings the stored ones back).")
 @click.option("--keep-running", is_flag=True,
-              help="Leave everything up afterwards and print the URLs and tokens to play with.")
+              help="Print the summary, then leave everything up and print the URLs and tokens "
+                   "to play with, until Ctrl-C.")
+@OUTPUT_OPTION
 def demo(events: int, sink_faults: str, duplicate_rate: float, outage_share: float,
-         keep_running: bool) -> None:
+         keep_running: bool, output: str) -> None:
     """Run GitLab and Splunk stand-ins with auditstream between them, then say what happened.
 
     Exits 1 if the figures do not add up."""
@@ -39,17 +44,52 @@ def demo(events: int, sink_faults: str, duplicate_rate: float, outage_share: flo
         # The forged requests and sink faults are the point of the demo: their warnings
         # would only break up the progress bar. --log-level debug shows everything.
         logging.getLogger("auditstream").setLevel(logging.ERROR)
-    with click.progressbar(length=events, label="events at the sink",
+    if output == "json":
+        summary = asyncio.run(run_demo(options, _no_progress,
+                                       _stay_up_json if keep_running else None))
+        if not keep_running:
+            echo_json(asdict(summary))
+    else:
+        summary = _run_with_progress_bar(options, keep_running)
+    if summary.problems:
+        raise click.ClickException("the figures do not add up: " + "; ".join(summary.problems))
+
+
+def _run_with_progress_bar(options: DemoOptions, keep_running: bool) -> DemoSummary:
+    with click.progressbar(length=options.events, label="events at the sink",
                            show_pos=True) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)
             bar.update(done - bar.pos)
 
-        summary = asyncio.run(run_demo(options, progress,
-                                       _stay_up if keep_running else None))
-    _print(summary)
-    if summary.problems:
-        raise click.ClickException("the figures do not add up: " + "; ".join(summary.problems))
+        def stay_up(world: DemoWorld, summary: DemoSummary) -> asyncio.Future[None]:
+            # The summary first, while everything is still up: its figures are those of
+            # the demo's own events, not of what is played with afterwards.
+            bar.render_finish()
+            bar.hidden = True
+            _print(summary)
+            return _stay_up(world)
+
+        summary = asyncio.run(run_demo(options, progress, stay_up if keep_running else None))
+    if not keep_running:
+        _print(summary)
+    return summary
+
+
+def _no_progress(done: int, total: int) -> None:
+    """--output json: no progress bar to draw."""
+
+
+def _stay_up_json(world: DemoWorld, summary: DemoSummary) -> asyncio.Future[None]:
+    """The summary and what is running as one JSON object; how to stop on stderr."""
+    echo_json({**asdict(summary), "running": {
+        "gitlab_url": world.gitlab_url, "gitlab_owner_token": world.owner_token,
+        "receiver_url": world.receiver_url, "hec_url": world.hec_url,
+        "hec_token": world.hec_token, "config": str(world.config_path),
+        "journal": str(world.journal_path)}})
+    click.echo("Ctrl-C to stop.", err=True)
+    sys.stdout.flush()
+    return _until_signalled()
 
 
 def _print(summary: DemoSummary) -> None:
@@ -87,6 +127,11 @@ def _stay_up(world: DemoWorld) -> asyncio.Future[None]:
     click.echo(f"HEC stand-in      {world.hec_url}  (token {world.hec_token})")
     click.echo(f"config, journal   {world.config_path}, {world.journal_path}")
     click.echo("Ctrl-C to stop.")
+    sys.stdout.flush()  # a script or a pipe reads this now, not when the demo ends
+    return _until_signalled()
+
+
+def _until_signalled() -> asyncio.Future[None]:
     loop = asyncio.get_running_loop()
     stopped: asyncio.Future[None] = loop.create_future()
 

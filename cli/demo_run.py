@@ -37,7 +37,7 @@ from auditstream.reconcile.config import ReconcileTarget
 from auditstream.reconcile.select import DestinationFilter
 from auditstream.relay.config import BatchSettings, HecSinkConfig, RelayConfig, RetrySettings
 from auditstream.relay.envelope import EnvelopeSettings
-from auditstream.server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
+from auditstream.server.gitlab import AuditEvent, GitLabConfig, RunningGitLab, running_gitlab
 from auditstream.server.gitlab.deliveries import Result
 from auditstream.server.gitlab.streaming import Knobs
 from auditstream.server.hec import HecConfig, HecToken, RunningHec, running_hec
@@ -54,6 +54,9 @@ DELIVERY_WAIT_SECONDS = 60.0
 SETUP_MARGIN = timedelta(minutes=1)
 
 Progress = Callable[[int, int], None]
+# --keep-running: given what was started and the summary (to show before staying up), it
+# answers a future that is done when the demo should stop.
+StayUp = Callable[["DemoWorld", "DemoSummary"], "asyncio.Future[None]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,8 @@ class DemoOptions:
     sink_faults: tuple[str, ...] = ()
     duplicate_rate: float = 0.1
     seed: int = 7
-    outage_share: float = 0.2  # of the events, made while the receiver is down
+    outage_share: float = 0.2  # of the events, made while the receiver is down (0: no outage,
+    #                            and no reconcile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +74,9 @@ class Outage:
     """What happened while the receiver was down, and what reconcile did about it."""
 
     made: int = 0                  # events GitLab made meanwhile
-    stored: frozenset[str] = frozenset()  # of those, the ones GitLab keeps (REST lists them)
+    stored: tuple[str, ...] = ()   # of those, the ones GitLab keeps (REST lists them)
     stream_only: int = 0           # the rest: lost for good
-    brought_back: frozenset[str] = frozenset()  # ids reconcile appended
+    brought_back: tuple[str, ...] = ()  # ids reconcile appended
     already_held: int = 0          # ids reconcile found in the journal already
 
 
@@ -107,7 +111,7 @@ class DemoWorld:
 
 
 async def run_demo(options: DemoOptions, progress: Progress,
-                   keep_running: Callable[[DemoWorld], asyncio.Future[None]] | None = None,
+                   keep_running: StayUp | None = None,
                    ) -> DemoSummary:
     hec_token = str(secrets.token_hex(16))
     gitlab_config = GitLabConfig(knobs=Knobs(duplicate_rate=options.duplicate_rate,
@@ -139,8 +143,7 @@ async def _create_destination(gitlab_url: str, token: str, url: str, workdir: Pa
 
 
 async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, hec: RunningHec,
-               world: DemoWorld,
-               keep_running: Callable[[DemoWorld], asyncio.Future[None]] | None) -> DemoSummary:
+               world: DemoWorld, keep_running: StayUp | None) -> DemoSummary:
     relay_config = RelayConfig(
         sinks=(HecSinkConfig(name="hec", url=hec.url, token=Secret(world.hec_token),
                              timeout_seconds=2.0, envelope=EnvelopeSettings(index="main"),
@@ -151,18 +154,22 @@ async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, 
     config = replace(load_config(world.config_path), relay=relay_config)
     started, since = time.monotonic(), datetime.now(UTC) - SETUP_MARGIN
     down = round(options.events * options.outage_share)
-    before = (options.events - down) // 2
-    async with running_parts(config, receive=True, relay=True, announce=_quiet):
-        first = await _stream(before, options.events, progress, gitlab, hec,
-                              world.receiver_url)
-    lost = await gitlab.make_activity(down, event_types=EVENT_TYPES, on=PROJECTS)
+    before = (options.events - down) // 2 if down else 0
+    first = (0, 0)
+    lost: list[AuditEvent] = []
+    if down:  # up, then down while GitLab makes events, then up again and reconcile
+        async with running_parts(config, receive=True, relay=True, announce=_quiet):
+            first = await _stream(before, options.events, progress, gitlab, hec,
+                                  world.receiver_url)
+        lost = await gitlab.make_activity(down, event_types=EVENT_TYPES, on=PROJECTS)
     async with running_parts(config, receive=True, relay=True, announce=_quiet) as parts:
-        report = await backfill(_target(gitlab, world, config), parts.journal, since,
-                                datetime.now(UTC) + SETUP_MARGIN, rules=DestinationFilter())
-        outage = Outage(made=len(lost), stored=frozenset(e.key for e in lost if e.stored),
-                        stream_only=sum(1 for e in lost if not e.stored),
-                        brought_back=frozenset(report.added_ids),
-                        already_held=report.already_held)
+        outage = Outage()
+        if down:
+            report = await backfill(_target(gitlab, world, config), parts.journal, since,
+                                    datetime.now(UTC) + SETUP_MARGIN, rules=DestinationFilter())
+            outage = Outage(made=len(lost), stored=tuple(e.key for e in lost if e.stored),
+                            stream_only=sum(1 for e in lost if not e.stored),
+                            brought_back=report.added_ids, already_held=report.already_held)
         second = await _stream(options.events - before - down, options.events, progress,
                                gitlab, hec, world.receiver_url, made_before=before + down)
         await _wait_for_sink(progress, hec, parts.journal, world.receiver_url, gitlab,
@@ -171,7 +178,7 @@ async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, 
         summary = await _summarise(gitlab, hec, parts.journal, world.receiver_url, forged,
                                    time.monotonic() - started, outage)
         if keep_running is not None:
-            await keep_running(world)
+            await keep_running(world, summary)
         return summary
 
 
@@ -214,11 +221,11 @@ async def _forge(http: aiohttp.ClientSession, url: str, number: int) -> int:
 
 async def _wait_for_sink(progress: Progress, hec: RunningHec, journal: Journal,
                          receiver_url: str, gitlab: RunningGitLab,
-                         brought_back: frozenset[str]) -> None:
+                         brought_back: tuple[str, ...]) -> None:
     """Until every event answered 200 or brought back is at the sink or a dead letter (or
     time runs out)."""
     await gitlab.settle()
-    wanted = _delivered_ids(gitlab, receiver_url) | brought_back
+    wanted = _delivered_ids(gitlab, receiver_url) | set(brought_back)
     deadline = time.monotonic() + DELIVERY_WAIT_SECONDS
     while time.monotonic() < deadline:
         dead = {letter.event_id for letter in await journal.dead_letters(None, 1000)}
@@ -269,9 +276,10 @@ def _problems(distinct: set[str], accepted: int, duplicates: int, answered: int,
     expected = answered - len(distinct) + outage.already_held
     if duplicates != expected:
         problems.append(f"{duplicates} duplicates refused, expected {expected}")
-    if outage.stored - back - distinct:
-        problems.append(f"{len(outage.stored - back - distinct)} stored events made while the "
-                        "receiver was down did not come back")
+    gone = set(outage.stored) - back - distinct
+    if gone:
+        problems.append(f"{len(gone)} stored events made while the receiver was down did not "
+                        "come back")
     missing = (distinct | back) - at_sink - dead
     if missing:
         problems.append(f"{len(missing)} events answered 200 or brought back never reached "

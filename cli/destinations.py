@@ -15,7 +15,9 @@ from auditstream.client.ids import short_id
 from auditstream.client.models import Destination, mask
 from auditstream.config.errors import ConfigError
 from auditstream.config.write import (
+    DEFAULT_JOURNAL_FILE,
     check_receiver_url,
+    listen_for,
     remove_destination,
     serves,
     sync_destinations,
@@ -79,7 +81,9 @@ def create_destination(where: GitLabTarget, destination_url: str, name: str | No
 @SHOW_TOKEN
 def update_destination(where: GitLabTarget, destination_id: str, destination_url: str | None,
                        name: str | None, output: str, show_token: bool) -> None:
-    """Change a destination's URL or name (GitLab never changes its token)."""
+    """Change a destination's URL or name (GitLab never changes its token).
+
+    DESTINATION_ID: the number in the id column of `destinations list`, or its gid."""
     if not destination_url and not name:
         raise click.UsageError("nothing to change: give --url or --name")
     updated = call(where, lambda api: api.update_destination(destination_id, destination_url,
@@ -92,14 +96,22 @@ def update_destination(where: GitLabTarget, destination_id: str, destination_url
 @click.argument("destination_id")
 @click.option("--write-config", type=click.Path(path_type=Path, dir_okay=False),
               help="Also remove it (and its token file) from this receiver config file.")
-def delete_destination(where: GitLabTarget, destination_id: str, write_config: Path | None) -> None:
-    """Delete a destination; GitLab stops streaming to it at once."""
+@OUTPUT_OPTION
+def delete_destination(where: GitLabTarget, destination_id: str, write_config: Path | None,
+                       output: str) -> None:
+    """Delete a destination; GitLab stops streaming to it at once.
+
+    DESTINATION_ID is the number in the id column of `destinations list` (or its gid)."""
     call(where, lambda api: api.delete_destination(destination_id))
+    removed = write_config is not None and _remove(write_config,
+                                                   _full_id(where, destination_id))
+    if output == "json":
+        echo_json({"deleted": destination_id,
+                   "removed_from_config": str(write_config) if removed else None})
+        return
     click.echo(f"deleted destination {destination_id}")
-    if write_config is not None:
-        full_id = _full_id(where, destination_id)
-        if remove_destination(write_config, full_id):
-            click.echo(f"removed it from {write_config}", err=True)
+    if removed:
+        click.echo(f"removed it from {write_config}", err=True)
 
 
 @destinations.command("sync")
@@ -110,7 +122,8 @@ def delete_destination(where: GitLabTarget, destination_id: str, write_config: P
 @click.option("--receiver-url", help="Only destinations that send to this receiver (its "
                                      "public URL: the same scheme, host and port, and its "
                                      "path as whole leading segments); default: all of them.")
-def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None) -> None:
+@OUTPUT_OPTION
+def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None, output: str) -> None:
     """Write the tokens of GitLab's destinations into the receiver's config, and drop the
     entries of destinations GitLab no longer has."""
     try:
@@ -121,10 +134,17 @@ def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None) -> No
     found = call(where, lambda api: api.destinations())
     ours = [d for d in found if receiver_url is None or serves(receiver_url, d.url)]
     scope = f"group:{where.group}" if where.group else "instance"
+    new = not config_path.exists()
     try:
         report = sync_destinations(config_path, ours, scope, where.instance_name, where.url)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    if new:
+        _say_new_file(config_path, ours)
+    if output == "json":
+        echo_json({"config": str(config_path), "added": list(report.added),
+                   "refreshed": list(report.updated), "removed": list(report.removed)})
+        return
     click.echo(f"{config_path}: {len(report.added)} added, {len(report.updated)} refreshed, "
                f"{len(report.removed)} removed")
     for label, names in (("added", report.added), ("refreshed", report.updated),
@@ -140,10 +160,10 @@ def show(found: list[Destination], output: str, show_token: bool) -> None:
     if not found:
         click.echo("no streaming destinations")
         return
-    echo_table(["id", "name", "url", "token", "event types", "headers"], [
+    echo_table(["id", "name", "url", "token", "event types", "namespace", "headers"], [
         [short_id(d.id), d.name, d.url,
          d.verification_token if show_token else mask(d.verification_token),
-         ",".join(d.event_type_filters) or "all",
+         ",".join(d.event_type_filters) or "all", d.namespace_filter or "all",
          ",".join(h.key for h in d.headers) or "-"] for d in found])
 
 
@@ -157,6 +177,7 @@ def _chosen_token(env_name: str | None) -> str | None:
 
 
 def _write(config_path: Path, created: Destination, where: GitLabTarget) -> None:
+    new = not config_path.exists()
     try:
         token_file = write_destination(config_path, created, where.instance_name,
                                        where.url)
@@ -165,6 +186,21 @@ def _write(config_path: Path, created: Destination, where: GitLabTarget) -> None
     # On stderr: stdout may be JSON for a script.
     click.echo(f"added destination {created.name!r} to {config_path} "
                f"(token in {token_file}, owner-only)", err=True)
+    if new:
+        _say_new_file(config_path, [created])
+
+
+def _say_new_file(config_path: Path, written: list[Destination]) -> None:
+    click.echo(f"{config_path} is new: the receiver will listen on {listen_for(written)} and "
+               f"keep its journal in {DEFAULT_JOURNAL_FILE} beside it; edit them to suit",
+               err=True)
+
+
+def _remove(config_path: Path, full_id: str) -> bool:
+    try:
+        return remove_destination(config_path, full_id)
+    except ConfigError as exc:
+        raise click.ClickException(f"deleted in GitLab, but not removed: {exc}") from exc
 
 
 def _full_id(where: GitLabTarget, destination_id: str) -> str:

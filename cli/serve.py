@@ -63,8 +63,11 @@ def hec(listen: str, token_env: str, ack: bool, indexes: tuple[str, ...],
         max_content_length: int) -> None:
     """A Splunk HTTP Event Collector stand-in that behaves as Splunk does.
 
-    Prints "... listening on URL", then runs until SIGTERM or SIGINT. What it received, its
-    scripted faults and its pending acks are under URL/_stand-in/ (received, faults, acks).
+    Prints "... listening on URL", then runs until SIGTERM or SIGINT. Clients send
+    "Authorization: Splunk TOKEN" with the token in --token-env's variable.
+
+    What it received, its scripted faults and its pending acks are under URL/_stand-in/:
+    GET URL/_stand-in/ lists those endpoints (method, path, what each does) as JSON.
     """
     try:
         config = hec_config(listen, token_env, ack, indexes, max_content_length)
@@ -156,8 +159,10 @@ def gitlab(listen: str, seed_file: Path | None, strict_urls: bool, no_legacy_api
     that behaves as GitLab's does, faults included.
 
     Prints "... listening on URL", then runs until SIGTERM or SIGINT. GraphQL is at
-    URL/api/graphql; what was streamed, the knobs and on-demand activity are under
-    URL/_stand-in/ (deliveries, knobs, activity, events, seed).
+    URL/api/graphql, the REST audit events under URL/api/v4.
+
+    What was streamed, the knobs and on-demand activity are under URL/_stand-in/:
+    GET URL/_stand-in/ lists those endpoints (method, path, what each does) as JSON.
     """
     try:
         host, port = parse_listen(listen, "--listen")

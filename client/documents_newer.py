@@ -11,11 +11,14 @@ query StreamingApiProbe {
 }
 """
 
+# The legacy destinations' namespace filters (16.7+), read beside GROUP_DESTINATIONS (which
+# must stay valid on 16.3) and joined to them by id.
 GROUP_NAMESPACE_FILTER = """
-query GroupDestinationNamespaceFilter($fullPath: ID!) {
+query GroupDestinationNamespaceFilter($fullPath: ID!, $first: Int, $after: String) {
   group(fullPath: $fullPath) {
-    externalAuditEventDestinations(first: 100) {
+    externalAuditEventDestinations(first: $first, after: $after) {
       nodes { id namespaceFilter { id namespace { fullPath } } }
+      pageInfo { hasNextPage endCursor }
     }
   }
 }

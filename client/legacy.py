@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from auditstream.client import documents as ops
 from auditstream.client import documents_newer as newer
 from auditstream.client import ids
-from auditstream.client.errors import PermissionDenied, ValidationFailed
+from auditstream.client.errors import GitLabRefused, PermissionDenied, ValidationFailed
 from auditstream.client.models import (
     INSTANCE_SCOPE,
     Destination,
@@ -43,11 +44,14 @@ class LegacyStreamingApi:
                 ops.INSTANCE_DESTINATIONS, {"first": self._page_size},
                 lambda data: data.get("instanceExternalAuditEventDestinations"),
                 role_hint=self._role)
-        else:
-            nodes = await self._session.paginate(
-                ops.GROUP_DESTINATIONS, {"fullPath": self._group, "first": self._page_size},
-                lambda data: _group_connection(data, self._group or ""), role_hint=self._role)
-        return [destination_from(node, self.scope) for node in nodes]
+            return [destination_from(node, self.scope) for node in nodes]
+        nodes = await self._session.paginate(
+            ops.GROUP_DESTINATIONS, {"fullPath": self._group, "first": self._page_size},
+            lambda data: _group_connection(data, self._group or ""), role_hint=self._role)
+        filters = await self._namespace_filters()
+        return [replace(destination_from(node, self.scope),
+                        namespace_filter=_filter_path(filters.get(node["id"])))
+                for node in nodes]
 
     async def create_destination(self, url: str, name: str | None,
                                  verification_token: str | None) -> Destination:
@@ -154,16 +158,27 @@ class LegacyStreamingApi:
     async def remove_namespace_filter(self, destination: str) -> None:
         if self._group is None:
             raise ValidationFailed(["namespace filters are for group destinations"])
-        gid = self._destination_gid(destination)
-        data = await self._session.execute(newer.GROUP_NAMESPACE_FILTER,
-                                           {"fullPath": self._group}, role_hint=self._role)
-        nodes = (_group_connection(data, self._group) or {}).get("nodes") or []
-        found = next((n.get("namespaceFilter") for n in nodes if n and n["id"] == gid), None)
+        found = (await self._namespace_filters()).get(self._destination_gid(destination))
         if not found:
             raise ValidationFailed([f"destination {destination} has no namespace filter"])
         await self._mutate(newer.DELETE_NAMESPACE_FILTER,
                            "auditEventsStreamingHttpNamespaceFiltersDelete",
                            {"namespaceFilterId": found["id"]})
+
+    async def _namespace_filters(self) -> dict[str, dict[str, Any]]:
+        """Each group destination's namespace filter node, by destination id. A separate query:
+        the field is newer (16.7) than the one listing destinations, which 16.3 must run."""
+        group = self._group or ""
+        try:
+            nodes = await self._session.paginate(
+                newer.GROUP_NAMESPACE_FILTER, {"fullPath": group, "first": self._page_size},
+                lambda data: _group_connection(data, group), role_hint=self._role)
+        except GitLabRefused as exc:
+            if any("namespaceFilter" in message for message in exc.messages):
+                return {}  # GitLab 16.3 to 16.6: no namespace filters to show
+            raise
+        return {node["id"]: node["namespaceFilter"] for node in nodes
+                if node.get("namespaceFilter")}
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -178,6 +193,10 @@ class LegacyStreamingApi:
     def _header_gid(self, value: str) -> str:
         return ids.to_gid(value, ids.INSTANCE_HEADER if self._group is None
                           else ids.GROUP_HEADER)
+
+
+def _filter_path(node: dict[str, Any] | None) -> str | None:
+    return str(node["namespace"]["fullPath"]) if node else None
 
 
 def _group_connection(data: dict[str, Any], path: str) -> dict[str, Any] | None:

@@ -32,6 +32,8 @@ from auditstream.config.section import Section
 
 TOKENS_DIR = "tokens"
 GITLAB_TOKEN_ENV = "GITLAB_TOKEN"  # noqa: S105 (the variable's name, not a token)
+DEFAULT_LISTEN_PORT = 8080
+DEFAULT_JOURNAL_FILE = "auditstream.db"
 _NEW_FILE = """\
 # auditstream receiver configuration. Destinations below were written by
 # 'auditstream destinations create --write-config' or 'destinations sync'.
@@ -79,6 +81,8 @@ def write_destination(config_path: Path, destination: Destination, instance: str
     """Add (or refresh) ``destination`` in the file; the token file's path. With
     ``gitlab_url``, also what reconcile needs (``reconcile_values``)."""
     document = _load(config_path)
+    if not config_path.exists():
+        _start_new_file(document, [destination])
     entries = _destinations(document)
     token = _write_entry(config_path, entries, destination, instance, gitlab_url)
     _save(config_path, document, [token])
@@ -100,6 +104,8 @@ def sync_destinations(config_path: Path, destinations: Sequence[Destination], sc
                       instance: str, gitlab_url: str | None = None) -> SyncReport:
     """Make the file's entries for ``scope`` exactly ``destinations``: add, refresh, remove."""
     document = _load(config_path)
+    if not config_path.exists():
+        _start_new_file(document, destinations)
     entries = _destinations(document)
     known = {str(e.get("gitlab_destination_id")): e for e in entries}
     added: list[str] = []
@@ -113,6 +119,38 @@ def sync_destinations(config_path: Path, destinations: Sequence[Destination], sc
                             and e.get("gitlab_destination_id") not in wanted)
     _save(config_path, document, tokens)
     return SyncReport(tuple(added), tuple(updated), tuple(removed))
+
+
+def listen_for(destinations: Sequence[Destination]) -> str:
+    """Where a new receiver listens: every interface (GitLab, or the proxy in front, must
+    reach it), on the first destination URL's explicit port, else 8080 (behind a proxy)."""
+    for destination in destinations:
+        try:
+            port = urlsplit(destination.url).port
+        except ValueError:
+            port = None
+        if port is not None:
+            return f"0.0.0.0:{port}"
+    return f"0.0.0.0:{DEFAULT_LISTEN_PORT}"
+
+
+def _start_new_file(document: tomlkit.TOMLDocument,
+                    destinations: Sequence[Destination]) -> None:
+    """A new file gets the receiver's address and the journal, so it runs as it is: without
+    them the receiver would listen on 127.0.0.1:8080, where GitLab cannot reach it."""
+    receiver = tomlkit.table()
+    receiver.add(tomlkit.comment("GitLab (or the TLS proxy in front) must reach this: every "
+                                 "interface, on the URL's port"))
+    receiver.add(tomlkit.comment(f"({DEFAULT_LISTEN_PORT} when the destination URL names "
+                                 "none). 127.0.0.1 would take only local connections."))
+    receiver.add("listen", listen_for(destinations))
+    receiver.add(tomlkit.nl())
+    document.add("receiver", receiver)
+    journal = tomlkit.table()
+    journal.add(tomlkit.comment("Every event received is kept here (relative to this file) "
+                                "until each sink has it."))
+    journal.add("path", DEFAULT_JOURNAL_FILE)
+    document.add("journal", journal)
 
 
 def _write_entry(config_path: Path, entries: AoT, destination: Destination,

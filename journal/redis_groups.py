@@ -137,24 +137,42 @@ class SinkGroups:
             claims.held.clear()
             claims.order.clear()
 
-    async def positions(self, last_seq: int) -> list[SinkPosition]:
+    async def positions(self) -> list[SinkPosition]:
+        """Every sink's position, its figures read in one ``MULTI`` so that they agree.
+
+        Read in two calls (the group's pending count, then its pending summary), another
+        relay acknowledging in between left the summary empty and the read failed on it
+        (issue 15); the summary alone says both how many are pending and the first of them.
+        """
+        names = [_text(group["name"]) for group in await self._groups()]
+        if not names:
+            return []
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hget(self._keys.meta, "last_seq")
+            pipe.xinfo_groups(self._keys.events)
+            for name in names:
+                pipe.xpending(self._keys.events, name)
+            last_seq, groups, *summaries = await pipe.execute(raise_on_error=False)
+        if isinstance(groups, ResponseError):
+            if _no_such_key(groups):  # the stream was removed meanwhile
+                return []
+            raise groups
+        pending_of = {name: summary for name, summary in zip(names, summaries, strict=True)
+                      if not isinstance(summary, ResponseError)}  # a group dropped meanwhile
+        last = int(last_seq or 0)
+        positions = [_position(_text(group["name"]), seq_of(group["last-delivered-id"]),
+                               pending_of.get(_text(group["name"])), last)
+                     for group in groups]
+        return sorted(positions, key=lambda p: p.sink)
+
+    async def _groups(self) -> list[dict[str, Any]]:
         try:
-            groups = await self._client.xinfo_groups(self._keys.events)
+            groups: list[dict[str, Any]] = await self._client.xinfo_groups(self._keys.events)
         except ResponseError as exc:
-            if "no such key" in str(exc).lower():
+            if _no_such_key(exc):
                 return []
             raise
-        positions = []
-        for group in groups:
-            name = _text(group["name"])
-            cursor = seq_of(group["last-delivered-id"])
-            pending = int(group["pending"])
-            if pending:
-                summary = await self._client.xpending(self._keys.events, name)
-                cursor = min(cursor, seq_of(summary["min"]) - 1)
-            positions.append(SinkPosition(sink=name, cursor=cursor,
-                                          backlog=max(0, last_seq - cursor), pending=pending))
-        return sorted(positions, key=lambda p: p.sink)
+        return groups
 
     # -- where claims come from ----------------------------------------------------------------
 
@@ -230,6 +248,23 @@ def _stream_entries(reply: Any) -> list[Entry]:
     streams: Sequence[Any] = list(reply.values()) if isinstance(reply, dict) else [
         entries for _name, entries in reply]
     return [(entry, fields) for entries in streams for entry, fields in entries]
+
+
+def _position(sink: str, last_delivered: int, summary: dict[str, Any] | None,
+              last_seq: int) -> SinkPosition:
+    """Every entry up to the last delivered one and below the first pending one is acked."""
+    if summary is None:  # a group created between the two reads: claim nothing for it
+        return SinkPosition(sink=sink, cursor=0, backlog=last_seq, pending=None)
+    pending = int(summary["pending"] or 0)
+    cursor = last_delivered
+    if pending and summary["min"] is not None:
+        cursor = min(cursor, seq_of(summary["min"]) - 1)
+    return SinkPosition(sink=sink, cursor=cursor, backlog=max(0, last_seq - cursor),
+                        pending=pending)
+
+
+def _no_such_key(exc: ResponseError) -> bool:
+    return "no such key" in str(exc).lower()
 
 
 def _text(value: bytes | str) -> str:

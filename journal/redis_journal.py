@@ -62,6 +62,7 @@ from auditstream.journal.model import (
     IncomingEvent,
     JournalStats,
     PurgeResult,
+    SinkPosition,
     StoredEvent,
 )
 from auditstream.journal.redis_appender import GroupAppender, ScriptResult
@@ -323,13 +324,13 @@ class RedisJournal(Journal):
                 pipe.xlen(self._keys.events)
                 pipe.xrange(self._keys.events, "-", "+", count=1)
                 pipe.xrevrange(self._keys.events, "+", "-", count=1)
-                pipe.hmget(self._keys.meta, ["last_seq", "duplicates_refused"])
+                pipe.hget(self._keys.meta, "duplicates_refused")
                 pipe.hgetall(self._keys.seen_per_hour)
                 pipe.xlen(self._keys.dead)
                 pipe.xlen(self._keys.collisions)
-                count, first, last, (last_seq, duplicates), per_hour, dead, collisions = (
+                count, first, last, duplicates, per_hour, dead, collisions = (
                     await pipe.execute())
-            sinks = await self._groups.positions(int(last_seq or 0))
+            sinks = await self._groups.positions()
         return JournalStats(
             events=int(count), first_seq=seq_of(first[0][0]) if first else None,
             last_seq=seq_of(last[0][0]) if last else None,
@@ -338,9 +339,12 @@ class RedisJournal(Journal):
             duplicates_refused=int(duplicates or 0), dead_letters=int(dead),
             sinks=tuple(sinks), collisions=int(collisions))
 
-    async def _positions(self) -> list[Any]:
-        last_seq = await self._client.hget(self._keys.meta, "last_seq")
-        return await self._groups.positions(int(last_seq or 0))
+    async def positions(self) -> tuple[SinkPosition, ...]:
+        with self._translated("read the sinks' positions"):
+            return tuple(await self._groups.positions())
+
+    async def _positions(self) -> list[SinkPosition]:
+        return await self._groups.positions()
 
     # -- retention -----------------------------------------------------------------------------
 

@@ -366,6 +366,9 @@ class SqliteJournal(Journal):
     async def stats(self) -> JournalStats:
         return await self._read(_stats)
 
+    async def positions(self) -> tuple[SinkPosition, ...]:
+        return await self._read(_positions)
+
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise JournalClosed("the journal is closed")
@@ -559,20 +562,24 @@ def _stats(conn: sqlite3.Connection) -> JournalStats:
     # B-tree, but "SELECT min(x), max(x)" reads the whole table (a second per million events).
     first = _edge(conn, "SELECT min(seq) FROM events")
     last = _edge(conn, "SELECT max(seq) FROM events")
-    last_seq = int(conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0])
     low = _edge(conn, "SELECT min(id) FROM seen")
     high = _edge(conn, "SELECT max(id) FROM seen")
     duplicates = int(conn.execute(
         "SELECT value FROM meta WHERE key = 'duplicates_refused'").fetchone()[0])
     dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
     collisions = conn.execute("SELECT count(*) FROM collisions").fetchone()[0]
-    sinks = tuple(SinkPosition(sink=s, cursor=c, backlog=max(0, last_seq - c))
-                  for s, c in conn.execute("SELECT sink, cursor FROM cursors ORDER BY sink"))
+    sinks = _positions(conn)
     return JournalStats(
         events=0 if first is None or last is None else last - first + 1,
         first_seq=first, last_seq=last,
         remembered_ids=0 if low is None or high is None else high - low + 1,
         duplicates_refused=duplicates, dead_letters=dead, sinks=sinks, collisions=collisions)
+
+
+def _positions(conn: sqlite3.Connection) -> tuple[SinkPosition, ...]:
+    last_seq = int(conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0])
+    return tuple(SinkPosition(sink=s, cursor=c, backlog=max(0, last_seq - c))
+                 for s, c in conn.execute("SELECT sink, cursor FROM cursors ORDER BY sink"))
 
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:

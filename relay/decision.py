@@ -29,6 +29,13 @@ _CONFIGURATION_CODES = {1: "token disabled", 2: "token is required", 3: "invalid
                         4: "invalid token", 5: "no data", 7: "incorrect index",
                         10: "data channel is missing", 11: "invalid data channel",
                         14: "ACK is disabled", 16: "query string authorization is not enabled"}
+# The setting a person fixes for each refusal (config key; the command line's flag).
+SETTING_TOKEN = "token (token_env or token_file; --hec-token-env)"  # noqa: S105 (a name)
+SETTING_INDEX = "index (index, index_routes; --hec-index)"
+SETTING_URL = "url (--hec-url)"
+SETTING_ACK = "ack (the HEC token has indexer acknowledgement off)"
+_SETTING_OF_CODE = {1: SETTING_TOKEN, 2: SETTING_TOKEN, 3: SETTING_TOKEN, 4: SETTING_TOKEN,
+                    7: SETTING_INDEX, 14: SETTING_ACK, 16: SETTING_URL}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +71,11 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class Pause:
-    """Configuration is wrong (token, index, URL): keep everything, say so, retry slowly."""
+    """Configuration is wrong (token, index, URL): keep everything, say so, retry slowly.
+    ``setting`` names what to fix."""
 
     reason: str
+    setting: str = SETTING_URL
 
 
 Decision = Delivered | Retry | Split | DeadLetter | Pause
@@ -88,9 +97,11 @@ def decide(status: int, body: bytes, retry_after: str | None, batch_size: int,
         ack = answer.get("ackId")
         return Delivered(ack if isinstance(ack, int) and not isinstance(ack, bool) else None)
     if isinstance(code, int) and code in _CONFIGURATION_CODES:
-        return Pause(reason)
-    if status in (401, 403, 404, 405, 501):
-        return Pause(reason)
+        return Pause(reason, _SETTING_OF_CODE.get(code, SETTING_URL))
+    if status in (401, 403):
+        return Pause(reason, SETTING_TOKEN)
+    if status in (404, 405, 501):
+        return Pause(reason, SETTING_URL)
     if status in (408, 429) or status >= 500:
         return Retry(reason, _seconds(retry_after), accepted=invalid or 0)
     if status == 413:

@@ -1,4 +1,4 @@
-"""The relay's Prometheus metrics, per sink."""
+"""The relay's Prometheus metrics, per sink (the backlog gauge is ``relay.backlog``'s)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ class RelayMetrics:
     delivered: Counter
     retried: Counter
     dead_lettered: Counter
-    backlog: Gauge
     last_success: Gauge
     state: Gauge
     pending_acks: Gauge
@@ -30,9 +29,6 @@ class RelayMetrics:
             dead_lettered=Counter("auditstream_relay_dead_lettered_events",
                                   "Events the sink can never accept, kept as dead letters",
                                   ["sink"], registry=registry),
-            backlog=Gauge("auditstream_relay_backlog_events",
-                          "Events in the journal not yet confirmed by the sink", ["sink"],
-                          registry=registry),
             last_success=Gauge("auditstream_relay_last_success_timestamp_seconds",
                                "When the sink last confirmed a batch", ["sink"],
                                registry=registry),

@@ -38,7 +38,7 @@ from auditstream.relay.decision import (
 from auditstream.relay.envelope import EnvelopeSettings
 from auditstream.relay.errors import RelayError
 from auditstream.relay.metrics import RelayMetrics
-from auditstream.relay.sinks.base import Sink
+from auditstream.relay.sinks.base import Sink, SinkHealth
 from auditstream.relay.window import Window, WindowLedger, make_window
 
 log = logging.getLogger("auditstream.relay")
@@ -62,12 +62,14 @@ class SinkPipeline:
     and the batches too when only one request may be in flight."""
 
     def __init__(self, sink: Sink, journal: Journal, settings: PipelineSettings,
-                 metrics: RelayMetrics, rng: random.Random | None = None) -> None:
+                 metrics: RelayMetrics, rng: random.Random | None = None,
+                 cursor_moved: Callable[[], None] = lambda: None) -> None:
         self.sink = sink
         self.name = sink.name
         self._journal = journal
         self._settings = settings
         self._metrics = metrics
+        self._cursor_moved = cursor_moved  # the backlog gauge reads again (relay.backlog)
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
         self._ledger = WindowLedger()
         self._work: asyncio.Queue[tuple[Window, Batch]] = asyncio.Queue()
@@ -94,14 +96,29 @@ class SinkPipeline:
                 on_expired=lambda window, batch: self._work.put_nowait((window, batch)))
         self.state = "starting"
         self.pause_reason = ""
+        # What the last check of the sink found (``Relay.check_sinks``); None once a delivery
+        # went through after it.
+        self.check: SinkHealth | None = None
+        self._delivered_at = float("-inf")  # monotonic
         self._set_state("starting")
 
     # -- the stages ----------------------------------------------------------------------------
 
+    def checked(self, health: SinkHealth, began: float) -> None:
+        """A check of the sink begun at ``began`` (monotonic) found ``health``; a delivery
+        since it began says more than a failed check, and is kept."""
+        if health.ok or self._delivered_at < began:
+            self.check = health
+
+    @property
+    def unusable(self) -> bool:
+        """The last check found the sink unusable and nothing was delivered since."""
+        return self.check is not None and not self.check.ok
+
     async def run(self) -> None:
         """Run until ``stop``; a failing stage (a bug) stops the others and is raised."""
         await self._journal.register_sink(self.name)
-        await self._update_backlog()
+        self._cursor_moved()
         self._set_state("running")
         self._stages = {"read": asyncio.create_task(self._read_stage()),
                         **{name: asyncio.create_task(self._send_stage())
@@ -204,7 +221,7 @@ class SinkPipeline:
 
     async def _save_cursor(self, upto: int) -> None:
         await self._journal_retrying(lambda: self._journal.ack(self.name, upto))
-        await self._update_backlog()
+        self._cursor_moved()
 
     # -- delivering one batch ------------------------------------------------------------------
 
@@ -260,6 +277,11 @@ class SinkPipeline:
         if self.state != "running" and not self._failing.locked():
             log.info("sink delivers again", extra={"sink": self.name})
             self._set_state("running")
+        self._delivered_at = time.monotonic()
+        if self.unusable:
+            log.info("sink takes events: it was found unusable at its last check",
+                     extra={"sink": self.name})
+            self.check = None
         self._metrics.last_success.labels(self.name).set(time.time())
         if self._acks is not None and decision.ack_id is not None:
             window.outstanding += 1
@@ -326,7 +348,7 @@ class SinkPipeline:
 
     async def _pause(self, decision: Pause) -> None:
         if self.state != "paused" or self.pause_reason != decision.reason:
-            log.error("sink paused, nothing is dropped; fix its configuration: %s",
+            log.error("sink paused, nothing is dropped; fix its %s: %s", decision.setting,
                       decision.reason, extra={"sink": self.name})
         self.pause_reason = decision.reason
         self._set_state("paused")
@@ -350,15 +372,6 @@ class SinkPipeline:
             except JournalError as exc:
                 log.warning("journal write failed, retrying: %s", exc, extra={"sink": self.name})
                 await asyncio.sleep(_JOURNAL_RETRY_SECONDS)
-
-    async def _update_backlog(self) -> None:
-        try:
-            stats = await self._journal.stats()
-        except JournalError:
-            return  # a gauge can wait for the next cursor move
-        for position in stats.sinks:
-            if position.sink == self.name:
-                self._metrics.backlog.labels(self.name).set(position.backlog)
 
     def _set_state(self, state: str) -> None:
         self.state = state

@@ -7,11 +7,13 @@ import contextlib
 import logging
 import random
 import ssl
+import time
 
 from prometheus_client import CollectorRegistry
 
 from auditstream.common.health import ReadinessProbe
 from auditstream.journal import Journal
+from auditstream.relay.backlog import BacklogWatch
 from auditstream.relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
 from auditstream.relay.metrics import RelayMetrics
 from auditstream.relay.pipeline import PipelineSettings, SinkPipeline
@@ -51,31 +53,64 @@ class Relay:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = RelayMetrics.create(self.registry)
         self.sinks = sinks if sinks is not None else [build_sink(s) for s in config.sinks]
+        self.backlog = BacklogWatch(journal, [sink.name for sink in self.sinks], self.registry)
         self.pipelines = [
-            SinkPipeline(sink, journal, _settings(config, sink_config), self.metrics, rng)
+            SinkPipeline(sink, journal, _settings(config, sink_config), self.metrics, rng,
+                         cursor_moved=self.backlog.nudge)
             for sink, sink_config in zip(self.sinks, config.sinks, strict=True)]
         self._tasks: list[asyncio.Task[None]] = []
+        self._watching: asyncio.Task[None] | None = None
+        self._rechecks: dict[str, asyncio.Task[None]] = {}
+        self._running = False
 
     async def check_sinks(self) -> dict[str, SinkHealth]:
-        """Ask every sink at once; report each problem by name. Events are kept either way."""
+        """Ask every sink at once and say what each is found to be. Until a later check or a
+        delivery succeeds, a sink found unusable is not ready in /readyz, with the reason, and
+        is asked again every ``backoff_cap_seconds``. Events are kept either way. Runs before
+        ``start`` or after it (in the background, while the receiver already listens)."""
+        began = time.monotonic()
         results = await asyncio.gather(*(sink.health() for sink in self.sinks))
-        report = {sink.name: health for sink, health in zip(self.sinks, results, strict=True)}
-        for name, health in report.items():
-            if health.ok:
-                log.info("sink %s is reachable and takes our token", name)
-            else:
-                log.error("sink %s is not usable: %s (events are kept until it is)", name,
-                          health.reason)
-        return report
+        for pipeline, health in zip(self.pipelines, results, strict=True):
+            pipeline.checked(health, began)
+            _log_check(pipeline.name, health)
+        self._recheck_unusable()
+        return {sink.name: health for sink, health in zip(self.sinks, results, strict=True)}
+
+    def _recheck_unusable(self) -> None:
+        if not self._running:
+            return  # start() asks again for what is unusable by then
+        for pipeline in self.pipelines:
+            task = self._rechecks.get(pipeline.name)
+            if pipeline.unusable and (task is None or task.done()):
+                self._rechecks[pipeline.name] = asyncio.create_task(
+                    self._recheck(pipeline), name=f"relay:recheck:{pipeline.name}")
+
+    async def _recheck(self, pipeline: SinkPipeline) -> None:
+        while pipeline.unusable:
+            await asyncio.sleep(self.config.retry.backoff_cap_seconds)
+            began = time.monotonic()
+            try:
+                health = await pipeline.sink.health()
+            except Exception:  # a sink's bug: ask again later, as after any failed check
+                log.warning("checking sink %s failed", pipeline.name, exc_info=True)
+                continue
+            if health.ok and pipeline.unusable:
+                _log_check(pipeline.name, health)
+            pipeline.checked(health, began)
 
     def start(self) -> None:
+        self._running = True
+        self._watching = asyncio.create_task(self.backlog.run(), name="relay:backlog")
         for pipeline in self.pipelines:
             self._tasks.append(asyncio.create_task(pipeline.run(), name=f"relay:{pipeline.name}"))
+        self._recheck_unusable()
 
     async def stop(self, grace_seconds: float) -> None:
         """Finish the batches in hand (within the grace), save cursors, close the sinks."""
+        self._running = False
         await asyncio.gather(*(p.stop(grace_seconds) for p in self.pipelines))
-        for task in self._tasks:
+        background = [*self._rechecks.values(), *([self._watching] if self._watching else [])]
+        for task in [*self._tasks, *background]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -93,10 +128,27 @@ class Relay:
         return [_probe(pipeline) for pipeline in self.pipelines]
 
 
+def _log_check(name: str, health: SinkHealth) -> None:
+    if health.ok:
+        log.info("sink %s is %s", name, health.reason)
+    elif health.setting:
+        log.error("sink %s is not usable: %s; fix its %s (events are kept until it is)", name,
+                  health.reason, health.setting)
+    else:
+        log.warning("sink %s cannot take events now: %s; it will be retried, and events are "
+                    "kept meanwhile", name, health.reason)
+
+
 def _probe(pipeline: SinkPipeline) -> ReadinessProbe:
     async def probe() -> tuple[str, bool, str]:
-        ok = pipeline.state != "paused"
-        return f"sink:{pipeline.name}", ok, pipeline.pause_reason or pipeline.state
+        name = f"sink:{pipeline.name}"
+        if pipeline.state == "paused":
+            return name, False, pipeline.pause_reason
+        if pipeline.check is not None and not pipeline.check.ok:
+            check = pipeline.check
+            return name, False, (f"{check.reason}; fix its {check.setting}" if check.setting
+                                 else f"{check.reason}; retried")
+        return name, True, pipeline.state
 
     return probe
 

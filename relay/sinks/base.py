@@ -21,8 +21,13 @@ class SinkAnswer:
 
 @dataclass(frozen=True, slots=True)
 class SinkHealth:
+    """What a check of the sink found (``reason``, said either way). Not ok: ``setting``
+    names what a person must fix (a refused token, URL or index, an unwritable path), or is
+    empty when the trouble may pass by itself (busy, unreachable) and retrying can help."""
+
     ok: bool
     reason: str = ""
+    setting: str = ""
 
 
 class Sink(abc.ABC):
@@ -40,7 +45,8 @@ class Sink(abc.ABC):
 
     @abc.abstractmethod
     async def health(self) -> SinkHealth:
-        """Is the sink reachable, and does it take our credentials? Asked at start-up."""
+        """Is the sink reachable, and does it take our credentials? Asked at start-up, and
+        again while the answer is no. Never raises: every failure is a not-ok answer."""
 
     async def query_acks(self, ack_ids: Sequence[int]) -> dict[int, bool]:
         """Which of ``ack_ids`` are indexed (only for sinks with ``uses_acks``)."""

@@ -62,8 +62,9 @@ class FileSink(Sink):
         try:
             await asyncio.to_thread(self._open)
         except OSError as exc:
-            return SinkHealth(False, f"cannot open {self.path}: {exc.strerror or exc}")
-        return SinkHealth(True)
+            return SinkHealth(False, f"cannot open {self.path}: {exc.strerror or exc}",
+                              setting="path")
+        return SinkHealth(True, f"writable ({self.path})")
 
     def _close_fd(self) -> None:
         if self._fd is not None:

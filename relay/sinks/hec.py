@@ -21,7 +21,7 @@ import orjson
 
 from auditstream.common.secrets import Secret
 from auditstream.relay.batch import Batch
-from auditstream.relay.decision import redirect_reason
+from auditstream.relay.decision import SETTING_URL, Pause, Retry, decide, redirect_reason
 from auditstream.relay.errors import SinkUnavailable
 from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
 
@@ -113,18 +113,24 @@ class HecSink(Sink):
                 health = await response.read()
                 if _redirected(response.status):
                     return SinkHealth(False, "health: " + redirect_reason(
-                        response.status, response.headers.get("Location")))
+                        response.status, response.headers.get("Location")), setting=SETTING_URL)
                 if response.status != 200:
-                    return SinkHealth(False, f"health: HTTP {response.status} {_text(health)}")
+                    return SinkHealth(False, f"health: HTTP {response.status} {_text(health)}",
+                                      setting=_health_setting(response.status))
             answer = await self._post(self.endpoints.event, b"", self._headers())
         except (aiohttp.ClientError, OSError, TimeoutError, SinkUnavailable) as exc:
             return SinkHealth(False, f"unreachable: {_describe(exc)}")
         if _redirected(answer.status):
-            return SinkHealth(False, redirect_reason(answer.status, answer.location))
+            return SinkHealth(False, redirect_reason(answer.status, answer.location),
+                              setting=SETTING_URL)
         code = _code(answer.body)
         if (answer.status == 400 and code == _NO_DATA) or 200 <= answer.status < 300:
-            return SinkHealth(True)
-        return SinkHealth(False, f"HTTP {answer.status} {_text(answer.body)}")
+            return SinkHealth(True, "reachable and takes our token")
+        # The answer to an empty batch means what it would mean to a real one.
+        decision = decide(answer.status, answer.body, answer.retry_after, 1)
+        setting = "" if isinstance(decision, Retry) else (
+            decision.setting if isinstance(decision, Pause) else SETTING_URL)
+        return SinkHealth(False, f"HTTP {answer.status} {_text(answer.body)}", setting=setting)
 
     async def query_acks(self, ack_ids: Sequence[int]) -> dict[int, bool]:
         """One request for every pending id; ids missing from the answer count as false."""
@@ -152,6 +158,12 @@ class HecSink(Sink):
 
 def _redirected(status: int) -> bool:
     return 300 <= status < 400
+
+
+def _health_setting(status: int) -> str:
+    """A health endpoint that is busy or unhealthy may recover; any other answer says the URL
+    does not lead to a HEC collector."""
+    return "" if status == 429 or status >= 500 else SETTING_URL
 
 
 def _gzip(data: bytes, level: int) -> bytes:

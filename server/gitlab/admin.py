@@ -1,5 +1,6 @@
 """The stand-in's own endpoints, under ``/_stand-in/``, apart from every GitLab path.
 
+    GET    /_stand-in/              this list, as JSON (method, path, what it does)
     POST   /_stand-in/activity      make events: {"count": 10, "event_types": [...],
                                     "on": ["acme/website"], "author": "developer",
                                     "wait": true}; answers the events made
@@ -25,19 +26,14 @@ from auditstream.server.gitlab.activity import DEFAULT_TYPES, ActivitySpec, make
 from auditstream.server.gitlab.errors import StandInRequestError
 from auditstream.server.gitlab.state import GITLAB_STATE, GitLabState
 from auditstream.server.gitlab.streaming import Knobs
+from auditstream.server.standin import StandInRoute, add_stand_in_routes
 
-PREFIX = "/_stand-in"
+ABOUT = ("The GitLab stand-in's own endpoints, apart from GitLab's (GraphQL at /api/graphql, "
+         "REST audit events under /api/v4). No token needed.")
 
 
 def add_admin_routes(app: web.Application) -> None:
-    app.router.add_post(f"{PREFIX}/activity", post_activity)
-    app.router.add_get(f"{PREFIX}/events", get_events)
-    app.router.add_get(f"{PREFIX}/deliveries", get_deliveries)
-    app.router.add_delete(f"{PREFIX}/deliveries", clear_deliveries)
-    app.router.add_get(f"{PREFIX}/knobs", get_knobs)
-    app.router.add_put(f"{PREFIX}/knobs", put_knobs)
-    app.router.add_delete(f"{PREFIX}/knobs", reset_knobs)
-    app.router.add_get(f"{PREFIX}/seed", get_seed)
+    add_stand_in_routes(app, ABOUT, ROUTES)
 
 
 async def make_activity(state: GitLabState, spec: ActivitySpec, *,
@@ -143,3 +139,24 @@ async def get_seed(request: web.Request) -> web.Response:
 def _json(status: int, payload: object) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(payload),
                         content_type="application/json")
+
+
+ROUTES = (
+    StandInRoute("POST", "/activity", post_activity,
+                 'make audit events and stream them: {"count": 10, "event_types": [...], '
+                 '"on": ["acme/website"], "author": "developer", "wait": true}; answers '
+                 "the events made"),
+    StandInRoute("GET", "/events", get_events,
+                 "every event made (stored or stream-only), in order"),
+    StandInRoute("GET", "/deliveries", get_deliveries,
+                 "every delivery attempt to a destination and its result"),
+    StandInRoute("DELETE", "/deliveries", clear_deliveries, "forget the delivery attempts"),
+    StandInRoute("GET", "/knobs", get_knobs, "the streaming knobs"),
+    StandInRoute("PUT", "/knobs", put_knobs,
+                 'set the streaming knobs: {"duplicate_rate": 0.1, "fresh_uuid_rate": 0, '
+                 '"drop_rate": 0, "reorder": false, "job_retry_rate": 0, "job_retries": 0, '
+                 '"seed": 7}'),
+    StandInRoute("DELETE", "/knobs", reset_knobs, "back to no knobs"),
+    StandInRoute("GET", "/seed", get_seed,
+                 "users (with their tokens), groups and projects, with their ids"),
+)

@@ -1,5 +1,6 @@
 """The stand-in's own endpoints, under ``/_stand-in/``, apart from every HEC path.
 
+    GET    /_stand-in/                this list, as JSON (method, path, what it does)
     GET    /_stand-in/received        accepted envelopes, requests, counts by status
     DELETE /_stand-in/received        forget them
     GET    /_stand-in/faults          the scheduled faults
@@ -21,21 +22,17 @@ import orjson
 from aiohttp import web
 
 from auditstream.server.hec.errors import FaultSpecError
-from auditstream.server.hec.faults import fault_from_json, fault_to_json
+from auditstream.server.hec.faults import FaultKind, fault_from_json, fault_to_json
 from auditstream.server.hec.records import ReceivedEnvelope, RequestRecord, event_key
 from auditstream.server.hec.state import HEC_STATE
+from auditstream.server.standin import StandInRoute, add_stand_in_routes
 
-PREFIX = "/_stand-in"
+ABOUT = ("The HEC stand-in's own endpoints, apart from Splunk's (/services/collector/...). "
+         "No token needed; token values never leave the stand-in.")
 
 
 def add_admin_routes(app: web.Application) -> None:
-    app.router.add_get(f"{PREFIX}/received", get_received)
-    app.router.add_delete(f"{PREFIX}/received", clear_received)
-    app.router.add_get(f"{PREFIX}/faults", get_faults)
-    app.router.add_post(f"{PREFIX}/faults", add_fault)
-    app.router.add_delete(f"{PREFIX}/faults", clear_faults)
-    app.router.add_delete(PREFIX + "/faults/{id:[0-9]+}", clear_fault)
-    app.router.add_get(f"{PREFIX}/acks", get_acks)
+    add_stand_in_routes(app, ABOUT, ROUTES)
 
 
 async def get_received(request: web.Request) -> web.Response:
@@ -120,3 +117,19 @@ def _json(status: int, payload: dict[str, Any]) -> web.Response:
         # orjson refuses integers past 64 bits, which a JSON envelope may hold.
         body = json.dumps(payload, default=str).encode()
     return web.Response(status=status, body=body, content_type="application/json")
+
+
+ROUTES = (
+    StandInRoute("GET", "/received", get_received,
+                 "accepted envelopes, requests, counts by status and duplicates"),
+    StandInRoute("DELETE", "/received", clear_received, "forget what was received"),
+    StandInRoute("GET", "/faults", get_faults, "the scheduled faults"),
+    StandInRoute("POST", "/faults", add_fault,
+                 'schedule a fault: {"kind": "busy", "next": 3} (the next 3 requests) or '
+                 '{"kind": ..., "for_seconds": 5}; kinds: '
+                 + ", ".join(kind.value for kind in FaultKind)
+                 + "; options: endpoints, retry_after, delay, code, position, accept"),
+    StandInRoute("DELETE", "/faults", clear_faults, "clear every scheduled fault"),
+    StandInRoute("DELETE", "/faults/{id:[0-9]+}", clear_fault, "clear one scheduled fault"),
+    StandInRoute("GET", "/acks", get_acks, "pending ackIds per channel"),
+)

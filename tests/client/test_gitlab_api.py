@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from graphql import parse, validate
@@ -10,7 +11,8 @@ from graphql import parse, validate
 from auditstream.client.api import StreamingApi, detect, streaming_api
 from auditstream.client.documents import LEGACY_OPERATIONS
 from auditstream.client.documents_newer import API_PROBE, NEWER_OPERATIONS
-from auditstream.client.errors import PermissionDenied, ValidationFailed
+from auditstream.client.errors import GitLabRefused, PermissionDenied, ValidationFailed
+from auditstream.client.legacy import LegacyStreamingApi
 from auditstream.client.session import GitLabSession
 from auditstream.server.gitlab import RunningGitLab, running_gitlab
 from auditstream.server.gitlab.schema import gitlab_schema
@@ -59,6 +61,7 @@ async def test_both_apis_manage_destinations_headers_and_filters(
     [listed] = await api.destinations()
     assert [(h.key, h.value) for h in listed.headers] == [("X-Env", "staging")]
     assert listed.event_type_filters == ("repository_git_operation",)
+    assert listed.namespace_filter == "acme/platform"
     renamed = await api.update_destination(created.id, "https://siem.example.com/d", "siem2")
     assert (renamed.name, renamed.url) == ("siem2", "https://siem.example.com/d")
     assert [(h.key, h.value) for h in renamed.headers] == [("X-Env", "staging")]
@@ -66,7 +69,7 @@ async def test_both_apis_manage_destinations_headers_and_filters(
     await api.remove_event_types(created.id, ["repository_git_operation"])
     await api.delete_header(header.id)
     [after] = await api.destinations()
-    assert (after.headers, after.event_type_filters) == ((), ())
+    assert (after.headers, after.event_type_filters, after.namespace_filter) == ((), (), None)
     await api.delete_destination(created.id)
     assert await api.destinations() == []
 
@@ -131,3 +134,24 @@ async def test_without_the_legacy_api_the_client_finds_and_uses_the_consolidated
         created = await api.create_destination("https://siem.example.com/20", "v20", None)
         assert [d.id for d in await api.destinations()] == [created.id]
         assert "ExternalStreamingDestination" in created.id
+
+
+class GitLab163Session:
+    """A GitLab before 16.7: destinations list fine, but it knows no ``namespaceFilter``."""
+
+    async def paginate(self, document: str, variables: dict[str, Any],
+                       connection: Callable[[dict[str, Any]], dict[str, Any] | None],
+                       *, role_hint: str = "") -> list[dict[str, Any]]:
+        if "namespaceFilter" in document:
+            raise GitLabRefused(["Field 'namespaceFilter' doesn't exist on type "
+                                 "'ExternalAuditEventDestination'"])
+        return [{"id": "gid://gitlab/AuditEvents::ExternalAuditEventDestination/1",
+                 "name": "siem", "destinationUrl": "https://siem.example.com/a",
+                 "verificationToken": "0123456789abcdef0123", "eventTypeFilters": [],
+                 "headers": {"nodes": []}}]
+
+
+async def test_a_gitlab_without_namespace_filters_still_lists_its_destinations() -> None:
+    api = LegacyStreamingApi(GitLab163Session(), "acme")  # type: ignore[arg-type]
+    [listed] = await api.destinations()
+    assert (listed.name, listed.namespace_filter) == ("siem", None)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -102,6 +103,79 @@ async def test_event_type_filters_add_and_remove(gitlab: RunningGitLab) -> None:
     assert removed.returncode == 0, removed.stderr
     listed = await cli(gitlab, "destinations", "list", "--group", "acme", "--output", "json")
     assert orjson.loads(listed.stdout)[0]["event_type_filters"] == ["repository_git_operation"]
+
+
+async def test_namespace_filter_is_shown_by_filters_list_and_destinations_list(
+        gitlab: RunningGitLab) -> None:
+    destination = str((await create(gitlab, "https://siem.example.com/n", "--name", "n"))["id"])
+    number = destination.rsplit("/", 1)[1]
+    added = await cli(gitlab, "filters", "add", number, "--group", "acme",
+                      "--namespace", "acme/platform", "--event-type", "user_created")
+    assert added.returncode == 0, added.stderr
+    assert "acme/platform" in added.stdout
+    listed = await cli(gitlab, "filters", "list", "--group", "acme", "--output", "json")
+    assert orjson.loads(listed.stdout) == [{"id": destination, "name": "n",
+                                            "event_type_filters": ["user_created"],
+                                            "namespace_filter": "acme/platform"}]
+    one = await cli(gitlab, "filters", "list", number, "--group", "acme")
+    assert "acme/platform" in one.stdout
+    assert "user_created" in one.stdout
+    as_json = await cli(gitlab, "destinations", "list", "--group", "acme", "--output", "json")
+    assert orjson.loads(as_json.stdout)[0]["namespace_filter"] == "acme/platform"
+    table = await cli(gitlab, "destinations", "list", "--group", "acme")
+    assert "namespace" in table.stdout.splitlines()[0]
+    assert "acme/platform" in table.stdout
+    removed = await cli(gitlab, "filters", "remove", number, "--group", "acme", "--namespace",
+                        "--output", "json")
+    assert removed.returncode == 0, removed.stderr
+    assert orjson.loads(removed.stdout)[0]["namespace_filter"] is None
+
+
+async def test_filters_list_names_an_unknown_destination(gitlab: RunningGitLab) -> None:
+    result = await cli(gitlab, "filters", "list", "999", "--group", "acme")
+    assert result.returncode == 1
+    assert "no destination 999 in group acme" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_every_command_that_reports_something_takes_output_json(
+        gitlab: RunningGitLab, tmp_path: Path) -> None:
+    destination = str((await create(gitlab, "https://siem.example.com/j", "--name", "j"))["id"])
+
+    async def json_of(*args: str) -> Any:
+        result = await cli(gitlab, *args, "--group", "acme", "--output", "json")
+        assert result.returncode == 0, result.stderr
+        return orjson.loads(result.stdout)
+
+    header = await json_of("headers", "add", destination, "X-Env", "prod")
+    assert isinstance(header, dict)
+    assert (header["key"], header["value"]) == ("X-Env", "prod")
+    updated = await json_of("headers", "update", str(header["id"]), "X-Env", "staging")
+    assert updated == {**header, "value": "staging"}
+    assert await json_of("headers", "delete", str(header["id"])) == {"deleted": header["id"]}
+    [filtered] = await json_of("filters", "add", destination, "--event-type", "user_created")
+    assert filtered["event_type_filters"] == ["user_created"]
+    [unfiltered] = await json_of("filters", "remove", destination, "--event-type",
+                                 "user_created")
+    assert unfiltered["event_type_filters"] == []
+    config = tmp_path / "auditstream.toml"
+    synced = await json_of("destinations", "sync", "--config", str(config))
+    assert 'listen = "0.0.0.0:8080"' in config.read_text()
+    assert synced == {"config": str(config), "added": ["j"], "refreshed": [], "removed": []}
+    deleted = await json_of("destinations", "delete", destination, "--write-config",
+                            str(config))
+    assert deleted == {"deleted": destination, "removed_from_config": str(config)}
+
+
+async def test_write_config_says_where_a_new_file_makes_the_receiver_listen(
+        gitlab: RunningGitLab, tmp_path: Path) -> None:
+    config = tmp_path / "auditstream.toml"
+    result = await cli(gitlab, "destinations", "create", "--group", "acme", "--url",
+                       "https://audit.example.com:8443/acme", "--write-config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "will listen on 0.0.0.0:8443" in result.stderr
+    assert "auditstream.db" in result.stderr
+    assert 'listen = "0.0.0.0:8443"' in config.read_text()
 
 
 async def test_permission_failure_says_which_role_is_needed(gitlab: RunningGitLab) -> None:

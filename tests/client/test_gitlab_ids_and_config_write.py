@@ -67,6 +67,42 @@ def test_written_destination_is_a_valid_receiver_config_with_a_private_token_fil
     assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
 
 
+def test_a_new_config_file_listens_where_gitlab_can_reach_it_and_names_the_journal(
+        tmp_path: Path) -> None:
+    config = tmp_path / "auditstream.toml"
+    write_destination(config, destination(7, "acme"), "gitlab.example.com")
+    loaded = load_config(config, {})
+    assert loaded.receiver is not None
+    assert (loaded.receiver.host, loaded.receiver.port) == ("0.0.0.0", 8080)
+    assert loaded.journal.path == tmp_path / "auditstream.db"
+    text = config.read_text()
+    before_listen = text.split("listen =", 1)[0].splitlines()[-1]
+    before_journal = text.split("[journal]", 1)[1].splitlines()[1]
+    assert before_listen.startswith("#")
+    assert before_journal.startswith("#")
+
+
+def test_a_new_config_file_listens_on_the_port_the_destination_url_names(
+        tmp_path: Path) -> None:
+    config = tmp_path / "auditstream.toml"
+    report = sync_destinations(config, [destination(1, "a", "https://r.example.com:9443/a")],
+                               "group:acme", "gitlab.example.com")
+    assert report.added == ("a",)
+    loaded = load_config(config, {})
+    assert loaded.receiver is not None
+    assert (loaded.receiver.host, loaded.receiver.port) == ("0.0.0.0", 9443)
+
+
+def test_an_existing_config_file_keeps_its_own_listen_and_journal(tmp_path: Path) -> None:
+    config = tmp_path / "auditstream.toml"
+    config.write_text('[receiver]\nlisten = "127.0.0.1:9000"\n')
+    write_destination(config, destination(7, "acme"), "gitlab.example.com")
+    loaded = load_config(config, {})
+    assert loaded.receiver is not None
+    assert (loaded.receiver.host, loaded.receiver.port) == ("127.0.0.1", 9000)
+    assert "[journal]" not in config.read_text()
+
+
 def test_writing_keeps_the_users_comments_and_settings(tmp_path: Path) -> None:
     config = tmp_path / "auditstream.toml"
     config.write_text('# our receiver\n[receiver]\nlisten = "0.0.0.0:9000"  # behind nginx\n')

@@ -219,6 +219,7 @@ async def test_ack_moves_the_cursor_past_what_was_delivered(journal: Journal) ->
     assert [e.event_id for e in await journal.read("hec", 10)] == ["3", "4", "5"]
     [position] = (await journal.stats()).sinks
     assert (position.sink, position.cursor, position.backlog) == ("hec", first[-1].seq, 3)
+    assert await journal.positions() == (position,)
 
 
 async def test_ack_of_a_later_claim_confirms_the_earlier_ones(journal: Journal) -> None:

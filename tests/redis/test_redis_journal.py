@@ -229,3 +229,26 @@ async def test_nothing_listening_is_unavailable_at_open(tmp_path: Path) -> None:
         url = server.url
     with pytest.raises(JournalUnavailable, match="cannot connect"):
         await open_journal(JournalConfig(backend="redis", redis=RedisSettings(url=url)))
+
+
+async def test_stats_hold_when_another_relay_acks_the_last_pending_entries_meanwhile(
+        open_redis: OpenJournal, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 15: the sink's position was read in two calls (the group's pending count, then
+    # the pending summary); another relay acknowledging in between left the summary empty,
+    # and the read failed on it, ending that relay's pipeline.
+    receiver, holder, reader = await open_redis(), await open_redis(), await open_redis()
+    await receiver.append([event(i) for i in range(1, 6)])
+    await holder.register_sink("hec")
+    claimed = await holder.claim("hec", 10)
+    client = reader._groups._client  # the seam where the race happens
+    read_groups = client.xinfo_groups
+
+    async def groups_then_the_other_relay_acks(name: Any) -> Any:
+        groups = await read_groups(name)
+        assert any(int(g["pending"]) == 5 for g in groups)  # the race is set up
+        await holder.ack("hec", claimed[-1].seq)
+        return groups
+
+    monkeypatch.setattr(client, "xinfo_groups", groups_then_the_other_relay_acks)
+    [position] = (await reader.stats()).sinks
+    assert (position.cursor, position.backlog, position.pending) == (5, 0, 0)

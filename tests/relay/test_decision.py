@@ -68,21 +68,24 @@ def test_too_large_splits_and_a_single_event_is_dead_lettered() -> None:
     assert "too large" in decision.reason
 
 
-@pytest.mark.parametrize(("status", "body"), [
-    (401, b'{"text":"Token is required","code":2}'),
-    (401, b'{"text":"Invalid authorization","code":3}'),
-    (403, b'{"text":"Invalid token","code":4}'),
-    (403, b'{"text":"Token disabled","code":1}'),
-    (400, b'{"text":"Incorrect index","code":7,"invalid-event-number":0}'),
-    (400, b'{"text":"Data channel is missing","code":10}'),
-    (400, b'{"text":"Invalid data channel","code":11}'),
-    (400, b'{"text":"Query string authorization is not enabled","code":16}'),
-    (404, b"not found"),
+@pytest.mark.parametrize(("status", "body", "setting"), [
+    (401, b'{"text":"Token is required","code":2}', "token_env"),
+    (401, b'{"text":"Invalid authorization","code":3}', "token_env"),
+    (403, b'{"text":"Invalid token","code":4}', "token_env"),
+    (403, b'{"text":"Token disabled","code":1}', "token_env"),
+    (403, b"Forbidden", "token_env"),
+    (400, b'{"text":"Incorrect index","code":7,"invalid-event-number":0}', "index_routes"),
+    (400, b'{"text":"Data channel is missing","code":10}', "url"),
+    (400, b'{"text":"Invalid data channel","code":11}', "url"),
+    (400, b'{"text":"Query string authorization is not enabled","code":16}', "url"),
+    (404, b"not found", "url"),
 ])
-def test_configuration_errors_pause_the_sink_and_drop_nothing(status: int, body: bytes) -> None:
+def test_configuration_errors_pause_the_sink_and_name_the_setting_to_fix(
+        status: int, body: bytes, setting: str) -> None:
     decision = decide(status, body, None, 10)
     assert isinstance(decision, Pause)
     assert f"HTTP {status}" in decision.reason
+    assert setting in decision.setting
 
 
 def test_backoff_grows_to_its_cap_with_jitter() -> None:

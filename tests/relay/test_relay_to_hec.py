@@ -186,7 +186,8 @@ async def test_metrics_count_delivered_and_backlog_per_sink(
     hec.faults.busy(next=1)
     relay = await start_relay(relay_config(hec_sink(hec)))
     await wait_for_cursor(journal, 30)
-    await eventually(lambda: relay.metrics.backlog.labels("splunk")._value.get() == 0)
+    await eventually(lambda: 'auditstream_relay_backlog_events{sink="splunk"} 0.0'
+                     in generate_latest(relay.registry).decode())
     text = generate_latest(relay.registry).decode()
     assert 'auditstream_relay_delivered_events_total{sink="splunk"} 30.0' in text
     assert 'auditstream_relay_retried_requests_total{sink="splunk"} 1.0' in text

@@ -13,6 +13,7 @@ from auditstream.cli.output import OUTPUT_OPTION, echo_json, echo_table
 from auditstream.client import ids
 from auditstream.client.ids import short_id
 from auditstream.client.models import Destination, mask
+from auditstream.common.printable import printable
 from auditstream.config.errors import ConfigError
 from auditstream.config.write import (
     DEFAULT_JOURNAL_FILE,
@@ -150,7 +151,7 @@ def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None, outpu
     for label, names in (("added", report.added), ("refreshed", report.updated),
                          ("removed", report.removed)):
         for name in names:
-            click.echo(f"  {label}: {name}")
+            click.echo(f"  {label}: {printable(name)}")
 
 
 def show(found: list[Destination], output: str, show_token: bool) -> None:

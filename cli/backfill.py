@@ -11,6 +11,7 @@ import click
 import orjson
 
 from auditstream.client.errors import GitLabError
+from auditstream.common.printable import printable
 from auditstream.config.app import load_reconcile_config
 from auditstream.config.errors import ConfigError
 from auditstream.journal import (
@@ -86,12 +87,12 @@ def backfill_command(config_path: Path, name: str, since: str, until: str | None
                    "appended, and sent to the sinks, again", err=True)
     try:
         report = asyncio.run(_run(journal_config, target, start, end, dry_run))
-    except GitLabError as exc:
-        raise click.ClickException(f"GitLab: {exc}") from exc
+    except GitLabError as exc:  # GitLab's own words: outsiders' text (common/printable.py)
+        raise click.ClickException(printable(f"GitLab: {exc}")) from exc
     except JournalError as exc:
-        raise click.ClickException(f"journal: {exc}") from exc
+        raise click.ClickException(printable(f"journal: {exc}")) from exc
     except ReconcileError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(printable(str(exc))) from exc
     if output == "json":
         click.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -158,4 +159,4 @@ def table(report: BackfillReport) -> str:
         ("nothing listened", _gaps(report)),
     ]
     width = max(len(label) for label, _ in rows)
-    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+    return "\n".join(f"{label:<{width}}  {printable(value)}" for label, value in rows)

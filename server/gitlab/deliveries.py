@@ -53,6 +53,7 @@ class Delivery:
     error: str | None
     started_at: float
     seconds: float
+    batch: int = 1  # events in the POST that carried it (batched delivery: up to batch_size)
 
     @property
     def event(self) -> dict[str, Any]:
@@ -72,7 +73,7 @@ class Delivery:
             "headers": dict(self.headers), "body": self.body.decode(),
             "reason": self.reason, "job_attempt": self.job_attempt,
             "result": self.result.value, "status": self.status, "error": self.error,
-            "started_at": self.started_at, "seconds": self.seconds,
+            "started_at": self.started_at, "seconds": self.seconds, "batch": self.batch,
         }
 
 

@@ -7,12 +7,15 @@
     tls_key = "receiver.key"                # (relative to this file's folder)
     allow_networks = ["34.74.90.64/28"]     # optional: only these clients may send events
     trusted_proxies = ["10.0.0.5/32"]       # optional: believe X-Forwarded-For from these
+    token_drift_refusals = 3                # unknown-token 401s on a destination's path ...
+    token_drift_interval = "5m"             # ... within this long: token drift (logged)
 
     [[receiver.destinations]]
     name = "acme"
     instance = "gitlab.example.com"        # dedup scope; default "default"
     token_env = "ACME_STREAM_TOKEN"         # or token_file; a list of two while rotating
     path = "/acme"                          # optional: bind this destination to a URL path
+    expect_event_within = "2h"              # optional: quiet longer and it is reported silent
 
     [journal]
     path = "auditstream.db"                 # relative to this file's folder
@@ -61,6 +64,8 @@ from auditstream.journal.config import (
 from auditstream.journal.open import BACKENDS
 from auditstream.receiver.config import (
     DEFAULT_BODY_TIMEOUT_SECONDS,
+    DEFAULT_DRIFT_INTERVAL_SECONDS,
+    DEFAULT_DRIFT_REFUSALS,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_INSTANCE,
     DEFAULT_MAX_BODY_BYTES,
@@ -78,6 +83,8 @@ __all__ = ["AppConfig", "load_config", "load_journal_config", "parse_listen", "s
            "secret_from_file"]
 
 DAY = 24 * 3600.0
+# What 'destinations check' compares with GitLab (read by it, not by the receiver).
+CHECKED_KEYS = ("event_type_filters", "namespace_filter", "headers")
 MAX_TOKENS_PER_DESTINATION = 2
 
 
@@ -211,7 +218,8 @@ def _receiver(section: Section) -> ReceiverConfig:
     section.only("listen", "max_body_bytes", "retry_after_seconds", "body_timeout_seconds",
                  "idle_timeout_seconds", "shutdown_timeout_seconds", "destinations",
                  "tls_cert", "tls_key", "allow_networks", "trusted_proxies", "max_connections",
-                 "max_connections_per_client")
+                 "max_connections_per_client", "token_drift_refusals",
+                 "token_drift_interval")
     host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
                               section.where("listen"))
     tls_cert, tls_key = _tls(section)
@@ -239,6 +247,11 @@ def _receiver(section: Section) -> ReceiverConfig:
                          if "max_connections" in section.data else None),
         max_connections_per_client=section.whole_number("max_connections_per_client",
                                                         DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
+        token_drift_refusals=section.whole_number("token_drift_refusals",
+                                                  DEFAULT_DRIFT_REFUSALS),
+        token_drift_interval_seconds=(section.optional_duration("token_drift_interval")
+                                      or DEFAULT_DRIFT_INTERVAL_SECONDS),
+        config_path=str(section.path),
     )
 
 
@@ -271,7 +284,8 @@ def _networks(section: Section, key: str) -> tuple[Network, ...]:
 def _destination(section: Section) -> DestinationConfig:
     # gitlab_*: written by 'destinations create --write-config' and 'sync' to find their own.
     section.only("name", "instance", "token_env", "token_file", "path", "content_hash_dedup",
-                 "gitlab_destination_id", "gitlab_scope")
+                 "gitlab_destination_id", "gitlab_scope", "expect_event_within",
+                 *CHECKED_KEYS)
     tokens = [*section.secrets_from_env("token_env"), *section.secrets_from_file("token_file")]
     if not tokens:
         raise section.error("token_env", "a destination needs token_env or token_file")
@@ -284,7 +298,9 @@ def _destination(section: Section) -> DestinationConfig:
     return DestinationConfig(
         name=section.string("name"), tokens=tuple(tokens),
         instance=section.string("instance", DEFAULT_INSTANCE), path=path,
-        content_hash_dedup=section.boolean("content_hash_dedup", False))
+        content_hash_dedup=section.boolean("content_hash_dedup", False),
+        expect_event_within_seconds=section.optional_duration("expect_event_within"),
+        gitlab_scope=section.optional_string("gitlab_scope"))
 
 
 def destination_names(receiver: Section) -> list[str]:

@@ -25,6 +25,10 @@ from auditstream.journal.model import (
     StoredEvent,
 )
 
+# How far back the default ``newest_received_at`` looks: a destination quiet for longer than
+# this many events of the others counts as quiet since the receiver started.
+NEWEST_SCAN_EVENTS = 10_000
+
 
 class Journal(abc.ABC):
     """A durable, deduplicating log with one cursor per sink.
@@ -87,6 +91,16 @@ class Journal(abc.ABC):
     @abc.abstractmethod
     async def check_writable(self) -> None:
         """Raise ``JournalUnavailable`` unless a write can go through now (for /readyz)."""
+
+    async def newest_received_at(self) -> dict[str, float]:
+        """Each destination's newest ``received_at`` among the events still held (for a
+        restarted receiver's silence alarms). This default looks at the last
+        ``NEWEST_SCAN_EVENTS`` events; backends that can ask directly do."""
+        newest: dict[str, float] = {}
+        for event in await self.tail(NEWEST_SCAN_EVENTS):
+            if event.received_at > newest.get(event.destination, 0.0):
+                newest[event.destination] = event.received_at
+        return newest
 
     async def wait_for_append(self, at_most: float) -> None:
         """Return when new events may be there, at the latest after ``at_most`` seconds.

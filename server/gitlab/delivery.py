@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
+from auditstream.server.gitlab.circuit import Breaker
 from auditstream.server.gitlab.core import GitLabCore
 from auditstream.server.gitlab.deliveries import Deliveries, Delivery, Result
 from auditstream.server.gitlab.events import AuditEvent
@@ -37,6 +38,7 @@ class Streamer:
         self._rng = random.Random(self._knobs.seed)  # noqa: S311 (test realism, not secrets)
         self._session: aiohttp.ClientSession | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._breakers: dict[str, Breaker] = {}  # by destination gid
 
     @property
     def knobs(self) -> Knobs:
@@ -60,13 +62,28 @@ class Streamer:
                        self._knobs, self._rng)
         for delivery in planned:
             number = self.deliveries.next_number()
-            if delivery.dropped:
-                self.deliveries.add(_record(number, delivery, Result.DROPPED, None, None,
+            skipped = Result.DROPPED if delivery.dropped else \
+                Result.CIRCUIT_OPEN if self.circuit_open(delivery.destination.gid) else None
+            if skipped is not None:
+                self.deliveries.add(_record(number, delivery, skipped, None, None,
                                             time.time(), 0.0))
                 continue
             task = asyncio.create_task(self._send(number, delivery))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
+
+    def circuit_open(self, destination_gid: str) -> bool:
+        """Whether GitLab's circuit breaker skips the destination now (with the knob on)."""
+        breaker = self._breakers.get(destination_gid)
+        return self._knobs.circuit_breaker and breaker is not None and \
+            breaker.is_open(time.monotonic())
+
+    def _count(self, destination_gid: str, failed: bool) -> None:
+        if not self._knobs.circuit_breaker:
+            return
+        breaker = self._breakers.get(destination_gid, Breaker())
+        self._breakers[destination_gid] = breaker.after(time.monotonic(), failed,
+                                                        self._knobs.circuit_time_scale)
 
     async def settle(self) -> None:
         """Wait until every delivery started so far has finished."""
@@ -105,6 +122,7 @@ class Streamer:
         record = _record(number, delivery, result, status, error, started,
                          time.monotonic() - clock)
         self.deliveries.add(record)
+        self._count(delivery.destination.gid, result is not Result.DELIVERED)
         log.debug("delivery", extra={
             "number": number, "event_id": record.event_id, "destination": record.destination_id,
             "reason": record.reason, "result": result.value, "status": status})

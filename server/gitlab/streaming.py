@@ -45,6 +45,9 @@ class Knobs:
     - ``reorder``: each batch's deliveries go out in a shuffled order
     - ``job_retry_rate``: the event's job runs again ``job_retries`` more times, to every
       destination (stream-only events get a fresh UUID each time, stored ones keep their id)
+    - ``circuit_breaker``: GitLab's breaker (``server.gitlab.circuit``): 5 failures in 5
+      minutes skip the destination for 15 minutes, silently; ``circuit_time_scale`` shrinks
+      those times (0.001: 0.3 s and 0.9 s)
     """
 
     duplicate_rate: float = 0.0
@@ -54,6 +57,8 @@ class Knobs:
     job_retry_rate: float = 0.0
     job_retries: int = 1
     seed: int | None = None
+    circuit_breaker: bool = False
+    circuit_time_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("duplicate_rate", "fresh_uuid_rate", "drop_rate", "job_retry_rate"):
@@ -61,8 +66,15 @@ class Knobs:
             if isinstance(rate, bool) or not isinstance(rate, int | float) \
                     or not 0.0 <= rate <= 1.0 or math.isnan(rate):
                 raise StandInRequestError(f"{name}: must be a number from 0 to 1, got {rate!r}")
-        if not isinstance(self.reorder, bool):
-            raise StandInRequestError(f"reorder: must be true or false, got {self.reorder!r}")
+        for flag in ("reorder", "circuit_breaker"):
+            if not isinstance(getattr(self, flag), bool):
+                raise StandInRequestError(f"{flag}: must be true or false, "
+                                          f"got {getattr(self, flag)!r}")
+        scale = self.circuit_time_scale
+        if isinstance(scale, bool) or not isinstance(scale, int | float) \
+                or not 0 < scale <= 1000 or math.isnan(scale):
+            raise StandInRequestError(f"circuit_time_scale: must be a number above 0 (1 is "
+                                      f"GitLab's own times), got {scale!r}")
         if isinstance(self.job_retries, bool) or not isinstance(self.job_retries, int) \
                 or not 1 <= self.job_retries <= MAX_JOB_RETRIES:
             raise StandInRequestError(f"job_retries: must be 1 to {MAX_JOB_RETRIES}, "

@@ -165,7 +165,8 @@ async def test_gitlabs_circuit_breaker_is_caught_by_the_silence_alarm(
 
         async def silent_while_gitlab_skips() -> bool:
             await activity(gitlab)
-            return (await status_of(receiver.url))["silent"] == ["acme-siem"]
+            silent: list[str] = (await status_of(receiver.url))["silent"]
+            return silent == ["acme-siem"]
 
         await eventually(silent_while_gitlab_skips, within=15)
         assert gitlab.deliveries.to(url)[-1].result is Result.CIRCUIT_OPEN

@@ -15,14 +15,23 @@ No click here: ``cli.destinations`` reports what this returns.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from auditstream.client.api import StreamingApi
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from auditstream.client.api import ApiChoice, StreamingApi, streaming_api
 from auditstream.client.errors import GitLabError
 from auditstream.client.models import Destination
+from auditstream.client.session import GitLabSession
+from auditstream.config.canary import CanaryConfig
 from auditstream.journal import Journal, JournalError
+from auditstream.wiring.process import Companion, RunningParts
+
+log = logging.getLogger("auditstream.canary")
 
 DEFAULT_CANARY_TIMEOUT_SECONDS = 60.0
 CANARY_HEADER_PREFIX = "X-Auditstream-Canary-"
@@ -95,3 +104,102 @@ async def wait_in_journal(journal: Journal, name: str, key: str, started: float,
         if time.monotonic() >= deadline:
             return None
         await asyncio.sleep(POLL_SECONDS)
+
+
+# --- the continuous canary of run/receive ([canary] in the config) ---------------------------
+
+_API_CHOICES: dict[str, ApiChoice] = {"auto": "auto", "legacy": "legacy",
+                                      "consolidated": "consolidated"}
+
+
+@dataclass(slots=True)
+class CanaryMetrics:
+    """The last round's results, for /metrics (updated on the loop's thread)."""
+
+    latency: dict[str, float] = field(default_factory=dict)
+    arrived: dict[str, bool] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    last_round_at: float | None = None
+
+    def record(self, result: CanaryResult) -> None:
+        self.arrived[result.destination] = result.arrived
+        if result.arrived and result.seconds is not None:
+            self.latency[result.destination] = result.seconds
+        else:
+            self.failures[result.destination] = self.failures.get(result.destination, 0) + 1
+
+
+class _CanaryCollector:
+    def __init__(self, metrics: CanaryMetrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        metrics = self._metrics
+        latency = GaugeMetricFamily("auditstream_canary_latency_seconds",
+                                    "How long the last canary that arrived took from GitLab's "
+                                    "change to the journal", labels=["destination"])
+        for name, seconds in sorted(metrics.latency.items()):
+            latency.add_metric([name], seconds)
+        yield latency
+        arrived = GaugeMetricFamily("auditstream_canary_arrived",
+                                    "1 when the last canary reached the journal, else 0",
+                                    labels=["destination"])
+        for name, ok in sorted(metrics.arrived.items()):
+            arrived.add_metric([name], 1 if ok else 0)
+        yield arrived
+        failures = CounterMetricFamily("auditstream_canary_failures",
+                                       "Canaries that did not arrive (or could not be sent)",
+                                       labels=["destination"])
+        for name, count in sorted(metrics.failures.items()):
+            failures.add_metric([name], count)
+        yield failures
+        if metrics.last_round_at is not None:
+            yield GaugeMetricFamily("auditstream_canary_last_round_timestamp_seconds",
+                                    "When the last canary round ended (Unix time)",
+                                    value=metrics.last_round_at)
+
+
+def canary_rounds(settings: CanaryConfig) -> Companion:
+    """The companion ``serve`` runs: a round at start, then every ``settings.every``."""
+    async def rounds(parts: RunningParts) -> None:
+        metrics = CanaryMetrics()
+        parts.registry.register(_CanaryCollector(metrics))
+        while True:
+            for result in await canary_round(settings, parts):
+                metrics.record(result)
+                if result.arrived:
+                    log.info("canary for %r arrived in %s s", result.destination,
+                             result.seconds, extra={"destination": result.destination})
+                else:
+                    log.warning("canary for %r missing: %s", result.destination,
+                                result.reason, extra={"destination": result.destination})
+            metrics.last_round_at = time.time()
+            await asyncio.sleep(settings.every_seconds)
+
+    return rounds
+
+
+async def canary_round(settings: CanaryConfig, parts: RunningParts) -> list[CanaryResult]:
+    """One canary to each configured destination of the canary's group (or instance)."""
+    configured = parts.receiver.config.destinations if parts.receiver else ()
+    ours = [d for d in configured if d.gitlab_scope in (None, settings.scope)]
+    results = []
+    try:
+        async with GitLabSession(settings.gitlab_url, settings.token.reveal()) as session:
+            api = await streaming_api(session, settings.group, _API_CHOICES[settings.api])
+            found = await api.destinations()
+            for destination in ours:
+                match = next((g for g in found if g.id == destination.gitlab_id), None) or \
+                    next((g for g in found if g.name == destination.name), None)
+                if match is not None:
+                    results.append(await send_canary(api, match, parts.journal,
+                                                     destination.name, settings.wait_seconds))
+                elif destination.gitlab_scope is not None:
+                    results.append(CanaryResult(destination.name, False,
+                                                reason=f"not in GitLab ({settings.scope})"))
+    except GitLabError as exc:
+        return [CanaryResult(d.name, False, reason=f"GitLab: {exc}") for d in ours]
+    return results

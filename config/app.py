@@ -28,6 +28,8 @@
     # password_env = "REDIS_PASSWORD"         # or password_file
     # wait_replicas = 1                       # 200 only once a replica has the event
 
+    [canary]                                # optional: see config.canary
+
 Secrets are never inline: tokens come from the environment or from files.
 """
 
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from auditstream.config.canary import CanaryConfig, canary_from
 from auditstream.config.errors import ConfigError
 from auditstream.config.relay import relay_from
 from auditstream.config.section import (
@@ -96,6 +99,7 @@ class AppConfig:
     receiver: ReceiverConfig | None
     journal: JournalConfig
     relay: RelayConfig | None = None
+    canary: CanaryConfig | None = None  # read with the receiver's part
 
 
 class Parts(enum.Flag):
@@ -117,15 +121,18 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *,
     environ = os.environ if environ is None else environ
     document = _read_toml(path)
     section = Section(document, "", path, environ)
-    section.only("receiver", "journal", "relay", "sinks")
+    section.only("receiver", "journal", "relay", "sinks", "canary")
     receiver = _receiver(section.table("receiver", Parts.RECEIVER in parts)) \
         if "receiver" in document else None
     relay = relay_from(section.table("relay"), section.tables("sinks", Parts.RELAY in parts),
                        path.parent)
+    canary = canary_from(section.table("canary", Parts.RECEIVER in parts)) \
+        if "canary" in document else None
     return AppConfig(
         receiver=receiver if Parts.RECEIVER in parts else None,
         journal=journal_from(section.table("journal"), path.parent),
         relay=relay if Parts.RELAY in parts else None,
+        canary=canary if Parts.RECEIVER in parts else None,
     )
 
 
@@ -299,6 +306,7 @@ def _destination(section: Section) -> DestinationConfig:
         name=section.string("name"), tokens=tuple(tokens),
         instance=section.string("instance", DEFAULT_INSTANCE), path=path,
         content_hash_dedup=section.boolean("content_hash_dedup", False),
+        gitlab_id=section.optional_string("gitlab_destination_id"),
         expect_event_within_seconds=section.optional_duration("expect_event_within"),
         gitlab_scope=section.optional_string("gitlab_scope"))
 

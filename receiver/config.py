@@ -47,7 +47,8 @@ class DestinationConfig:
     binds the destination to that URL path; otherwise any path not bound to another
     destination reaches it. ``expect_event_within_seconds``, when set, is how long it may go
     without an event before it counts as silent (see ``receiver.silence``); ``gitlab_scope``
-    (``group:<path>`` or ``instance``) is where GitLab keeps it, for the fix a warning names.
+    (``group:<path>`` or ``instance``) is where GitLab keeps it, for the fix a warning names;
+    ``gitlab_id`` is its global id there (both written by ``destinations create|sync``).
     """
 
     name: str
@@ -57,6 +58,7 @@ class DestinationConfig:
     content_hash_dedup: bool = False
     expect_event_within_seconds: float | None = None
     gitlab_scope: str | None = None
+    gitlab_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

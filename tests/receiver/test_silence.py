@@ -147,7 +147,8 @@ async def test_a_quiet_destination_is_reported_silent_and_a_busy_one_is_not(
         return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
                 and "is silent" in r.getMessage()]
 
-    await eventually(silent_warnings)  # the periodic check logs; /status decides at once
+    # The periodic check logs it; /status decides at once.
+    await eventually(lambda: bool(silent_warnings()))
     warnings = silent_warnings()
     assert len(warnings) == 1
     assert "'quiet'" in warnings[0]

@@ -205,8 +205,11 @@ async def watching_streams(app: web.Application) -> AsyncIterator[None]:
 
 async def _watch_streams(state: ReceiverState) -> None:
     try:
-        newest = await asyncio.wait_for(state.journal.newest_received_at(),
-                                        LAST_EVENTS_READ_TIMEOUT_SECONDS)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that lands as the read completes, and this task would then never end (a receiver
+        # stopped right after start-up hung in its shutdown).
+        async with asyncio.timeout(LAST_EVENTS_READ_TIMEOUT_SECONDS):
+            newest = await state.journal.newest_received_at()
         state.watch.remember(newest)
     except (JournalError, TimeoutError) as exc:
         log.warning("could not read the destinations' last events from the journal (%s); "

@@ -252,7 +252,8 @@ async def test_the_canary_is_missing_through_a_receiver_that_is_down(
     port = free_port()
     config = receiver_config(tmp_path, port)
     await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
-    (await start_receiver(config)).terminate()  # the journal exists; nobody listens now
+    stopped = await start_receiver(config)  # the journal exists; nobody listens now
+    assert await asyncio.to_thread(stopped.terminate, 15) == 0
     code, report = await check(gitlab, config, "--canary", "--canary-timeout", "1")
     assert code == 1
     [entry] = report["destinations"]
@@ -289,3 +290,57 @@ def test_check_with_a_config_that_cannot_be_read_says_so(tmp_path: Path) -> None
     assert result.returncode == 1
     assert "cannot read config file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def metrics_of(url: str) -> str:
+    async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as response:
+        return await response.text()
+
+
+async def test_the_continuous_canary_reports_its_latency_and_its_failures(
+        gitlab: RunningGitLab, tmp_path: Path) -> None:
+    port = free_port()
+    config = receiver_config(tmp_path, port)
+    destination = await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
+    owner_token = gitlab.token_for("owner")
+    (tmp_path / "gitlab.token").write_text(owner_token)
+    with config.open("a") as appended:
+        appended.write(f'[canary]\ngitlab_url = "{gitlab.url}"\ntoken_file = "gitlab.token"\n'
+                       f'group = "acme"\nevery = 1.5\nwait = 1\napi = "consolidated"\n')
+    receiver = await start_receiver(config)
+    try:
+        await eventually(lambda: any("canary for 'acme-siem' arrived" in line
+                                     for line in receiver.stderr_lines), within=20)
+
+        async def latency_shown() -> bool:
+            return 'auditstream_canary_arrived{destination="acme-siem"} 1.0' in \
+                await metrics_of(receiver.url)
+
+        await eventually(latency_shown)
+        assert 'auditstream_canary_latency_seconds{destination="acme-siem"}' in \
+            await metrics_of(receiver.url)
+        # A filter that keeps the canary's events out: the next rounds report it missing.
+        done = await cli(gitlab, "filters", "add", destination, "--event-type",
+                         "audit_operation", "--group", "acme")
+        assert done.returncode == 0, done.stderr
+
+        async def failure_counted() -> bool:
+            return 'auditstream_canary_failures_total{destination="acme-siem"}' in \
+                await metrics_of(receiver.url)
+
+        await eventually(failure_counted, within=20)
+        assert any("canary for 'acme-siem' missing" in line for line in receiver.stderr_lines)
+    finally:
+        await asyncio.to_thread(receiver.terminate)
+    assert_no_token_logged(receiver.stderr_lines, [*tokens_in(config), owner_token])
+
+
+def test_a_canary_without_a_group_or_instance_is_refused_with_its_key(tmp_path: Path) -> None:
+    (tmp_path / "t").write_text("stream-token-0123456789")
+    config = tmp_path / "c.toml"
+    config.write_text('[receiver]\n[[receiver.destinations]]\nname = "a"\ntoken_file = "t"\n'
+                      '[canary]\ngitlab_url = "https://gitlab.example.com"\n'
+                      'token_file = "t"\nevery = "30m"\n')
+    result = run_cli("receive", "--config", str(config))
+    assert result.returncode == 2
+    assert "canary.group: give exactly one of group = PATH and instance = true" in result.stderr

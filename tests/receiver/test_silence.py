@@ -235,3 +235,17 @@ async def test_a_missing_token_is_counted_but_is_no_drift(
     status = await status_of(receiver)
     assert status["token_drift"] == {}
     assert status["refusals"] == [{"path": "/acme", "reason": "missing_token", "count": 1}]
+
+
+def test_token_drift_settings_are_read_and_checked(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "")
+    path.write_text(path.read_text().replace(
+        "[receiver]\n", '[receiver]\ntoken_drift_refusals = 5\ntoken_drift_interval = "2m"\n'))
+    config = load_config(path)
+    assert config.receiver is not None
+    assert (config.receiver.token_drift_refusals,
+            config.receiver.token_drift_interval_seconds) == (5, 120.0)
+    assert config.receiver.config_path == str(path)
+    path.write_text(path.read_text().replace('"2m"', '"often"'))
+    with pytest.raises(ConfigError, match="token_drift_interval"):
+        load_config(path)

@@ -380,3 +380,14 @@ async def test_readonly_journal_refuses_writes(journal: Journal,
 
 async def test_a_writable_journal_says_so(journal: Journal) -> None:
     await journal.check_writable()
+
+
+# -- the destinations' last events (a restarted receiver's silence alarms) -------------------
+
+async def test_newest_received_at_is_each_destinations_latest_event(journal: Journal) -> None:
+    assert await journal.newest_received_at() == {}
+    await journal.append([event(1, destination="acme", received_at=100.0),
+                          event(2, destination="acme", received_at=300.0),
+                          event(3, destination="globex", received_at=200.0)])
+    await journal.append([event(4, destination="acme", received_at=250.0)])  # out of order
+    assert await journal.newest_received_at() == {"acme": 300.0, "globex": 200.0}

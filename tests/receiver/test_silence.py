@@ -249,3 +249,16 @@ def test_token_drift_settings_are_read_and_checked(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace('"2m"', '"often"'))
     with pytest.raises(ConfigError, match="token_drift_interval"):
         load_config(path)
+
+
+async def test_drift_on_a_destination_without_a_path_is_reported_under_other(
+        start_receiver_on_journal: StartReceiver, caplog: pytest.LogCaptureFixture) -> None:
+    receiver = await start_receiver_on_journal(receiver_config(
+        destination("acme"), token_drift_refusals=2))
+    for event_id, path in ((1, "/"), (2, "/anything")):
+        assert await send(receiver, event_id, WRONG, path) == 401
+    drift = (await status_of(receiver))["token_drift"]
+    assert isinstance(drift, dict)
+    assert drift["other"]["destinations"] == ["acme"]
+    assert any("token drift on path other (destination 'acme')" in r.getMessage()
+               for r in caplog.records)

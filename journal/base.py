@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Sequence
 
 from auditstream.journal.model import (
+    STREAM,
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -42,6 +43,23 @@ class Journal(abc.ABC):
 
         Dedup and store are one atomic step: an id is never known without its event.
         """
+
+    @abc.abstractmethod
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` (dedup keys, ``id:<id>``) are remembered within ``instance``:
+        what an append of them would call a duplicate now. Changes nothing."""
+
+    @abc.abstractmethod
+    async def record_uptime(self, process: str, started_at: float, seen_at: float,
+                            stopped: bool = False) -> None:
+        """Note that receiving ``process`` has been listening from ``started_at`` to at least
+        ``seen_at`` (called at start, now and then, and with ``stopped`` at a clean stop), so
+        reconcile can tell when nothing listened."""
+
+    @abc.abstractmethod
+    async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
+        """The (started_at, seen_at, stopped) of every receiving process overlapping the
+        range, by start."""
 
     @abc.abstractmethod
     async def register_sink(self, sink: str) -> None:
@@ -93,12 +111,14 @@ class Journal(abc.ABC):
         """Raise ``JournalUnavailable`` unless a write can go through now (for /readyz)."""
 
     async def newest_received_at(self) -> dict[str, float]:
-        """Each destination's newest ``received_at`` among the events still held (for a
-        restarted receiver's silence alarms). This default looks at the last
-        ``NEWEST_SCAN_EVENTS`` events; backends that can ask directly do."""
+        """Each destination's newest ``received_at`` among the streamed events still held
+        (for a restarted receiver's silence alarms; backfilled ones say nothing about the
+        stream). This default looks at the last ``NEWEST_SCAN_EVENTS`` events; backends that
+        can ask directly do."""
         newest: dict[str, float] = {}
         for event in await self.tail(NEWEST_SCAN_EVENTS):
-            if event.received_at > newest.get(event.destination, 0.0):
+            if event.origin == STREAM and \
+                    event.received_at > newest.get(event.destination, 0.0):
                 newest[event.destination] = event.received_at
         return newest
 

@@ -7,6 +7,8 @@
     tls_key = "receiver.key"                # (relative to this file's folder)
     allow_networks = ["34.74.90.64/28"]     # optional: only these clients may send events
     trusted_proxies = ["10.0.0.5/32"]       # optional: believe X-Forwarded-For from these
+    token_drift_refusals = 3                # unknown-token 401s on a destination's path ...
+    token_drift_interval = "5m"             # ... within this long: token drift (logged)
 
     [[receiver.destinations]]
     name = "acme"
@@ -17,6 +19,7 @@
     group = "acme"                          # what it streams (or project = PATH, or
                                             # instance_events = true), and as whom:
     gitlab_token_env = "GITLAB_TOKEN"       # or gitlab_token_file; read only by reconcile
+    expect_event_within = "2h"              # optional: quiet longer and it is reported silent
 
     [journal]
     path = "auditstream.db"                 # relative to this file's folder
@@ -28,6 +31,8 @@
     # url = "redis://redis.internal:6379/0"   # rediss:// for TLS; no password here
     # password_env = "REDIS_PASSWORD"         # or password_file
     # wait_replicas = 1                       # 200 only once a replica has the event
+
+    [canary]                                # optional: see config.canary
 
 Secrets are never inline: tokens come from the environment or from files.
 """
@@ -45,6 +50,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from auditstream.client.audit_events import AuditScope
+from auditstream.config.canary import CanaryConfig, canary_from
 from auditstream.config.errors import ConfigError
 from auditstream.config.relay import relay_from
 from auditstream.config.section import (
@@ -67,6 +73,8 @@ from auditstream.journal.config import (
 from auditstream.journal.open import BACKENDS
 from auditstream.receiver.config import (
     DEFAULT_BODY_TIMEOUT_SECONDS,
+    DEFAULT_DRIFT_INTERVAL_SECONDS,
+    DEFAULT_DRIFT_REFUSALS,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_INSTANCE,
     DEFAULT_MAX_BODY_BYTES,
@@ -86,6 +94,8 @@ __all__ = ["AppConfig", "load_config", "load_journal_config", "load_reconcile_co
            "parse_listen", "secret_from_env", "secret_from_file"]
 
 DAY = 24 * 3600.0
+# What 'destinations check' compares with GitLab (read by it, not by the receiver).
+CHECKED_KEYS = ("event_type_filters", "namespace_filter", "headers")
 MAX_TOKENS_PER_DESTINATION = 2
 
 
@@ -98,6 +108,7 @@ class AppConfig:
     journal: JournalConfig
     relay: RelayConfig | None = None
     reconcile: tuple[ReconcileSettings, ...] = ()
+    canary: CanaryConfig | None = None  # read with the receiver's part
 
 
 class Parts(enum.Flag):
@@ -119,17 +130,20 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *,
     environ = os.environ if environ is None else environ
     document = _read_toml(path)
     section = Section(document, "", path, environ)
-    section.only("receiver", "journal", "relay", "sinks")
+    section.only("receiver", "journal", "relay", "sinks", "canary")
     receiver = _receiver(section.table("receiver", Parts.RECEIVER in parts)) \
         if "receiver" in document else None
     relay = relay_from(section.table("relay"), section.tables("sinks", Parts.RELAY in parts),
                        path.parent)
+    canary = canary_from(section.table("canary", Parts.RECEIVER in parts)) \
+        if "canary" in document else None
     return AppConfig(
         receiver=receiver if Parts.RECEIVER in parts else None,
         reconcile=tuple(_reconcile(item)
                         for item in section.table("receiver").tables("destinations")),
         journal=journal_from(section.table("journal"), path.parent),
         relay=relay if Parts.RELAY in parts else None,
+        canary=canary if Parts.RECEIVER in parts else None,
     )
 
 
@@ -232,7 +246,8 @@ def _receiver(section: Section) -> ReceiverConfig:
     section.only("listen", "max_body_bytes", "retry_after_seconds", "body_timeout_seconds",
                  "idle_timeout_seconds", "shutdown_timeout_seconds", "destinations",
                  "tls_cert", "tls_key", "allow_networks", "trusted_proxies", "max_connections",
-                 "max_connections_per_client")
+                 "max_connections_per_client", "token_drift_refusals",
+                 "token_drift_interval")
     host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
                               section.where("listen"))
     tls_cert, tls_key = _tls(section)
@@ -260,6 +275,11 @@ def _receiver(section: Section) -> ReceiverConfig:
                          if "max_connections" in section.data else None),
         max_connections_per_client=section.whole_number("max_connections_per_client",
                                                         DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
+        token_drift_refusals=section.whole_number("token_drift_refusals",
+                                                  DEFAULT_DRIFT_REFUSALS),
+        token_drift_interval_seconds=(section.optional_duration("token_drift_interval")
+                                      or DEFAULT_DRIFT_INTERVAL_SECONDS),
+        config_path=str(section.path),
     )
 
 
@@ -292,7 +312,8 @@ def _networks(section: Section, key: str) -> tuple[Network, ...]:
 def _destination(section: Section) -> DestinationConfig:
     # gitlab_*: written by 'destinations create --write-config' and 'sync' to find their own.
     section.only("name", "instance", "token_env", "token_file", "path", "content_hash_dedup",
-                 "gitlab_destination_id", "gitlab_scope", *_RECONCILE_KEYS)
+                 "gitlab_destination_id", "gitlab_scope", "expect_event_within",
+                 *CHECKED_KEYS, *_RECONCILE_KEYS)
     tokens = [*section.secrets_from_env("token_env"), *section.secrets_from_file("token_file")]
     if not tokens:
         raise section.error("token_env", "a destination needs token_env or token_file")
@@ -305,7 +326,10 @@ def _destination(section: Section) -> DestinationConfig:
     return DestinationConfig(
         name=section.string("name"), tokens=tuple(tokens),
         instance=section.string("instance", DEFAULT_INSTANCE), path=path,
-        content_hash_dedup=section.boolean("content_hash_dedup", False))
+        content_hash_dedup=section.boolean("content_hash_dedup", False),
+        gitlab_id=section.optional_string("gitlab_destination_id"),
+        expect_event_within_seconds=section.optional_duration("expect_event_within"),
+        gitlab_scope=section.optional_string("gitlab_scope"))
 
 
 _RECONCILE_KEYS = ("gitlab_url", "group", "project", "instance_events", "gitlab_token_env",

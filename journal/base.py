@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Sequence
 
 from auditstream.journal.model import (
+    STREAM,
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -24,6 +25,10 @@ from auditstream.journal.model import (
     SinkPosition,
     StoredEvent,
 )
+
+# How far back the default ``newest_received_at`` looks: a destination quiet for longer than
+# this many events of the others counts as quiet since the receiver started.
+NEWEST_SCAN_EVENTS = 10_000
 
 
 class Journal(abc.ABC):
@@ -104,6 +109,18 @@ class Journal(abc.ABC):
     @abc.abstractmethod
     async def check_writable(self) -> None:
         """Raise ``JournalUnavailable`` unless a write can go through now (for /readyz)."""
+
+    async def newest_received_at(self) -> dict[str, float]:
+        """Each destination's newest ``received_at`` among the streamed events still held
+        (for a restarted receiver's silence alarms; backfilled ones say nothing about the
+        stream). This default looks at the last ``NEWEST_SCAN_EVENTS`` events; backends that
+        can ask directly do."""
+        newest: dict[str, float] = {}
+        for event in await self.tail(NEWEST_SCAN_EVENTS):
+            if event.origin == STREAM and \
+                    event.received_at > newest.get(event.destination, 0.0):
+                newest[event.destination] = event.received_at
+        return newest
 
     async def wait_for_append(self, at_most: float) -> None:
         """Return when new events may be there, at the latest after ``at_most`` seconds.

@@ -369,6 +369,14 @@ class SqliteJournal(Journal):
     async def positions(self) -> tuple[SinkPosition, ...]:
         return await self._read(_positions)
 
+    async def newest_received_at(self) -> dict[str, float]:
+        # Streamed events only: a backfill says nothing about whether GitLab still streams.
+        # One pass over the events table (no index on destination: the hot path's inserts
+        # stay as they are); it runs once, at start-up, off the receiver's way.
+        return await self._read(lambda conn: dict(conn.execute(
+            "SELECT destination, MAX(received_at) FROM events"
+            " WHERE origin IS NULL OR origin = 'stream' GROUP BY destination")))
+
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise JournalClosed("the journal is closed")

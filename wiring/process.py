@@ -13,7 +13,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,9 @@ RELAY_STOP_GRACE_SECONDS = 10.0
 WATCH_INTERVAL_SECONDS = 2.0
 
 Announce = Callable[[str], None]
+# Work that runs beside the parts once they are up (the CLI's continuous canary), cancelled
+# when they stop.
+Companion = Callable[["RunningParts"], Coroutine[Any, Any, None]]
 
 
 @dataclass(slots=True)
@@ -189,11 +192,13 @@ async def _cancel(task: asyncio.Task[Any] | None) -> None:
 
 async def serve(config: AppConfig, *, receive: bool, relay: bool,
                 status_listen: tuple[str, int] | None = None,
-                announce: Announce = print, reloader: Reloader | None = None) -> None:
+                announce: Announce = print, reloader: Reloader | None = None,
+                companion: Companion | None = None) -> None:
     """Run the parts asked for until SIGTERM or SIGINT (or until a relay pipeline fails).
 
     With a ``reloader``, SIGHUP (or a change to a watched file) reads the receiver's
-    destinations and tokens again; a broken file keeps the running settings and says why."""
+    destinations and tokens again; a broken file keeps the running settings and says why.
+    A ``companion`` runs beside the parts once they are up, and is cancelled first."""
     stop = stop_on_signals()
     # Before anything listens: a SIGHUP or a change once the receiver is up is a request.
     asked = asyncio.Event()
@@ -205,9 +210,13 @@ async def serve(config: AppConfig, *, receive: bool, relay: bool,
         if reloader is not None and parts.receiver is not None:
             reloading = asyncio.create_task(
                 _reload_on_request(parts.receiver, reloader, asked, seen))
+        beside: asyncio.Task[None] | None = None
+        if companion is not None:
+            beside = asyncio.create_task(companion(parts), name="companion")
         try:
             await _until_stopped(stop, parts.relay)
         finally:
+            await _cancel(beside)
             await _cancel(reloading)
 
 

@@ -26,6 +26,7 @@ class Result(StrEnum):
     TIMEOUT = "timeout"                # no answer within the timeout
     CONNECTION_ERROR = "connection_error"
     DROPPED = "dropped"                # never sent (the drop knob)
+    CIRCUIT_OPEN = "circuit_open"      # never sent: GitLab's circuit breaker skips it
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class Delivery:
 
     @property
     def sent(self) -> bool:
-        return self.result is not Result.DROPPED
+        return self.result not in (Result.DROPPED, Result.CIRCUIT_OPEN)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import aiohttp
 
+from auditstream.server.gitlab.circuit import Breaker
 from auditstream.server.gitlab.core import GitLabCore
 from auditstream.server.gitlab.deliveries import Deliveries, Delivery, Result
 from auditstream.server.gitlab.events import AuditEvent
@@ -50,6 +51,7 @@ class Streamer:
         self._rng = random.Random(self._knobs.seed)  # noqa: S311 (test realism, not secrets)
         self._session: aiohttp.ClientSession | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._breakers: dict[str, Breaker] = {}  # by destination gid
 
     @property
     def knobs(self) -> Knobs:
@@ -81,8 +83,10 @@ class Streamer:
             return
         for delivery in planned:
             number = self.deliveries.next_number()
-            if delivery.dropped:
-                self.deliveries.add(_record(number, delivery, Result.DROPPED, None, None,
+            skipped = Result.DROPPED if delivery.dropped else \
+                Result.CIRCUIT_OPEN if self.circuit_open(delivery.destination.gid) else None
+            if skipped is not None:
+                self.deliveries.add(_record(number, delivery, skipped, None, None,
                                             time.time(), 0.0))
                 continue
             self._start(self._send(number, delivery))
@@ -91,6 +95,19 @@ class Streamer:
         task = asyncio.create_task(sending)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+
+    def circuit_open(self, destination_gid: str) -> bool:
+        """Whether GitLab's circuit breaker skips the destination now (with the knob on)."""
+        breaker = self._breakers.get(destination_gid)
+        return self._knobs.circuit_breaker and breaker is not None and \
+            breaker.is_open(time.monotonic())
+
+    def _count(self, destination_gid: str, failed: bool) -> None:
+        if not self._knobs.circuit_breaker:
+            return
+        breaker = self._breakers.get(destination_gid, Breaker())
+        self._breakers[destination_gid] = breaker.after(time.monotonic(), failed,
+                                                        self._knobs.circuit_time_scale)
 
     async def settle(self) -> None:
         """Wait until every delivery started so far has finished."""
@@ -114,10 +131,10 @@ class Streamer:
         record = _record(number, delivery, result, status, error, started,
                          time.monotonic() - clock)
         self.deliveries.add(record)
+        self._count(delivery.destination.gid, result is not Result.DELIVERED)
         log.debug("delivery", extra={
             "number": number, "event_id": record.event_id, "destination": record.destination_id,
             "reason": record.reason, "result": result.value, "status": status})
-
 
     async def _send_batch(self, batch: tuple[Planned, ...], scale: float) -> None:
         """One batch, tried until a 2xx or until GitLab would give up."""
@@ -133,6 +150,7 @@ class Streamer:
                 self.deliveries.add(replace(
                     _record(self.deliveries.next_number(), sent, result, status, error,
                             started, time.monotonic() - clock), batch=len(batch)))
+            self._count(batch[0].destination.gid, result is not Result.DELIVERED)
             wait = None if result is Result.DELIVERED else redelivery_wait(tries, scale)
             if wait is None:
                 return

@@ -55,6 +55,9 @@ class Knobs:
       without ``X-Gitlab-Audit-Event-Type``, sent again after a non-2xx, a timeout or a
       connection error (2 m, 5 m, 15 m, 30 m, 1 h, 1 h, ...: 10 tries), each wait multiplied
       by ``redelivery_scale`` (0.001: 2 m becomes 0.12 s)
+    - ``circuit_breaker``: GitLab's breaker (``server.gitlab.circuit``): 5 failures in 5
+      minutes skip the destination for 15 minutes, silently; ``circuit_time_scale`` shrinks
+      those times (0.001: 0.3 s and 0.9 s)
     """
 
     duplicate_rate: float = 0.0
@@ -66,6 +69,8 @@ class Knobs:
     seed: int | None = None
     batch_size: int = 0
     redelivery_scale: float = 0.001
+    circuit_breaker: bool = False
+    circuit_time_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("duplicate_rate", "fresh_uuid_rate", "drop_rate", "job_retry_rate"):
@@ -73,8 +78,15 @@ class Knobs:
             if isinstance(rate, bool) or not isinstance(rate, int | float) \
                     or not 0.0 <= rate <= 1.0 or math.isnan(rate):
                 raise StandInRequestError(f"{name}: must be a number from 0 to 1, got {rate!r}")
-        if not isinstance(self.reorder, bool):
-            raise StandInRequestError(f"reorder: must be true or false, got {self.reorder!r}")
+        for flag in ("reorder", "circuit_breaker"):
+            if not isinstance(getattr(self, flag), bool):
+                raise StandInRequestError(f"{flag}: must be true or false, "
+                                          f"got {getattr(self, flag)!r}")
+        scale = self.circuit_time_scale
+        if isinstance(scale, bool) or not isinstance(scale, int | float) \
+                or not 0 < scale <= 1000 or math.isnan(scale):
+            raise StandInRequestError(f"circuit_time_scale: must be a number above 0 (1 is "
+                                      f"GitLab's own times), got {scale!r}")
         if isinstance(self.job_retries, bool) or not isinstance(self.job_retries, int) \
                 or not 1 <= self.job_retries <= MAX_JOB_RETRIES:
             raise StandInRequestError(f"job_retries: must be 1 to {MAX_JOB_RETRIES}, "

@@ -435,3 +435,17 @@ async def test_a_backfilled_copy_is_never_a_collision_whatever_destination_strea
         assert await journal.append([backfilled]) == [DUPLICATE]
     assert [e.event_id for e in await journal.read("any", 10, after=0)] == ["9"]
     assert (await journal.stats()).collisions == 0
+
+
+# -- the destinations' last events (a restarted receiver's silence alarms) -------------------
+
+async def test_newest_received_at_is_each_destinations_latest_event(journal: Journal) -> None:
+    assert await journal.newest_received_at() == {}
+    await journal.append([event(1, destination="acme", received_at=100.0),
+                          event(2, destination="acme", received_at=300.0),
+                          event(3, destination="globex", received_at=200.0)])
+    await journal.append([event(4, destination="acme", received_at=250.0)])  # out of order
+    # A backfill says nothing about whether GitLab still streams.
+    await journal.append([event(5, destination="globex", received_at=900.0)._replace(
+        origin="backfill")])
+    assert await journal.newest_received_at() == {"acme": 300.0, "globex": 200.0}

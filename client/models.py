@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 INSTANCE_SCOPE = "instance"
@@ -25,7 +25,7 @@ class Destination:
     id: str
     name: str
     url: str
-    verification_token: str
+    verification_token: str = field(repr=False)  # a secret: never in a log line or traceback
     event_type_filters: tuple[str, ...]
     headers: tuple[StreamingHeader, ...]
     scope: str

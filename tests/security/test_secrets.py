@@ -125,3 +125,13 @@ async def _sink_paused(url: str, sink: str) -> bool:
     async with aiohttp.ClientSession() as session, session.get(url + "/readyz") as response:
         components = (await response.json())["components"]
     return components.get(f"sink:{sink}", {}).get("ok") is False
+
+
+def test_a_destination_from_gitlab_never_shows_its_token_in_a_repr() -> None:
+    from auditstream.client.models import Destination
+
+    destination = Destination(id="gid://gitlab/x/1", name="siem", url="https://r.example.com",
+                              verification_token="destination-token-0123456789",
+                              event_type_filters=(), headers=(), scope="group:acme")
+    assert "destination-token-0123456789" not in repr(destination)
+    assert "destination-token-0123456789" not in str(destination)

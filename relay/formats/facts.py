@@ -8,6 +8,8 @@ taken, and stays in ``rest`` (the keys no fact used) for the ``unmapped`` part o
 from __future__ import annotations
 
 import ipaddress
+import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,8 @@ from typing import Any
 import orjson
 
 from auditstream.journal import StoredEvent
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**64 - 1  # orjson writes signed and unsigned 64-bit ints
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +51,32 @@ class Facts:
 
 
 def read_body(body: bytes) -> dict[str, Any]:
-    """The event as a dict; {} when it is not a JSON object (it is still kept as raw_data)."""
+    """The event as a dict; {} when it is not a JSON object (it is still kept as raw_data).
+
+    orjson refuses a number it cannot hold as a double (1e400), which the receiver takes (see
+    ``receiver.parse``); such a body is read again by the standard parser, keeping numbers that
+    fit neither a 64-bit integer nor a finite double as their text, so that what is read can
+    always be written back out by orjson.
+    """
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return {}
+        try:
+            value = json.loads(body.decode("utf-8", "replace"), parse_int=_int_or_text,
+                               parse_float=_float_or_text)
+        except (ValueError, RecursionError):
+            return {}
     return value if isinstance(value, dict) else {}
+
+
+def _int_or_text(text: str) -> int | str:
+    value = int(text)
+    return value if _INT64_MIN <= value <= _INT64_MAX else text
+
+
+def _float_or_text(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else text
 
 
 def facts_of(event: StoredEvent, body: Mapping[str, Any]) -> Facts:

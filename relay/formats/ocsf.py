@@ -12,6 +12,7 @@ Every event this can produce is validated against the OCSF 1.7.0 schema in the t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -26,10 +27,14 @@ OCSF_VERSION = "1.7.0"
 PRODUCT = {"name": "GitLab", "vendor_name": "GitLab"}
 SERVICE = {"name": "GitLab"}
 UNKNOWN_ENDPOINT = {"name": "unknown"}  # API Activity requires a source; GitLab gave none
+UNMAPPED_TOO_DEEP = "the event's other fields nest too deep to encode; see raw_data"
 _USER_TYPES = {"User": 1}  # else Other (99) with GitLab's author_class as the type
 _OTHER = 99
 
 Objects = dict[str, Any]
+_NO_FACTS = Facts(event_type=None, author=None, ip=None, entity=None, target=None, message=None,
+                  change=(None, None, None), rest={})
+log = logging.getLogger("auditstream.relay")
 
 
 def to_ocsf(event: StoredEvent, *, raw_data: bool = True) -> dict[str, Any]:
@@ -45,7 +50,23 @@ def to_ocsf(event: StoredEvent, *, raw_data: bool = True) -> dict[str, Any]:
 
 
 def encode_ocsf(event: StoredEvent, *, raw_data: bool = True) -> bytes:
-    return orjson.dumps(to_ocsf(event, raw_data=raw_data))
+    """``to_ocsf`` as bytes, whatever the event holds. Should the mapping ever fail (a bug: the
+    tests give it every shape of event they can think of), the event still goes out as a bare
+    API Activity with its raw_data, and the failure is logged: the relay must not stop."""
+    try:
+        mapped = to_ocsf(event, raw_data=raw_data)
+    except Exception:
+        log.exception("OCSF mapping failed; sending a bare API Activity event",
+                      extra={"event_id": event.event_id, "seq": event.seq})
+        mapped = _assemble(event, _NO_FACTS, _fallback(placement(None), None),
+                           _api_activity(_NO_FACTS, placement(None)), raw_data)
+    try:
+        return orjson.dumps(mapped)
+    except orjson.JSONEncodeError:
+        # orjson writes at most 254 levels of nesting; GitLab's details may nest deeper than
+        # that. The fields without a home are then left out (raw_data, if on, keeps them).
+        mapped["unmapped"] = {"left_out": UNMAPPED_TOO_DEEP}
+        return orjson.dumps(mapped)
 
 
 def _assemble(event: StoredEvent, facts: Facts, place: Placement, objects: Objects,

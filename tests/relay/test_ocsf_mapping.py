@@ -4,7 +4,9 @@ input that must still become a valid event (never an error the relay would stop 
 from __future__ import annotations
 
 import copy
+import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -12,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditstream.relay.formats.ocsf import to_ocsf
+from auditstream.relay.formats.ocsf import encode_ocsf, to_ocsf
 from tests.relay.ocsf_events import (
     DOCUMENTED,
     DOCUMENTED_DEPLOY_KEY_FETCH,
@@ -73,9 +75,11 @@ def test_raw_data_can_be_left_out() -> None:
 
 def test_a_field_the_mapping_would_invent_fails_validation() -> None:
     good = to_ocsf(stored(full_body("member_created")))
-    for invent in (lambda e: e.update(gitlab_project="acme/app"),
-                   lambda e: e["actor"]["user"].update(role="owner"),
-                   lambda e: e["metadata"]["product"].update(edition="ee")):
+    inventions: list[Callable[[dict[str, Any]], None]] = [
+        lambda e: e.update(gitlab_project="acme/app"),
+        lambda e: e["actor"]["user"].update(role="owner"),
+        lambda e: e["metadata"]["product"].update(edition="ee")]
+    for invent in inventions:
         bad = copy.deepcopy(good)
         invent(bad)
         with pytest.raises(OcsfInvalid, match="not an attribute"):
@@ -155,5 +159,19 @@ _TYPES = st.one_of(st.sampled_from(["member_created", "member_updated", "user_im
 def test_any_gitlab_shaped_event_becomes_a_valid_ocsf_event(
         body: dict[str, Any], details: dict[str, Any], event_type: str) -> None:
     body = {**body, "details": details} if "details" not in body else body
-    raw = orjson.dumps(body)
-    validate(to_ocsf(stored(raw, header_type=event_type or None)))
+    raw = json.dumps(body).encode()  # the standard encoder: integers past 64 bits too
+    event = stored(raw, header_type=event_type or None)
+    validate(to_ocsf(event))
+    validate(encode_ocsf(event))
+
+
+def test_numbers_orjson_cannot_hold_and_deep_nesting_still_encode() -> None:
+    body = (b'{"id":1,"event_type":"member_created","author_id":1,"n":1e400,'
+            b'"m":123456789012345678901234567890,"details":' + b"[" * 300 + b"]" * 300 + b"}")
+    mapped = orjson.loads(encode_ocsf(stored(body)))
+    validate(mapped)
+    assert mapped["raw_data"] == body.decode()
+    assert "left_out" in mapped["unmapped"]
+    shallow = b'{"id":1,"event_type":"member_created","n":1e400,"m":123456789012345678901234567}'
+    assert to_ocsf(stored(shallow))["unmapped"] == {"n": "1e400",
+                                                    "m": "123456789012345678901234567"}

@@ -17,6 +17,7 @@ import orjson
 from auditstream.journal import StoredEvent
 from auditstream.relay.formats import OCSF, RAW
 from auditstream.relay.formats.cim import cim_fields
+from auditstream.relay.formats.facts import Facts, facts_for
 from auditstream.relay.formats.ocsf import encode_ocsf
 
 DEFAULT_SOURCETYPE = "gitlab:audit"
@@ -76,10 +77,10 @@ def event_time(event: StoredEvent) -> float:
     return round(when, 3)
 
 
-def indexed_fields(event: StoredEvent, cim: bool = False) -> dict[str, str]:
+def indexed_fields(event: StoredEvent, cim: Facts | None = None) -> dict[str, str]:
     """A few fields Splunk indexes, always as strings (HEC refuses nested values, code 15);
-    with ``cim``, the CIM fields too (ours win where a name is in both)."""
-    fields = cim_fields(event) if cim else {}
+    with ``cim`` (the event's facts), the CIM fields too (ours win where a name is in both)."""
+    fields = cim_fields(event, cim) if cim is not None else {}
     fields["event_id"] = event.event_id
     if event.event_type:
         fields["event_type"] = event.event_type
@@ -92,8 +93,9 @@ def indexed_fields(event: StoredEvent, cim: bool = False) -> dict[str, str]:
 
 def encode(event: StoredEvent, settings: EnvelopeSettings) -> Envelope:
     index = index_for(event, settings)
+    facts = facts_for(event) if settings.format == OCSF or settings.cim_fields else None
     if settings.format == OCSF:
-        body = encode_ocsf(event, raw_data=settings.raw_data)
+        body = encode_ocsf(event, raw_data=settings.raw_data, facts=facts)
         if settings.bare:
             return Envelope(seq=event.seq, index=index, data=body)
     else:
@@ -103,9 +105,9 @@ def encode(event: StoredEvent, settings: EnvelopeSettings) -> Envelope:
                             settings.sourcetype, index)
     # {"time":..,"host":..,..,"fields":{..},"event":<body>}: the body goes in as received;
     # only time and fields change from event to event, the rest is built once per route.
-    data = b"".join((b'{"time":', orjson.dumps(event_time(event)), middle,
-                     orjson.dumps(indexed_fields(event, settings.cim_fields)), b',"event":',
-                     body, b"}"))
+    fields = indexed_fields(event, facts if settings.cim_fields else None)
+    data = b"".join((b'{"time":', orjson.dumps(event_time(event)), middle, orjson.dumps(fields),
+                     b',"event":', body, b"}"))
     return Envelope(seq=event.seq, index=index, data=data)
 
 

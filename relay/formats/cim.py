@@ -13,7 +13,7 @@ Authentication: ``action`` (success, failure), ``app``, ``signature``, ``authent
 from __future__ import annotations
 
 from auditstream.journal import StoredEvent
-from auditstream.relay.formats.facts import Facts, facts_of, read_body
+from auditstream.relay.formats.facts import Facts, facts_for
 from auditstream.relay.formats.table import placement
 
 VENDOR_PRODUCT = "GitLab"
@@ -23,9 +23,11 @@ _IDENTITY_CLASSES = frozenset({"account_change", "user_access", "group_managemen
 _ACCOUNT_CLASSES = frozenset({"account_change", "user_access"})
 
 
-def cim_fields(event: StoredEvent) -> dict[str, str]:
-    """The CIM fields of ``event`` that it has values for (all strings)."""
-    facts = facts_of(event, read_body(event.body))
+def cim_fields(event: StoredEvent, facts: Facts | None = None) -> dict[str, str]:
+    """The CIM fields of ``event`` that it has values for (all strings). ``facts``: the
+    event's, when the caller has them already."""
+    if facts is None:
+        facts = facts_for(event)
     place = placement(facts.event_type)
     key = place.ocsf_class.key
     status = "success" if place.status == "Success" else "failure"

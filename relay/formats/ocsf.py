@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from auditstream.journal import StoredEvent
-from auditstream.relay.formats.facts import Author, Facts, Thing, facts_of, read_body
+from auditstream.relay.formats.facts import Author, Facts, Thing, facts_for
 from auditstream.relay.formats.table import Placement, mapping_table, placement
 
 OCSF_VERSION = "1.7.0"
@@ -37,10 +37,12 @@ _NO_FACTS = Facts(event_type=None, author=None, ip=None, entity=None, target=Non
 log = logging.getLogger("auditstream.relay")
 
 
-def to_ocsf(event: StoredEvent, *, raw_data: bool = True) -> dict[str, Any]:
-    """The OCSF event for ``event``; ``raw_data`` keeps the original body in it."""
-    body = read_body(event.body)
-    facts = facts_of(event, body)
+def to_ocsf(event: StoredEvent, *, raw_data: bool = True,
+            facts: Facts | None = None) -> dict[str, Any]:
+    """The OCSF event for ``event``; ``raw_data`` keeps the original body in it. ``facts``:
+    the event's, when the caller has them already."""
+    if facts is None:
+        facts = facts_for(event)
     place = placement(facts.event_type)
     objects = _BUILDERS[place.ocsf_class.key](facts, place)
     if objects is None:  # the class's required objects cannot be built from this event
@@ -49,12 +51,13 @@ def to_ocsf(event: StoredEvent, *, raw_data: bool = True) -> dict[str, Any]:
     return _assemble(event, facts, place, objects, raw_data)
 
 
-def encode_ocsf(event: StoredEvent, *, raw_data: bool = True) -> bytes:
+def encode_ocsf(event: StoredEvent, *, raw_data: bool = True,
+                facts: Facts | None = None) -> bytes:
     """``to_ocsf`` as bytes, whatever the event holds. Should the mapping ever fail (a bug: the
     tests give it every shape of event they can think of), the event still goes out as a bare
     API Activity with its raw_data, and the failure is logged: the relay must not stop."""
     try:
-        mapped = to_ocsf(event, raw_data=raw_data)
+        mapped = to_ocsf(event, raw_data=raw_data, facts=facts)
     except Exception:
         log.exception("OCSF mapping failed; sending a bare API Activity event",
                       extra={"event_id": event.event_id, "seq": event.seq})

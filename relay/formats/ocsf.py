@@ -12,6 +12,7 @@ Every event this can produce is validated against the OCSF 1.7.0 schema in the t
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -41,6 +42,37 @@ def to_ocsf(event: StoredEvent, *, raw_data: bool = True,
             facts: Facts | None = None) -> dict[str, Any]:
     """The OCSF event for ``event``; ``raw_data`` keeps the original body in it. ``facts``:
     the event's, when the caller has them already."""
+    place, rest = _mapped(event, raw_data, facts)
+    return {**_head(place), **rest}
+
+
+def encode_ocsf(event: StoredEvent, *, raw_data: bool = True,
+                facts: Facts | None = None) -> bytes:
+    """``to_ocsf`` as bytes, whatever the event holds. Should the mapping ever fail (a bug: the
+    tests give it every shape of event they can think of), the event still goes out as a bare
+    API Activity with its raw_data, and the failure is logged: the relay must not stop.
+
+    The attributes that depend on the class, activity, severity and status only are encoded
+    once per combination and spliced in (a third of the encoding time, measured)."""
+    try:
+        place, rest = _mapped(event, raw_data, facts)
+    except Exception:
+        log.exception("OCSF mapping failed; sending a bare API Activity event",
+                      extra={"event_id": event.event_id, "seq": event.seq})
+        place = _fallback(placement(None), None)
+        rest = _rest(event, _NO_FACTS, _api_activity(_NO_FACTS, place), raw_data)
+    try:
+        tail = orjson.dumps(rest)
+    except orjson.JSONEncodeError:
+        # orjson writes at most 254 levels of nesting; GitLab's details may nest deeper than
+        # that. The fields without a home are then left out (raw_data, if on, keeps them).
+        rest["unmapped"] = {"left_out": UNMAPPED_TOO_DEEP}
+        tail = orjson.dumps(rest)
+    return _head_bytes(*_head_key(place)) + tail[1:]
+
+
+def _mapped(event: StoredEvent, raw_data: bool,
+            facts: Facts | None) -> tuple[Placement, dict[str, Any]]:
     if facts is None:
         facts = facts_for(event)
     place = placement(facts.event_type)
@@ -48,45 +80,44 @@ def to_ocsf(event: StoredEvent, *, raw_data: bool = True,
     if objects is None:  # the class's required objects cannot be built from this event
         place = _fallback(place, facts.event_type)
         objects = _api_activity(facts, place)
-    return _assemble(event, facts, place, objects, raw_data)
+    return place, _rest(event, facts, objects, raw_data)
 
 
-def encode_ocsf(event: StoredEvent, *, raw_data: bool = True,
-                facts: Facts | None = None) -> bytes:
-    """``to_ocsf`` as bytes, whatever the event holds. Should the mapping ever fail (a bug: the
-    tests give it every shape of event they can think of), the event still goes out as a bare
-    API Activity with its raw_data, and the failure is logged: the relay must not stop."""
-    try:
-        mapped = to_ocsf(event, raw_data=raw_data, facts=facts)
-    except Exception:
-        log.exception("OCSF mapping failed; sending a bare API Activity event",
-                      extra={"event_id": event.event_id, "seq": event.seq})
-        mapped = _assemble(event, _NO_FACTS, _fallback(placement(None), None),
-                           _api_activity(_NO_FACTS, placement(None)), raw_data)
-    try:
-        return orjson.dumps(mapped)
-    except orjson.JSONEncodeError:
-        # orjson writes at most 254 levels of nesting; GitLab's details may nest deeper than
-        # that. The fields without a home are then left out (raw_data, if on, keeps them).
-        mapped["unmapped"] = {"left_out": UNMAPPED_TOO_DEEP}
-        return orjson.dumps(mapped)
-
-
-def _assemble(event: StoredEvent, facts: Facts, place: Placement, objects: Objects,
-              raw_data: bool) -> dict[str, Any]:
+def _head_key(place: Placement) -> tuple[int, str, int, str, int, str, int, str, int, str]:
     cls = place.ocsf_class
+    return (cls.class_uid, cls.class_name, cls.category_uid, cls.category_name,
+            place.activity_id, place.activity_name, place.severity_id, place.severity,
+            place.status_id, place.status)
+
+
+def _head(place: Placement) -> dict[str, Any]:
+    return _head_dict(*_head_key(place))
+
+
+def _head_dict(class_uid: int, class_name: str, category_uid: int, category_name: str,
+               activity_id: int, activity_name: str, severity_id: int, severity: str,
+               status_id: int, status: str) -> dict[str, Any]:
+    return {"class_uid": class_uid, "class_name": class_name,
+            "category_uid": category_uid, "category_name": category_name,
+            "activity_id": activity_id, "activity_name": activity_name,
+            "type_uid": class_uid * 100 + activity_id,
+            "type_name": f"{class_name}: {activity_name}",
+            "severity_id": severity_id, "severity": severity,
+            "status_id": status_id, "status": status}
+
+
+@functools.lru_cache(maxsize=1024)
+def _head_bytes(*key: Any) -> bytes:
+    """``{"class_uid":..,"status":"..",`` (open: the rest of the event follows)."""
+    return orjson.dumps(_head_dict(*key))[:-1] + b","
+
+
+def _rest(event: StoredEvent, facts: Facts, objects: Objects,
+          raw_data: bool) -> dict[str, Any]:
+    """Everything after the head: time, metadata, actor, source, the class's objects, what
+    has no home, and the original event."""
     when = event.created_at if event.created_at is not None else event.received_at
-    out: dict[str, Any] = {
-        "class_uid": cls.class_uid, "class_name": cls.class_name,
-        "category_uid": cls.category_uid, "category_name": cls.category_name,
-        "activity_id": place.activity_id, "activity_name": place.activity_name,
-        "type_uid": cls.class_uid * 100 + place.activity_id,
-        "type_name": f"{cls.class_name}: {place.activity_name}",
-        "severity_id": place.severity_id, "severity": place.severity,
-        "status_id": place.status_id, "status": place.status,
-        "time": round(when * 1000),
-        "metadata": _metadata(event, facts),
-    }
+    out: dict[str, Any] = {"time": round(when * 1000), "metadata": _metadata(event, facts)}
     if facts.author is not None and "actor" not in objects:
         out["actor"] = {"user": _user(facts.author)}
     if facts.ip is not None and "src_endpoint" not in objects:
@@ -94,11 +125,27 @@ def _assemble(event: StoredEvent, facts: Facts, place: Placement, objects: Objec
     if facts.message is not None:
         out["message"] = facts.message
     out.update(objects)
-    if facts.rest:
-        out["unmapped"] = facts.rest
+    unmapped = facts.rest
+    if facts.entity is not None and not _placed(facts.entity, objects):
+        # The GitLab entity (the group or project in scope) has no attribute in this class.
+        unmapped = {"entity": _thing_as(facts.entity), **unmapped}
+    if unmapped:
+        out["unmapped"] = unmapped
     if raw_data:
         out["raw_data"] = event.body.decode("utf-8", "replace")
     return out
+
+
+def _placed(thing: Thing, objects: Objects) -> bool:
+    """Is ``thing`` one of the class's objects (by uid, else by name)?"""
+    for value in objects.values():
+        for candidate in (value if isinstance(value, list) else (value,)):
+            if isinstance(candidate, dict) and (
+                    (thing.uid is not None and candidate.get("uid") == thing.uid
+                     and candidate.get("type", thing.type) == thing.type)
+                    or (thing.uid is None and candidate.get("name") == thing.name)):
+                return True
+    return False
 
 
 def _metadata(event: StoredEvent, facts: Facts) -> dict[str, Any]:
@@ -195,7 +242,10 @@ def _user_access(facts: Facts, place: Placement) -> Objects | None:
     granted = place.privileges or tuple(p for p in facts.change[2:] if p)
     if not user or not granted:
         return None
-    return {"user": user, "privileges": list(granted)}
+    objects: Objects = {"user": user, "privileges": list(granted)}
+    if facts.entity is not None and facts.entity.type != "User":
+        objects["resource"] = _thing_as(facts.entity)  # where the privileges apply
+    return objects
 
 
 def _group_management(facts: Facts, place: Placement) -> Objects | None:
@@ -209,6 +259,8 @@ def _group_management(facts: Facts, place: Placement) -> Objects | None:
     granted = tuple(p for p in facts.change[2:] if p)
     if granted and place.activity_name == "Assign Privileges":
         objects["privileges"] = list(granted)
+    if group_thing is not facts.entity and facts.entity is not None:
+        objects["resource"] = _thing_as(facts.entity)  # the project a group was invited to
     return objects
 
 

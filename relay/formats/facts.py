@@ -7,11 +7,10 @@ taken, and stays in ``rest`` (the keys no fact used) for the ``unmapped`` part o
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import json
 import math
 import re
+import socket
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -159,15 +158,17 @@ def _uid(value: Any) -> str | None:
 
 
 def _ip(value: Any) -> str | None:
-    return _parsed_ip(value) if isinstance(value, str) else None
-
-
-@functools.lru_cache(maxsize=4096)  # the same few addresses again and again: 2 us each saved
-def _parsed_ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text.strip()))
-    except ValueError:
+    """An IPv4 or IPv6 address as GitLab wrote it, if it is one. ``inet_pton`` (C) rather than
+    ``ipaddress`` (10 us an address, a fifth of the OCSF mapping with every address new)."""
+    if type(value) is not str:
         return None
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, value)
+        except (OSError, ValueError):
+            continue
+        return value
+    return None
 
 
 def _email(value: Any) -> str | None:

@@ -49,3 +49,18 @@ def test_a_git_fetch_is_a_read_of_the_project() -> None:
 def test_cim_fields_are_always_non_empty_strings(body: dict[str, Any]) -> None:
     fields = cim_fields(stored(json.dumps(body).encode()))
     assert all(isinstance(v, str) and v for v in fields.values())
+
+
+def test_the_example_in_docs_detections_is_what_the_mapping_makes() -> None:
+    from pathlib import Path
+
+    from auditstream.relay.formats.ocsf import to_ocsf
+    from tests.relay.ocsf_schema import validate
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "detections.md").read_text()
+    blocks = [block.split("```", 1)[0] for block in text.split("```json\n")[1:]]
+    raw, ocsf, cim = (json.loads(block) for block in blocks[:3])
+    event = stored(json.dumps(raw).encode())
+    assert to_ocsf(event, raw_data=False) == ocsf
+    validate(ocsf)
+    assert cim_fields(event) == cim

@@ -102,3 +102,26 @@ async def _append(journal: SqliteJournal, bodies: list[bytes]) -> None:
             destination="acme", received_at=1_795_000_000.0, body=body,
             event_type=event_type if isinstance(event_type, str) else None))
     await journal.append(events)
+
+
+async def test_an_ocsf_relay_stopped_mid_stream_loses_nothing_on_restart(
+        journal: SqliteJournal, hec: RunningHec) -> None:
+    import random
+
+    from auditstream.relay.service import Relay
+
+    await fill(journal, 3000)
+    config = relay_config(hec_sink(hec, envelope=OCSF_HEC,
+                                   batch=BatchSettings(max_events=100, max_wait_seconds=0.0)))
+    first = Relay(config, journal, rng=random.Random(1))
+    first.start()
+    await hec.received.wait_for(300)
+    await first.stop(1.0)  # windows are being made in a thread at this moment, most likely
+    second = Relay(config, journal, rng=random.Random(2))
+    second.start()
+    try:
+        await eventually(lambda: cursor_at_least(journal, 3000), 30)
+    finally:
+        await second.stop(1.0)
+    ids = {e.event["metadata"]["original_event_uid"] for e in hec.received.envelopes}
+    assert ids == {str(i) for i in range(1, 3001)}

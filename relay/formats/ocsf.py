@@ -25,9 +25,8 @@ from auditstream.relay.formats.facts import Author, Facts, Thing, facts_for
 from auditstream.relay.formats.table import Placement, mapping_table, placement
 
 OCSF_VERSION = "1.7.0"
-PRODUCT = {"name": "GitLab", "vendor_name": "GitLab"}
-SERVICE = {"name": "GitLab"}
-UNKNOWN_ENDPOINT = {"name": "unknown"}  # API Activity requires a source; GitLab gave none
+PRODUCT_NAME = VENDOR_NAME = "GitLab"
+UNKNOWN_ENDPOINT_NAME = "unknown"  # API Activity requires a source; GitLab gave none
 UNMAPPED_TOO_DEEP = "the event's other fields nest too deep to encode; see raw_data"
 _USER_TYPES = {"User": 1}  # else Other (99) with GitLab's author_class as the type
 _OTHER = 99
@@ -53,7 +52,7 @@ def encode_ocsf(event: StoredEvent, *, raw_data: bool = True,
     API Activity with its raw_data, and the failure is logged: the relay must not stop.
 
     The attributes that depend on the class, activity, severity and status only are encoded
-    once per combination and spliced in (a third of the encoding time, measured)."""
+    once per combination and spliced in, not encoded again for every event."""
     try:
         place, rest = _mapped(event, raw_data, facts)
     except Exception:
@@ -150,7 +149,8 @@ def _placed(thing: Thing, objects: Objects) -> bool:
 
 def _metadata(event: StoredEvent, facts: Facts) -> dict[str, Any]:
     metadata: dict[str, Any] = {
-        "version": OCSF_VERSION, "product": PRODUCT,
+        "version": OCSF_VERSION,
+        "product": {"name": PRODUCT_NAME, "vendor_name": VENDOR_NAME},
         "uid": f"{event.instance}:{event.event_id}",
         "original_event_uid": event.event_id,
         "logged_time": round(event.received_at * 1000),
@@ -219,7 +219,7 @@ def _authentication(facts: Facts, place: Placement) -> Objects | None:
     user = (_user(facts.author) if facts.author else None) or _subject_user(facts)
     if not user:
         return None
-    objects: Objects = {"user": user, "service": SERVICE}
+    objects: Objects = {"user": user, "service": {"name": PRODUCT_NAME}}
     if place.is_mfa is not None:
         objects["is_mfa"] = place.is_mfa
     return objects
@@ -266,9 +266,10 @@ def _group_management(facts: Facts, place: Placement) -> Objects | None:
 
 def _api_activity(facts: Facts, place: Placement) -> Objects:
     objects: Objects = {
-        "actor": {"user": _user(facts.author)} if facts.author else {"app_name": "GitLab"},
-        "api": {"operation": facts.event_type or "unknown", "service": SERVICE},
-        "src_endpoint": {"ip": facts.ip} if facts.ip else UNKNOWN_ENDPOINT,
+        "actor": ({"user": _user(facts.author)} if facts.author
+                  else {"app_name": PRODUCT_NAME}),
+        "api": {"operation": facts.event_type or "unknown", "service": {"name": PRODUCT_NAME}},
+        "src_endpoint": {"ip": facts.ip} if facts.ip else {"name": UNKNOWN_ENDPOINT_NAME},
     }
     things = [facts.entity] if facts.target == facts.entity else [facts.entity, facts.target]
     resources = [_thing_as(thing) for thing in things if thing]

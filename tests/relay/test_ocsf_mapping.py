@@ -175,3 +175,18 @@ def test_numbers_orjson_cannot_hold_and_deep_nesting_still_encode() -> None:
     shallow = b'{"id":1,"event_type":"member_created","n":1e400,"m":123456789012345678901234567}'
     assert to_ocsf(stored(shallow))["unmapped"] == {"n": "1e400",
                                                     "m": "123456789012345678901234567"}
+
+
+def test_a_mapping_that_fails_still_sends_a_valid_event_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from auditstream.relay.formats import ocsf
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug in a builder")
+
+    monkeypatch.setitem(ocsf._BUILDERS, "group_management", broken)
+    body = orjson.dumps(full_body("member_created"))
+    mapped = orjson.loads(encode_ocsf(stored(body)))
+    validate(mapped)
+    assert (mapped["class_name"], mapped["raw_data"]) == ("API Activity", body.decode())
+    assert "OCSF mapping failed" in caplog.text

@@ -97,3 +97,17 @@ def test_a_table_naming_an_activity_its_class_lacks_is_refused() -> None:
             "types": {"member_created": {"class": "api_activity", "activity": "Add User"}}}
     with pytest.raises(MappingTableError, match="member_created"):
         parse_table(data)
+
+
+@pytest.mark.parametrize("family", [
+    "member_*", "*_role_*", "*_token_*", "*_key*", "*two_factor*", "*saml*", "*impersonation*",
+    "*visibility*", "protected_branch_*", "*approv*", "*streaming*", "*namespace_filter",
+    "event_type_filters_*", "authenticated_with_*", "login_failed_*",
+])
+def test_what_detections_care_most_about_has_explicit_entries_not_just_rules(
+        family: str) -> None:
+    import fnmatch
+
+    listed = [name for name in PUBLISHED if fnmatch.fnmatchcase(name, family)]
+    assert listed, family
+    assert [name for name in listed if placement(name).matched_by != "type"] == []

@@ -13,6 +13,7 @@ from auditstream.cli.output import OUTPUT_OPTION, echo_json, echo_table
 from auditstream.client import ids
 from auditstream.client.ids import short_id
 from auditstream.client.models import Destination, mask
+from auditstream.common.printable import printable
 from auditstream.config.errors import ConfigError
 from auditstream.config.write import (
     DEFAULT_JOURNAL_FILE,
@@ -136,7 +137,7 @@ def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None, outpu
     scope = f"group:{where.group}" if where.group else "instance"
     new = not config_path.exists()
     try:
-        report = sync_destinations(config_path, ours, scope, where.instance_name)
+        report = sync_destinations(config_path, ours, scope, where.instance_name, where.url)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     if new:
@@ -150,7 +151,7 @@ def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None, outpu
     for label, names in (("added", report.added), ("refreshed", report.updated),
                          ("removed", report.removed)):
         for name in names:
-            click.echo(f"  {label}: {name}")
+            click.echo(f"  {label}: {printable(name)}")
 
 
 def show(found: list[Destination], output: str, show_token: bool) -> None:
@@ -179,7 +180,8 @@ def _chosen_token(env_name: str | None) -> str | None:
 def _write(config_path: Path, created: Destination, where: GitLabTarget) -> None:
     new = not config_path.exists()
     try:
-        token_file = write_destination(config_path, created, where.instance_name)
+        token_file = write_destination(config_path, created, where.instance_name,
+                                       where.url)
     except ConfigError as exc:
         raise click.ClickException(f"created in GitLab, but not written: {exc}") from exc
     # On stderr: stdout may be JSON for a script.

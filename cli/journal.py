@@ -13,6 +13,7 @@ import click
 import orjson
 
 from auditstream.cli.output import OUTPUT_OPTION, echo_json, echo_table
+from auditstream.common.printable import printable
 from auditstream.config.app import load_journal_config
 from auditstream.config.errors import ConfigError
 from auditstream.journal import (
@@ -104,10 +105,10 @@ def tail(config_path: Path | None, journal_path: Path | None, count: int, event_
         return
     for event in events:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.received_at))
-        click.echo(f"#{event.seq} {when} {event.destination} {event.instance}:{event.event_id} "
-                   f"{event.event_type or '-'}")
-        shown = (orjson.dumps(to_ocsf(event)) if event_format == OCSF else event.body)
-        click.echo("  " + shown.decode("utf-8", "replace"))
+        click.echo(printable(f"#{event.seq} {when} {event.destination} {event.instance}:"
+                             f"{event.event_id} {event.event_type or '-'}"))
+        shown = orjson.dumps(to_ocsf(event)) if event_format == OCSF else event.body
+        click.echo("  " + printable(shown.decode("utf-8", "replace")))
 
 
 def _event_json(event: StoredEvent) -> dict[str, object]:

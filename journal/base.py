@@ -40,6 +40,23 @@ class Journal(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` (dedup keys, ``id:<id>``) are remembered within ``instance``:
+        what an append of them would call a duplicate now. Changes nothing."""
+
+    @abc.abstractmethod
+    async def record_uptime(self, process: str, started_at: float, seen_at: float,
+                            stopped: bool = False) -> None:
+        """Note that receiving ``process`` has been listening from ``started_at`` to at least
+        ``seen_at`` (called at start, now and then, and with ``stopped`` at a clean stop), so
+        reconcile can tell when nothing listened."""
+
+    @abc.abstractmethod
+    async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
+        """The (started_at, seen_at, stopped) of every receiving process overlapping the
+        range, by start."""
+
+    @abc.abstractmethod
     async def register_sink(self, sink: str) -> None:
         """Make ``sink`` known (cursor at the start) so retention waits for it, and start this
         reader afresh on it: whatever it claimed and never acked is claimable again."""

@@ -79,9 +79,11 @@ def event_time(event: StoredEvent) -> float:
 
 def indexed_fields(event: StoredEvent, cim: Facts | None = None) -> dict[str, str]:
     """A few fields Splunk indexes, always as strings (HEC refuses nested values, code 15);
-    with ``cim`` (the event's facts), the CIM fields too (ours win where a name is in both)."""
+    ``origin`` says how the event came: ``stream`` or ``backfill`` (GitLab's REST API). With
+    ``cim`` (the event's facts), the CIM fields too (ours win where a name is in both)."""
     fields = cim_fields(event, cim) if cim is not None else {}
     fields["event_id"] = event.event_id
+    fields["origin"] = event.origin
     if event.event_type:
         fields["event_type"] = event.event_type
     if event.entity_type:

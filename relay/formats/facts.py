@@ -129,7 +129,10 @@ def facts_of(event: StoredEvent, body: Mapping[str, Any]) -> Facts:
     if get("author_id") is not None or get("author_name") is not None:
         author = Author(uid=get("author_id"), name=get("author_name"),
                         email=get("author_email"), kind=get("author_class"))
-    event_type = event.event_type or _text(body.get("event_type"))
+    # The journal's type (the stream's header, or what reconcile read), else the body's: a
+    # streamed event_type, or the REST API's event_name.
+    event_type = (event.event_type or _text(body.get("event_type"))
+                  or _text(body.get("event_name")))
     return Facts(
         event_type=event_type, author=author, ip=get("ip_address"),
         entity=_thing(get("entity_id"), get("entity_path"), get("entity_type")),
@@ -190,4 +193,4 @@ _KINDS: dict[str, int] = {
 }
 # Read for privileges and CIM, and kept in unmapped too: OCSF has no general place for them.
 _READ_AND_KEPT = frozenset({"change", "from", "to", "as"})
-_KEPT_ASIDE = frozenset({"id", "event_type", "details", "created_at"})
+_KEPT_ASIDE = frozenset({"id", "event_type", "event_name", "details", "created_at"})

@@ -154,7 +154,8 @@ def _metadata(event: StoredEvent, facts: Facts) -> dict[str, Any]:
         "uid": f"{event.instance}:{event.event_id}",
         "original_event_uid": event.event_id,
         "logged_time": round(event.received_at * 1000),
-        "labels": [f"destination:{event.destination}", f"instance:{event.instance}"],
+        "labels": [f"destination:{event.destination}", f"instance:{event.instance}",
+                   f"origin:{event.origin}"],
     }
     if facts.event_type:
         metadata["event_code"] = facts.event_type

@@ -37,7 +37,7 @@ async def test_raw_is_the_default_and_the_envelope_is_byte_for_byte_what_it_was(
     assert received.text == (
         '{"time":1795000000.123,"host":"gitlab.example.com","source":"gitlab:acme",'
         '"sourcetype":"gitlab:audit","index":"main","fields":{"event_id":"1",'
-        '"event_type":"repository_git_operation","entity_type":"Project",'
+        '"origin":"stream","event_type":"repository_git_operation","entity_type":"Project",'
         '"entity_path":"acme/app"},"event":' + gitlab_body(1).decode() + "}")
 
 

@@ -190,3 +190,23 @@ def test_a_mapping_that_fails_still_sends_a_valid_event_and_says_so(
     validate(mapped)
     assert (mapped["class_name"], mapped["raw_data"]) == ("API Activity", body.decode())
     assert "OCSF mapping failed" in caplog.text
+
+
+def test_a_backfilled_event_maps_as_its_streamed_twin_with_the_rest_entity_kept() -> None:
+    from auditstream.reconcile.convert import incoming
+
+    item = {"id": 77, "author_id": 1, "entity_id": 6, "entity_type": "Project",
+            "event_name": "member_created", "created_at": "2026-11-29T10:00:00.123Z",
+            "details": {"author_name": "Ada", "target_id": 9, "target_type": "User",
+                        "target_details": "bob", "entity_path": "acme/app",
+                        "ip_address": "10.1.2.3", "as": "Developer", "event_name":
+                        "member_created"}}
+    came = incoming(item, instance="gitlab.example.com", destination="acme",
+                    received_at=RECEIVED_AT)
+    event = stored(came.body, header_type=came.event_type)._replace(origin=came.origin)
+    mapped = to_ocsf(event)
+    validate(mapped)
+    assert (mapped["class_name"], mapped["activity_name"]) == ("Group Management", "Add User")
+    assert mapped["user"] == {"uid": "9", "name": "bob"}
+    assert "origin:backfill" in mapped["metadata"]["labels"]
+    assert mapped["unmapped"]["rest_entity"] == item

@@ -16,6 +16,8 @@ Then ``auditstream run`` end to end under the receiver benchmark's wrk load, bes
     python -m bench.relay_bench                          # 1,000,000 events, 3 rounds
     python -m bench.relay_bench --events 100000 --rounds 1 --e2e-duration 5   # a quick look
     python -m bench.relay_bench --pythonpath /tmp/patched  # a patched copy of the packages
+    python -m bench.relay_bench --formats raw,ocsf --gzip on --e2e-rounds 0
+                             # each relay target in both formats, same rounds: OCSF / raw
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ from bench.relay_report import (
     relay_row,
     rows_table,
     save,
+    split_format,
     summary_table,
     variant,
     verdicts,
+    with_format,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,6 +89,10 @@ def parse_args(argv: list[str] | None) -> Options:
     targets = tuple(t for t in args.targets.split(",") if t)
     if set(targets) - {VIA_HEC, VIA_COLLECTOR}:
         parser.error(f"--targets: known targets are {VIA_HEC} and {VIA_COLLECTOR}")
+    formats = tuple(f for f in args.formats.split(",") if f)
+    if not formats or set(formats) - {"raw", "ocsf"}:
+        parser.error("--formats: raw, ocsf or both (raw,ocsf)")
+    targets = tuple(with_format(t, f) for f in formats for t in targets)
     if args.events < 1 or args.rounds < 0 or args.e2e_rounds < 0 or args.e2e_duration <= 0:
         parser.error("--events and --e2e-duration must be positive, rounds at least 0")
     return Options(
@@ -108,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(default %(default)s; 0 skips the relay part)")
     parser.add_argument("--targets", default=f"{VIA_HEC},{VIA_COLLECTOR}",
                         help="relay targets beside the ceiling (default %(default)s)")
+    parser.add_argument("--formats", default="raw",
+                        help="the relay's sink format(s), comma-separated: raw, ocsf; each "
+                             "relay target runs in each (default %(default)s)")
     parser.add_argument("--gzip", choices=("both", "on", "off"), default="both",
                         help="bodies gzipped, plain, or both (default %(default)s)")
     parser.add_argument("--max-seconds", type=float, default=1800.0,
@@ -250,10 +261,11 @@ def _runner(options: Options, prefilled: Path, bodies: Bodies, workdir: Path,
         if target == CEILING:
             return ceiling_row(number, run_ceiling(bodies, gzip=gzip, workdir=workdir,
                                                    token=HEC_TOKEN))
-        sink = "hec" if target == VIA_HEC else "collector"
+        base, fmt = split_format(target)
+        sink = "hec" if base == VIA_HEC else "collector"
         return relay_row(number, run_relay(prefilled, options.events, sink, gzip=gzip,
                                            workdir=workdir, code=code, token=HEC_TOKEN,
-                                           max_seconds=options.max_seconds))
+                                           max_seconds=options.max_seconds, fmt=fmt))
 
     return one
 

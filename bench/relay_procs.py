@@ -54,6 +54,7 @@ class RelayRun:
     relay_other_cores: float
     sink_cores: float
     relay_peak_rss: int
+    fmt: str = "raw"  # the sink's format: raw or ocsf
 
     @property
     def events_per_second(self) -> float:
@@ -72,20 +73,22 @@ def start_sink(kind: str, workdir: Path, code: CodeUnderTest, token: str) -> Ser
                         cwd=REPO)
 
 
-def relay_config(path: Path, url: str, *, gzip: bool) -> Path:
-    """The TOML for one HEC sink at the defaults, gzip on or off."""
+def relay_config(path: Path, url: str, *, gzip: bool, fmt: str = "raw") -> Path:
+    """The TOML for one HEC sink at the defaults, gzip on or off, in format ``fmt``."""
     path.write_text(f'[[sinks]]\nname = "{SINK_NAME}"\ntype = "hec"\nurl = "{url}"\n'
-                    f'token_env = "{HEC_TOKEN_ENV}"\ngzip = {"true" if gzip else "false"}\n')
+                    f'token_env = "{HEC_TOKEN_ENV}"\ngzip = {"true" if gzip else "false"}\n'
+                    f'format = "{fmt}"\n')
     return path
 
 
 def run_relay(prefilled: Path, events: int, sink_kind: str, *, gzip: bool, workdir: Path,
-              code: CodeUnderTest, token: str, max_seconds: float) -> RelayRun:
+              code: CodeUnderTest, token: str, max_seconds: float,
+              fmt: str = "raw") -> RelayRun:
     """A fresh journal copy and sink; the relay from spawn until the backlog is 0."""
     journal = fresh_copy(prefilled, workdir / "relay-run.db")
     sink = start_sink(sink_kind, workdir, code, token)
     try:
-        config = relay_config(workdir / "relay.toml", sink.url, gzip=gzip)
+        config = relay_config(workdir / "relay.toml", sink.url, gzip=gzip, fmt=fmt)
         command = [*code.cli, "relay", "--config", str(config), "--journal", str(journal),
                    "--listen", "127.0.0.1:0"]
         sink_before = cpu_sample(sink.pid)
@@ -107,7 +110,7 @@ def run_relay(prefilled: Path, events: int, sink_kind: str, *, gzip: bool, workd
         stop(sink)
     check_sink_count(sink, sink_kind, delivered)
     remove_journal(journal)
-    return RelayRun(sink=sink_kind, gzip=gzip, events=events, delivered=delivered,
+    return RelayRun(sink=sink_kind, fmt=fmt, gzip=gzip, events=events, delivered=delivered,
                     seconds=ended - spawned, startup_seconds=ready - spawned, finished=finished,
                     relay_main_cores=main, relay_other_cores=other,
                     sink_cores=sink_main + sink_other, relay_peak_rss=rss)

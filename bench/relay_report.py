@@ -50,8 +50,19 @@ def ceiling_row(round_number: int, measured: CeilingMeasured) -> Row:
                sink_cores=measured.collector_cores)
 
 
+def with_format(target: str, fmt: str) -> str:
+    """A relay target in a format: ``relay>hec`` (raw), ``relay>hec ocsf``."""
+    return target if fmt == "raw" else f"{target} {fmt}"
+
+
+def split_format(target: str) -> tuple[str, str]:
+    base, _, fmt = target.partition(" ")
+    return base, fmt or "raw"
+
+
 def relay_row(round_number: int, run: RelayRun) -> Row:
-    return Row(round=round_number, target=VIA_HEC if run.sink == "hec" else VIA_COLLECTOR,
+    base = VIA_HEC if run.sink == "hec" else VIA_COLLECTOR
+    return Row(round=round_number, target=with_format(base, run.fmt),
                gzip=run.gzip, events=run.delivered, seconds=run.seconds,
                sender_cores=run.relay_main_cores, sender_other_cores=run.relay_other_cores,
                sink_cores=run.sink_cores, startup_seconds=run.startup_seconds,
@@ -92,7 +103,8 @@ def round_ratios(rows: Sequence[Row], target: str, baseline: str, gzip: bool) ->
 def summary_table(rows: Sequence[Row]) -> str:
     header = ["target", "body", "median events/s", "/ ceiling (median of rounds)", "rounds"]
     lines = []
-    for target in (CEILING, VIA_COLLECTOR, VIA_HEC):
+    for target in (CEILING, VIA_COLLECTOR, VIA_HEC, with_format(VIA_COLLECTOR, "ocsf"),
+                   with_format(VIA_HEC, "ocsf")):
         for gzip in (True, False):
             median = median_events_per_second(rows, target, gzip)
             if median is None:
@@ -110,6 +122,13 @@ def verdicts(rows: Sequence[Row]) -> tuple[list[str], dict[str, float]]:
     figures: dict[str, float] = {}
     for target in (VIA_HEC, VIA_COLLECTOR):
         for gzip in (True, False):
+            ocsf = round_ratios(rows, with_format(target, "ocsf"), target, gzip)
+            if ocsf:  # issue 18: OCSF at least half of raw's events/s, same rounds
+                median = statistics.median(ocsf)
+                figures[f"{target} ocsf/raw:{variant(gzip)}"] = median
+                lines.append(f"{target} ocsf / raw ({variant(gzip)}): median {median:.3f} "
+                             f"(rounds: {', '.join(f'{r:.3f}' for r in ocsf)}); target >= "
+                             f"{TARGET_RATIO:g}: {_met(median >= TARGET_RATIO)}")
             ratios = round_ratios(rows, target, CEILING, gzip)
             if not ratios:
                 continue

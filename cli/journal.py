@@ -23,6 +23,8 @@ from auditstream.journal import (
     StoredEvent,
     open_journal_readonly,
 )
+from auditstream.relay.formats import FORMATS, OCSF, RAW
+from auditstream.relay.formats.ocsf import to_ocsf
 
 T = TypeVar("T")
 
@@ -88,19 +90,25 @@ def stats(config_path: Path | None, journal_path: Path | None, output: str) -> N
 @journal_options
 @click.option("-n", "count", type=click.IntRange(min=1, max=100_000), default=10,
               show_default=True, help="How many of the latest events.")
+@click.option("--format", "event_format", type=click.Choice(FORMATS), default=RAW,
+              show_default=True,
+              help="Show each event as stored (raw) or as the OCSF event an ocsf sink gets.")
 @OUTPUT_OPTION
-def tail(config_path: Path | None, journal_path: Path | None, count: int,
+def tail(config_path: Path | None, journal_path: Path | None, count: int, event_format: str,
          output: str) -> None:
-    """The latest events, oldest first, with their metadata and original body."""
+    """The latest events, oldest first, with their metadata and original body (or, with
+    --format ocsf, the OCSF event each becomes: a preview of an ocsf sink's input)."""
     events = _with_journal(_journal_config(config_path, journal_path), lambda j: j.tail(count))
     if output == "json":
-        echo_json([_event_json(event) for event in events])
+        echo_json([to_ocsf(event) if event_format == OCSF else _event_json(event)
+                   for event in events])
         return
     for event in events:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.received_at))
         click.echo(printable(f"#{event.seq} {when} {event.destination} {event.instance}:"
                              f"{event.event_id} {event.event_type or '-'}"))
-        click.echo("  " + printable(event.body.decode("utf-8", "replace")))
+        shown = orjson.dumps(to_ocsf(event)) if event_format == OCSF else event.body
+        click.echo("  " + printable(shown.decode("utf-8", "replace")))
 
 
 def _event_json(event: StoredEvent) -> dict[str, object]:

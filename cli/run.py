@@ -19,12 +19,13 @@ from auditstream.config.app import (
     secret_from_file,
 )
 from auditstream.config.errors import ConfigError
-from auditstream.config.relay import check_hec_url
+from auditstream.config.relay import check_hec_url, default_sourcetype
 from auditstream.config.write import TOKENS_DIR
 from auditstream.journal import JournalConfig, JournalError
 from auditstream.receiver.config import DEFAULT_DESTINATION, DestinationConfig, ReceiverConfig
 from auditstream.relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
 from auditstream.relay.envelope import EnvelopeSettings
+from auditstream.relay.formats import FORMATS, OCSF, RAW
 from auditstream.wiring.errors import StartupError
 from auditstream.wiring.process import Reloader, serve
 
@@ -63,6 +64,14 @@ def sink_options(command: Any) -> Any:
                      help="Use indexer acknowledgement (the token must have it on)."),
         click.option("--file-sink", type=click.Path(path_type=Path, dir_okay=False),
                      help="Also (or only) write events as JSON lines to this file."),
+        click.option("--format", "sink_format", type=click.Choice(FORMATS), default=RAW,
+                     show_default=True, envvar="AUDITSTREAM_FORMAT",
+                     help="What the sinks given here receive: raw (GitLab's event as sent, in "
+                          "a HEC envelope) or ocsf (one OCSF 1.7.0 event per GitLab event; "
+                          "the file sink writes bare OCSF lines)."),
+        click.option("--cim-fields/--no-cim-fields", default=False,
+                     help="Send Splunk CIM fields (action, object, user, src, ...) as indexed "
+                          "fields to the HEC sink given here."),
     ]):
         command = option(command)
     return command
@@ -74,14 +83,15 @@ def sink_options(command: Any) -> Any:
 def run(config_path: Path | None, listen: str | None, journal_path: Path | None,
         token_env: tuple[str, ...], token_file: tuple[Path, ...], instance: str,
         hec_url: str | None, hec_token_env: str | None, hec_index: str | None, hec_ack: bool,
-        file_sink: Path | None) -> None:
+        file_sink: Path | None, sink_format: str, cim_fields: bool) -> None:
     """Receive GitLab's stream and relay it to the sinks: the main job, in one process.
 
     SIGHUP (or a change to the config file or its tokens/ folder) reloads the destinations
     and their tokens without a restart."""
     config = _config_or_usage_error(lambda: with_sinks(
         receive_config(config_path, listen, journal_path, token_env, token_file, instance),
-        hec_url, hec_token_env, hec_index, hec_ack, file_sink, default_archive=True))
+        hec_url, hec_token_env, hec_index, hec_ack, file_sink, default_archive=True,
+        fmt=sink_format, cim_fields=cim_fields))
     _serve(config, receive=True, relay=True, reloader=_reloader(
         config_path, listen, journal_path, token_env, token_file, instance))
 
@@ -110,7 +120,7 @@ def receive(config_path: Path | None, listen: str | None, journal_path: Path | N
 @sink_options
 def relay(config_path: Path | None, journal_path: Path | None, listen: str | None,
           hec_url: str | None, hec_token_env: str | None, hec_index: str | None, hec_ack: bool,
-          file_sink: Path | None) -> None:
+          file_sink: Path | None, sink_format: str, cim_fields: bool) -> None:
     """Relay the journal to the sinks (with the receiver running elsewhere)."""
     def build() -> AppConfig:
         base = (load_config(config_path, parts=Parts.RELAY) if config_path
@@ -118,7 +128,7 @@ def relay(config_path: Path | None, journal_path: Path | None, listen: str | Non
         if journal_path is not None:
             base = replace(base, journal=replace(base.journal, path=journal_path))
         config = with_sinks(base, hec_url, hec_token_env, hec_index, hec_ack, file_sink,
-                            default_archive=False)
+                            default_archive=False, fmt=sink_format, cim_fields=cim_fields)
         if config.relay is None:
             raise ConfigError("no sink: give [[sinks]] in --config, --hec-url or --file-sink")
         return config
@@ -156,24 +166,31 @@ def receive_config(config_path: Path | None, listen: str | None, journal_path: P
 
 def with_sinks(config: AppConfig, hec_url: str | None, hec_token_env: str | None,
                hec_index: str | None, hec_ack: bool, file_sink: Path | None, *,
-               default_archive: bool) -> AppConfig:
-    """Add the sinks given as options; with none at all, ``run`` archives beside the journal."""
+               default_archive: bool, fmt: str = RAW, cim_fields: bool = False) -> AppConfig:
+    """Add the sinks given as options (in ``fmt``); with none at all, ``run`` archives beside
+    the journal."""
     sinks: list[SinkConfig] = list(config.relay.sinks) if config.relay else []
+    hec_envelope = EnvelopeSettings(index=hec_index, format=fmt,
+                                    sourcetype=default_sourcetype(fmt), cim_fields=cim_fields)
+    file_envelope = EnvelopeSettings(format=fmt, sourcetype=default_sourcetype(fmt),
+                                     bare=fmt == OCSF)
+    if cim_fields and hec_url is None:
+        raise ConfigError("--cim-fields goes with --hec-url (the HEC sink's indexed fields)")
     if hec_url is not None:
         check_hec_url(hec_url, "--hec-url")
         if not hec_token_env:
             raise ConfigError("--hec-url needs --hec-token-env NAME")
         token = secret_from_env(hec_token_env, "--hec-token-env", os.environ)
         sinks.append(HecSinkConfig(name="hec", url=hec_url, token=token, ack=hec_ack,
-                                   envelope=EnvelopeSettings(index=hec_index)))
+                                   envelope=hec_envelope))
     elif hec_token_env or hec_index:
         raise ConfigError("--hec-token-env and --hec-index go with --hec-url")
     if file_sink is not None:
-        sinks.append(FileSinkConfig(name="file", path=file_sink))
+        sinks.append(FileSinkConfig(name="file", path=file_sink, envelope=file_envelope))
     if not sinks and default_archive:
         archive = config.journal.path.with_name(DEFAULT_ARCHIVE_NAME)
         click.echo(f"no sink configured: relaying to the JSON-lines file {archive}", err=True)
-        sinks.append(FileSinkConfig(name="file", path=archive))
+        sinks.append(FileSinkConfig(name="file", path=archive, envelope=file_envelope))
     if not sinks:
         return config
     relay_config = replace(config.relay, sinks=tuple(sinks)) if config.relay else RelayConfig(

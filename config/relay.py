@@ -12,6 +12,9 @@
     token_env = "SPLUNK_HEC_TOKEN"              # or token_file
     index = "gitlab"
     ack = true
+    format = "ocsf"                             # or "raw" (the default): GitLab's event as sent
+    raw_data = true                             # ocsf: keep the original event in raw_data
+    cim_fields = true                           # add Splunk CIM fields as indexed fields
     [[sinks.index_routes]]
     event_type = "repository_git_operation"
     index = "gitlab_git"
@@ -34,10 +37,17 @@ from auditstream.relay.config import (
     RetrySettings,
     SinkConfig,
 )
-from auditstream.relay.envelope import DEFAULT_SOURCETYPE, EnvelopeSettings, IndexRoute
+from auditstream.relay.envelope import (
+    DEFAULT_OCSF_SOURCETYPE,
+    DEFAULT_SOURCETYPE,
+    EnvelopeSettings,
+    IndexRoute,
+)
+from auditstream.relay.formats import FORMATS, OCSF
 from auditstream.relay.sinks.hec import DEFAULT_GZIP_LEVEL, DEFAULT_TIMEOUT_SECONDS
 
-_ENVELOPE_KEYS = ("host", "source", "sourcetype", "index", "index_routes")
+_ENVELOPE_KEYS = ("host", "source", "sourcetype", "index", "index_routes", "format", "raw_data",
+                  "cim_fields")
 _BATCH_KEYS = ("batch_max_events", "batch_max_bytes", "batch_max_wait_seconds")
 _HEC_KEYS = ("name", "type", "url", "token_env", "token_file", "gzip", "gzip_level", "ack",
              "timeout_seconds", "ca_file", "tls_verify", *_ENVELOPE_KEYS, *_BATCH_KEYS)
@@ -83,8 +93,12 @@ def _sink(section: Section, base: Path) -> SinkConfig:
     kind = section.string("type", "hec")
     if kind == "file":
         section.only(*_FILE_KEYS)
+        envelope = _envelope(section, bare_ocsf=True)
+        if envelope.bare and envelope.cim_fields:
+            raise section.error("cim_fields", 'a file sink with format = "ocsf" writes bare '
+                                              "OCSF events: there are no indexed fields")
         return FileSinkConfig(name=section.string("name"), path=base / section.string("path"),
-                              envelope=_envelope(section), batch=_batch(section))
+                              envelope=envelope, batch=_batch(section))
     if kind != "hec":
         raise section.error("type", f"unknown sink type {kind!r} (known: hec, file)")
     section.only(*_HEC_KEYS)
@@ -113,7 +127,15 @@ def check_hec_url(url: str, where: str) -> None:
                           f"https://splunk.example.com:8088, got {url!r}")
 
 
-def _envelope(section: Section) -> EnvelopeSettings:
+def sink_format(value: str, where: str) -> str:
+    if value not in FORMATS:
+        raise ConfigError(f"{where}: unknown format {value!r} (known: {', '.join(FORMATS)})")
+    return value
+
+
+def _envelope(section: Section, bare_ocsf: bool = False) -> EnvelopeSettings:
+    """``bare_ocsf``: the sink writes OCSF events without an envelope (the file sink)."""
+    fmt = sink_format(section.string("format", "raw"), section.where("format"))
     routes = []
     for route in section.tables("index_routes"):
         route.only("index", "event_type", "entity_path_prefix")
@@ -122,9 +144,17 @@ def _envelope(section: Section) -> EnvelopeSettings:
                                  entity_path_prefix=route.optional_string("entity_path_prefix")))
     return EnvelopeSettings(host=section.optional_string("host"),
                             source=section.optional_string("source"),
-                            sourcetype=section.string("sourcetype", DEFAULT_SOURCETYPE),
+                            sourcetype=section.string("sourcetype", default_sourcetype(fmt)),
                             index=section.optional_string("index"),
-                            index_routes=tuple(routes))
+                            index_routes=tuple(routes), format=fmt,
+                            raw_data=section.boolean("raw_data", True),
+                            cim_fields=section.boolean("cim_fields", False),
+                            bare=bare_ocsf and fmt == OCSF)
+
+
+def default_sourcetype(fmt: str) -> str:
+    """OCSF events get a sourcetype of their own, so searches never mix the two shapes."""
+    return DEFAULT_OCSF_SOURCETYPE if fmt == OCSF else DEFAULT_SOURCETYPE
 
 
 def _batch(section: Section) -> BatchSettings:

@@ -2,6 +2,9 @@
 
 ``event`` is the body GitLab sent, spliced in as it is (it was validated as JSON when it was
 received), so the SIEM sees exactly what GitLab streamed; the rest is built with orjson.
+With ``format = "ocsf"`` the event is the OCSF event instead (``relay.formats.ocsf``), and a
+sink that writes bare events (the file sink) gets it without an envelope; ``cim_fields`` adds
+CIM-named indexed fields (``relay.formats.cim``).
 """
 
 from __future__ import annotations
@@ -12,8 +15,13 @@ from dataclasses import dataclass
 import orjson
 
 from auditstream.journal import StoredEvent
+from auditstream.relay.formats import OCSF, RAW
+from auditstream.relay.formats.cim import cim_fields
+from auditstream.relay.formats.facts import Facts, facts_for
+from auditstream.relay.formats.ocsf import encode_ocsf
 
 DEFAULT_SOURCETYPE = "gitlab:audit"
+DEFAULT_OCSF_SOURCETYPE = "gitlab:audit:ocsf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,10 @@ class EnvelopeSettings:
     sourcetype: str = DEFAULT_SOURCETYPE
     index: str | None = None           # default: the token's default index
     index_routes: tuple[IndexRoute, ...] = ()
+    format: str = RAW                  # raw | ocsf (relay.formats)
+    raw_data: bool = True              # ocsf: keep the original event in raw_data
+    cim_fields: bool = False           # add CIM-named indexed fields
+    bare: bool = False                 # no envelope: one event a line (file sink, ocsf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +77,13 @@ def event_time(event: StoredEvent) -> float:
     return round(when, 3)
 
 
-def indexed_fields(event: StoredEvent) -> dict[str, str]:
+def indexed_fields(event: StoredEvent, cim: Facts | None = None) -> dict[str, str]:
     """A few fields Splunk indexes, always as strings (HEC refuses nested values, code 15);
-    ``origin`` says how the event came: ``stream`` or ``backfill`` (GitLab's REST API)."""
-    fields = {"event_id": event.event_id, "origin": event.origin}
+    ``origin`` says how the event came: ``stream`` or ``backfill`` (GitLab's REST API). With
+    ``cim`` (the event's facts), the CIM fields too (ours win where a name is in both)."""
+    fields = cim_fields(event, cim) if cim is not None else {}
+    fields["event_id"] = event.event_id
+    fields["origin"] = event.origin
     if event.event_type:
         fields["event_type"] = event.event_type
     if event.entity_type:
@@ -80,14 +95,21 @@ def indexed_fields(event: StoredEvent) -> dict[str, str]:
 
 def encode(event: StoredEvent, settings: EnvelopeSettings) -> Envelope:
     index = index_for(event, settings)
+    facts = facts_for(event) if settings.format == OCSF or settings.cim_fields else None
+    if settings.format == OCSF:
+        body = encode_ocsf(event, raw_data=settings.raw_data, facts=facts)
+        if settings.bare:
+            return Envelope(seq=event.seq, index=index, data=body)
+    else:
+        body = event.body.strip()
     middle = _constant_part(settings.host or event.instance,
                             settings.source or f"gitlab:{event.destination}",
                             settings.sourcetype, index)
     # {"time":..,"host":..,..,"fields":{..},"event":<body>}: the body goes in as received;
     # only time and fields change from event to event, the rest is built once per route.
-    data = b"".join((b'{"time":', orjson.dumps(event_time(event)), middle,
-                     orjson.dumps(indexed_fields(event)), b',"event":', event.body.strip(),
-                     b"}"))
+    fields = indexed_fields(event, facts if settings.cim_fields else None)
+    data = b"".join((b'{"time":', orjson.dumps(event_time(event)), middle, orjson.dumps(fields),
+                     b',"event":', body, b"}"))
     return Envelope(seq=event.seq, index=index, data=data)
 
 

@@ -96,3 +96,22 @@ def test_a_file_that_is_not_a_journal_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "not an auditstream journal" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_tail_in_ocsf_shows_what_an_ocsf_sink_would_get(tmp_path: Path) -> None:
+    from tests.relay.ocsf_schema import validate
+
+    path = tmp_path / "j.db"
+    make_journal(path)
+    result = run_cli("journal", "tail", "--journal", str(path), "--format", "ocsf",
+                     "--output", "json")
+    assert result.returncode == 0, result.stderr
+    events = orjson.loads(result.stdout)
+    assert [e["metadata"]["original_event_uid"] for e in events] == ["1", "2", "3"]
+    for event in events:
+        validate(event)
+        # No user in these bodies: Account Change cannot name one, so API Activity it is.
+        assert (event["class_name"], event["activity_name"]) == ("API Activity", "Create")
+    text = run_cli("journal", "tail", "--journal", str(path), "--format", "ocsf", "-n", "1")
+    assert text.returncode == 0, text.stderr
+    assert '"class_uid":6003' in text.stdout

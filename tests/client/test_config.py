@@ -129,3 +129,30 @@ def test_max_requests_in_flight_below_one_or_not_whole_is_refused_by_name(
     assert str(caught.value).startswith(str(path))
     assert "relay.max_requests_in_flight: must be a whole number of at least 1" in str(
         caught.value)
+
+
+def test_a_sink_s_format_raw_data_and_cim_fields_are_read(tmp_path: Path) -> None:
+    text = ('[[sinks]]\nname = "splunk"\nurl = "https://splunk.example.com:8088"\n'
+            'token_env = "ACME_TOKEN"\nformat = "ocsf"\nraw_data = false\ncim_fields = true\n'
+            '[[sinks]]\nname = "archive"\ntype = "file"\npath = "o.jsonl"\nformat = "ocsf"\n'
+            '[[sinks]]\nname = "raw"\ntype = "file"\npath = "r.jsonl"\n')
+    relay = load_config(write(tmp_path, text), ENV).relay
+    assert relay is not None
+    hec, archive, raw = (sink.envelope for sink in relay.sinks)
+    assert (hec.format, hec.raw_data, hec.cim_fields, hec.bare, hec.sourcetype) == (
+        "ocsf", False, True, False, "gitlab:audit:ocsf")
+    assert (archive.format, archive.bare, archive.raw_data) == ("ocsf", True, True)
+    assert (raw.format, raw.bare, raw.cim_fields, raw.sourcetype) == (
+        "raw", False, False, "gitlab:audit")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('format = "ecs"\n', "sinks[0].format: unknown format 'ecs' (known: raw, ocsf)"),
+    ('format = "ocsf"\ncim_fields = true\n', "sinks[0].cim_fields: a file sink with format"),
+])
+def test_a_bad_format_setting_is_refused_by_name(tmp_path: Path, extra: str,
+                                                 message: str) -> None:
+    path = write(tmp_path, FILE_SINK + extra)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ENV)
+    assert message in str(caught.value)

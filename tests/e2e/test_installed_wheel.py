@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from auditstream.common.event_types import gitlab_event_types
 from tests.processes import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,12 +100,21 @@ def test_the_wheel_installs_one_top_level_name(installed: Installed) -> None:
 def test_the_wheel_carries_every_module_and_data_file_of_the_parts(installed: Installed) -> None:
     names = set(_wheel_names(installed.wheel))
     shipped = [path for part in PARTS for path in (ROOT / part).rglob("*")
-               if path.is_file() and path.suffix in (".py", ".graphql", ".typed")
+               if path.is_file() and path.suffix in (".py", ".graphql", ".typed", ".json")
                and "__pycache__" not in path.parts]
     assert len(shipped) > 100
     missing = [str(p.relative_to(ROOT)) for p in shipped
                if f"auditstream/{p.relative_to(ROOT).as_posix()}" not in names]
     assert missing == []
+
+
+def test_the_installed_wheel_reads_its_data_files(installed: Installed) -> None:
+    script = ("from auditstream.common.event_types import gitlab_event_types as t\n"
+              "from auditstream.relay.formats.table import placement as p\n"
+              "print(len(t().types), p('member_created').ocsf_class.class_name)")
+    result = installed.run("python", "-c", script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{len(gitlab_event_types().types)} Group Management"
 
 
 def test_the_old_bare_package_names_are_not_importable(installed: Installed) -> None:

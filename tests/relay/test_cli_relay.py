@@ -116,3 +116,33 @@ def test_relay_without_a_sink_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("relay", "--journal", str(tmp_path / "j.db"))
     assert result.returncode == 2
     assert "no sink" in result.stderr
+
+
+async def test_relay_with_format_ocsf_writes_valid_ocsf_lines_to_the_file_sink(
+        tmp_path: Path) -> None:
+    from tests.relay.ocsf_schema import validate
+
+    journal_path = tmp_path / "j.db"
+    journal = await SqliteJournal.open(JournalConfig(path=journal_path))
+    try:
+        await fill(journal, 5)
+    finally:
+        await journal.close()
+    archive = tmp_path / "ocsf.jsonl"
+    process = await start("relay", "--journal", str(journal_path), "--file-sink", str(archive),
+                          "--format", "ocsf", "--listen", "127.0.0.1:0", env={})
+    try:
+        await eventually(lambda: archive.exists() and len(archive.read_bytes().splitlines()) == 5)
+    finally:
+        await asyncio.to_thread(process.kill)
+    events = [orjson.loads(line) for line in archive.read_bytes().splitlines()]
+    assert [e["metadata"]["original_event_uid"] for e in events] == ["1", "2", "3", "4", "5"]
+    for event in events:
+        validate(event)
+
+
+def test_cim_fields_without_a_hec_sink_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("relay", "--journal", str(tmp_path / "j.db"), "--file-sink",
+                     str(tmp_path / "o.jsonl"), "--cim-fields")
+    assert result.returncode == 2
+    assert "--cim-fields goes with --hec-url" in result.stderr

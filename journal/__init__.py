@@ -2,6 +2,7 @@
 
 from auditstream.journal.base import Journal
 from auditstream.journal.config import JournalConfig
+from auditstream.journal.deadletters import DeadLetterSelection
 from auditstream.journal.errors import (
     JournalClosed,
     JournalCorrupt,
@@ -22,6 +23,7 @@ from auditstream.journal.open import open_journal, open_journal_readonly
 __all__ = [
     "AppendOutcome",
     "DeadLetter",
+    "DeadLetterSelection",
     "IncomingEvent",
     "Journal",
     "JournalClosed",

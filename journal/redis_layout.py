@@ -15,7 +15,9 @@ shard's work; see ``journal.redis_journal`` for what that means for scaling.
                         different event under their id (seq, first_destination, meta)
     {p}:seen-per-hour   hash: hour -> dedup keys written then (for stats; the keys expire
                         on their own)
-    {p}:dead            stream of dead letters
+    {p}:dead            stream of dead letters (sink, seq, event_id, reason, dead_at, body,
+                        and the event's metadata as "meta" where recorded since it is kept)
+    {p}:dead-retry      hash: dead letter entry id -> when an operator asked for its retry
     consumer groups     on {p}:events, one per sink, named as the sink
 """
 
@@ -109,6 +111,7 @@ class Keys:
     meta: str
     seen_per_hour: str
     dead: str
+    dead_retry: str
     seen_prefix: str
     collisions: str
 
@@ -117,6 +120,7 @@ class Keys:
         tag = "{" + prefix + "}"
         return cls(events=f"{tag}:events", meta=f"{tag}:meta",
                    seen_per_hour=f"{tag}:seen-per-hour", dead=f"{tag}:dead",
+                   dead_retry=f"{tag}:dead-retry",
                    seen_prefix=f"{tag}:seen:", collisions=f"{tag}:collisions")
 
     def seen(self, instance: str, key: str) -> str:

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from auditstream.journal.errors import JournalCorrupt, JournalUnavailable
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 # seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix,
 #   with the destination and body digest of the event it belongs to (NULL in rows written by
 #   schema 1), which tell a duplicate from a collision (journal.collisions).
 # events: bodies byte for byte; seq is assigned by the writer and never reused.
+# dead_letters: with the event's metadata (meta, JSON; NULL in rows from before schema 3) and,
+#   once an operator asked for a retry, when (retry_requested_at).
 # collisions: events stored although another destination had used their id for another event.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -52,7 +54,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     event_id TEXT NOT NULL,
     reason   TEXT NOT NULL,
     dead_at  REAL NOT NULL,
-    body     BLOB NOT NULL
+    body     BLOB NOT NULL,
+    meta     BLOB,
+    retry_requested_at REAL
 );
 CREATE TABLE IF NOT EXISTS collisions (
     id                INTEGER PRIMARY KEY,
@@ -63,7 +67,7 @@ CREATE TABLE IF NOT EXISTS collisions (
     destination       TEXT NOT NULL,
     at                REAL NOT NULL
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '2');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '3');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('duplicates_refused', '0');
 """
@@ -130,9 +134,13 @@ def connect_for_reading(path: Path, busy_timeout_seconds: float) -> sqlite3.Conn
 # Each step takes a journal from the version it names to the next, in one transaction.
 # 1 -> 2: seen learns each key's destination and body digest (NULL for the keys already
 # there: ADD COLUMN rewrites nothing, so this is instant on a journal of any size).
+# 2 -> 3: dead letters keep the event's metadata and an operator's retry request (NULL in
+# the rows already there).
 _MIGRATIONS = {
     "1": ("ALTER TABLE seen ADD COLUMN destination TEXT",
           "ALTER TABLE seen ADD COLUMN digest BLOB"),
+    "2": ("ALTER TABLE dead_letters ADD COLUMN meta BLOB",
+          "ALTER TABLE dead_letters ADD COLUMN retry_requested_at REAL"),
 }
 
 

@@ -300,7 +300,8 @@ async def test_a_dead_letter_keeps_the_whole_event(journal: Journal) -> None:
     await journal.dead_letter("hec", stored, "Invalid data format (code 6)")
     [letter] = await journal.dead_letters("hec", 10)
     assert letter.event == stored
-    assert letter.id and letter.retry_requested_at is None
+    assert letter.id
+    assert letter.retry_requested_at is None
 
 
 async def test_a_retry_request_is_kept_until_the_dead_letter_is_removed(

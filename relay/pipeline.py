@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from auditstream.journal import Journal, JournalError, StoredEvent
+from auditstream.journal import JournalError, StoredEvent
 from auditstream.relay.acks import AckTracker
 from auditstream.relay.batch import Batch
 from auditstream.relay.config import AckSettings, BatchSettings, RetrySettings
@@ -39,6 +39,7 @@ from auditstream.relay.envelope import EnvelopeSettings
 from auditstream.relay.errors import RelayError
 from auditstream.relay.metrics import RelayMetrics
 from auditstream.relay.sinks.base import Sink, SinkHealth
+from auditstream.relay.sources import DeliverySource
 from auditstream.relay.window import Window, WindowLedger, make_window
 
 log = logging.getLogger("auditstream.relay")
@@ -61,7 +62,7 @@ class SinkPipeline:
     """Delivers everything after the sink's cursor, at least once; each batch in journal order,
     and the batches too when only one request may be in flight."""
 
-    def __init__(self, sink: Sink, journal: Journal, settings: PipelineSettings,
+    def __init__(self, sink: Sink, journal: DeliverySource, settings: PipelineSettings,
                  metrics: RelayMetrics, rng: random.Random | None = None,
                  cursor_moved: Callable[[], None] = lambda: None) -> None:
         self.sink = sink

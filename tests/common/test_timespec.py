@@ -33,5 +33,5 @@ def test_format_time_reads_back() -> None:
 
 @pytest.mark.parametrize("text", ["yesterday", "2h ago", "-2h", "", "12"])
 def test_anything_else_is_refused_with_what_is_expected(text: str) -> None:
-    with pytest.raises(TimeSpecError, match="ISO 8601 .* or a duration"):
+    with pytest.raises(TimeSpecError, match=r"ISO 8601 .* or a duration"):
         parse_time(text, NOW)

@@ -38,6 +38,9 @@ COMMANDS = {
     "filters": LazyCommand("auditstream.cli.settings:filters",
                            "Which events a destination receives (all of them when it has no "
                            "filter)."),
+    "status": LazyCommand("auditstream.cli.status:status",
+                          "One screen: the receiver, the journal, each sink, dead letters, "
+                          "destinations."),
     "demo": LazyCommand("auditstream.cli.demo:demo",
                         "Run GitLab and Splunk stand-ins with auditstream between them, then "
                         "say what happened."),

@@ -74,8 +74,8 @@ from auditstream.receiver.network import Network, parse_networks
 from auditstream.receiver.tls import server_context
 from auditstream.relay.config import RelayConfig
 
-__all__ = ["AppConfig", "load_config", "load_journal_config", "parse_listen", "secret_from_env",
-           "secret_from_file"]
+__all__ = ["AppConfig", "load_config", "load_journal_config", "load_outline", "parse_listen",
+           "secret_from_env", "secret_from_file"]
 
 DAY = 24 * 3600.0
 MAX_TOKENS_PER_DESTINATION = 2
@@ -120,6 +120,19 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *,
         journal=journal_from(section.table("journal"), path.parent),
         relay=relay if Parts.RELAY in parts else None,
     )
+
+
+def load_outline(path: Path, environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Every part as the file describes it, with no secret read (for commands that only look
+    at what runs: ``status``). Checked as ``load_config`` checks it."""
+    environ = os.environ if environ is None else environ
+    document = _read_toml(path)
+    section = Section(document, "", path, environ)
+    section.only("receiver", "journal", "relay", "sinks")
+    receiver = _receiver(section.table("receiver", False)) if "receiver" in document else None
+    relay = relay_from(section.table("relay"), section.tables("sinks", False), path.parent)
+    return AppConfig(receiver=receiver, journal=journal_from(section.table("journal"),
+                                                             path.parent), relay=relay)
 
 
 def load_journal_config(path: Path, environ: Mapping[str, str] | None = None) -> JournalConfig:

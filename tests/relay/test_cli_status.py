@@ -85,7 +85,7 @@ async def test_status_shows_a_paused_sink_with_its_reason_and_backlog(tmp_path: 
 
             async def paused() -> bool:
                 report: Any = await cli_json(*args, hec=hec)
-                return {s["sink"]: s["state"] for s in report["sinks"]}["splunk"] == "paused"
+                return bool({s["sink"]: s["state"] for s in report["sinks"]}["splunk"] == "paused")
 
             await eventually(paused, within=20)
             report: Any = await cli_json(*args, hec=hec)

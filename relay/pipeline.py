@@ -81,6 +81,7 @@ class SinkPipeline:
         self._idle = asyncio.Event()  # clear while any sender has a batch in hand
         self._idle.set()
         self._stopping = False  # senders take no new batch once stop() began
+        self._stop_begun = False  # run() starts no stage once stop() began
         self._failing = asyncio.Lock()  # held by a sender retrying a failing sink
         senders = settings.max_requests_in_flight
         if sink.max_in_flight is not None:
@@ -119,6 +120,10 @@ class SinkPipeline:
     async def run(self) -> None:
         """Run until ``stop``; a failing stage (a bug) stops the others and is raised."""
         await self._journal.register_sink(self.name)
+        if self._stop_begun:
+            # stop() came while the sink was being registered (a Redis round trip): stages
+            # started now would outlive it, and the relay's stop would wait on them.
+            return
         self._cursor_moved()
         self._set_state("running")
         self._stages = {"read": asyncio.create_task(self._read_stage()),
@@ -127,8 +132,12 @@ class SinkPipeline:
                         "cursor": asyncio.create_task(self._cursor_stage())}
         if self._acks is not None:
             self._stages["acks"] = asyncio.create_task(self._acks.run())
-        done, _ = await asyncio.wait(self._stages.values(),
-                                     return_when=asyncio.FIRST_EXCEPTION)
+        try:
+            done, _ = await asyncio.wait(self._stages.values(),
+                                         return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:
+            await self._cancel(*self._stages)  # none of them may outlive the pipeline
+            raise
         failed = [task for task in done if not task.cancelled() and task.exception()]
         if failed:
             await self._cancel(*self._stages)
@@ -136,6 +145,7 @@ class SinkPipeline:
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop reading, let every batch in hand finish (within the grace), save the cursor."""
+        self._stop_begun = True
         await self._cancel("read", "acks")
         self._stopping = True
         if not self._idle.is_set():

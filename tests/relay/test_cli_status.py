@@ -4,12 +4,14 @@ and one whose sink is paused, in both output forms."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from auditstream.server.hec import running_hec
+from tests.processes import AUDITSTREAM
 from tests.relay.operate import (
     STREAM_TOKEN,
     archived_ids,
@@ -100,3 +102,30 @@ async def test_status_shows_a_paused_sink_with_its_reason_and_backlog(tmp_path: 
             assert "code 7" in table.stdout
         finally:
             await asyncio.to_thread(process.kill)
+
+
+async def test_status_watch_without_a_terminal_prints_each_refresh_after_the_last(
+        tmp_path: Path) -> None:
+    async with running_hec() as hec:
+        config = write_config(tmp_path, hec)
+        watching = await asyncio.to_thread(
+            subprocess.Popen, [AUDITSTREAM, "status", "--config", str(config), "--url",
+                               "http://127.0.0.1:9", "--watch", "--interval", "0.5"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert watching.stdout is not None
+            heads: list[str] = []
+
+            def read_two_screens() -> None:
+                assert watching.stdout is not None
+                for line in watching.stdout:
+                    if line.startswith("status at "):
+                        heads.append(line)
+                        if len(heads) == 2:
+                            return
+
+            await asyncio.wait_for(asyncio.to_thread(read_two_screens), 20)
+            assert all("the journal alone was read" in head for head in heads)
+        finally:
+            watching.kill()
+            await asyncio.to_thread(watching.communicate)

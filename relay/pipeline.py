@@ -171,6 +171,7 @@ class SinkPipeline:
             events = await self._claim()
             window = make_window(events, self._settings.envelope, self._settings.batch)
             self._ledger.add(window)
+            self._metrics.in_flight.labels(self.name).set(self._ledger.events)
             for batch in window.batches:
                 self._work.put_nowait((window, batch))
 
@@ -369,6 +370,7 @@ class SinkPipeline:
 
     def _release(self, window: Window) -> None:
         upto, moved = self._ledger.release(window)
+        self._metrics.in_flight.labels(self.name).set(self._ledger.events)
         for _ in range(moved):
             self._window_slots.release()
         if upto is not None:

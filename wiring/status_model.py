@@ -26,6 +26,7 @@ class ProcessFacts:
     sink_states: Mapping[str, str]
     last_success: Mapping[str, float]
     pending_acks: Mapping[str, float]
+    in_flight: Mapping[str, float]
     has_receiver: bool
 
 
@@ -87,6 +88,7 @@ def parse_process(url: str, metrics_text: str, readyz: Mapping[str, object]) -> 
     states: dict[str, str] = {}
     success: dict[str, float] = {}
     pending: dict[str, float] = {}
+    in_flight: dict[str, float] = {}
     has_receiver = False
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:
@@ -104,6 +106,8 @@ def parse_process(url: str, metrics_text: str, readyz: Mapping[str, object]) -> 
                 success[labels["sink"]] = sample.value
             elif sample.name == "auditstream_relay_pending_acks":
                 pending[labels["sink"]] = sample.value
+            elif sample.name == "auditstream_relay_in_flight_events":
+                in_flight[labels["sink"]] = sample.value
     components: dict[str, tuple[bool, str]] = {}
     raw = readyz.get("components")
     if isinstance(raw, dict):
@@ -112,7 +116,8 @@ def parse_process(url: str, metrics_text: str, readyz: Mapping[str, object]) -> 
                 components[str(name)] = (bool(value.get("ok")), str(value.get("reason", "")))
     return ProcessFacts(url=url, ready=readyz.get("status") == "ready", components=components,
                         requests_total=total, requests_recent=recent, sink_states=states,
-                        last_success=success, pending_acks=pending, has_receiver=has_receiver)
+                        last_success=success, pending_acks=pending, in_flight=in_flight,
+                        has_receiver=has_receiver)
 
 
 def build_report(now: float, process: ProcessFacts | None, unreachable: str | None,
@@ -142,10 +147,9 @@ def _sink(name: str, now: float, process: ProcessFacts | None, journal: JournalF
         return SinkStatus(name, "not running", "no process answered", backlog, lag, None,
                           None if position is None else position.pending)
     ok, reason = process.components.get(f"sink:{name}", (True, ""))
-    state = process.sink_states.get(name, "unknown")
-    pending = process.pending_acks.get(name)
-    in_flight = position.pending if position is not None and position.pending is not None \
-        else (None if pending is None else int(pending))
+    state = process.sink_states.get(name, "not in this process")
+    held = process.in_flight.get(name)
+    in_flight = None if held is None else int(held)
     success = process.last_success.get(name)
     return SinkStatus(name, state, "" if ok else reason, backlog, lag,
                       success if success else None, in_flight)

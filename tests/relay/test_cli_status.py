@@ -53,6 +53,7 @@ async def test_status_reads_a_running_process_and_then_the_journal_alone(
                     for name, s in sinks.items()} == {"splunk": ("running", 0, 0.0),
                                                       "archive": ("running", 0, 0.0)}
             assert sinks["splunk"]["last_success_at"] is not None
+            assert sinks["splunk"]["in_flight"] == 0
             [destination] = report["destinations"]
             assert destination["destination"] == "acme"
             assert destination["last_event_at"] is not None

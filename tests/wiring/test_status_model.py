@@ -16,6 +16,8 @@ auditstream_relay_sink_state{sink="splunk",state="running"} 0.0
 auditstream_relay_sink_state{sink="splunk",state="paused"} 1.0
 # TYPE auditstream_relay_last_success_timestamp_seconds gauge
 auditstream_relay_last_success_timestamp_seconds{sink="splunk"} 1000.0
+# TYPE auditstream_relay_in_flight_events gauge
+auditstream_relay_in_flight_events{sink="splunk"} 7.0
 """
 READYZ = {"status": "not ready", "components": {
     "journal": {"ok": True}, "sink:splunk": {"ok": False, "reason": "Incorrect index"}}}
@@ -44,8 +46,8 @@ def test_a_paused_sink_and_recent_refusals_come_from_the_process() -> None:
     assert dict(process.requests_total) == {"ok": 12.0, "unauthorized": 3.0}
     report = build_report(1_030.0, process, None, JOURNAL, ["splunk"], ["acme", "other"])
     [sink] = report.sinks
-    assert (sink.state, sink.reason, sink.backlog, sink.lag_seconds, sink.last_success_at) == (
-        "paused", "Incorrect index", 2, 30.0, 1000.0)
+    assert (sink.state, sink.reason, sink.backlog, sink.lag_seconds, sink.last_success_at,
+            sink.in_flight) == ("paused", "Incorrect index", 2, 30.0, 1000.0, 7)
     assert report.source == "process"
     assert report.destinations == (("acme", 1_010.0), ("other", None))
     assert [(g.sink, g.reason, g.count, g.retry_requested) for g in report.dead_letters] == [

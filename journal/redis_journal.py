@@ -47,7 +47,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
@@ -55,7 +55,6 @@ from redis.exceptions import RedisError
 from auditstream.journal.base import Journal
 from auditstream.journal.collisions import log_collision
 from auditstream.journal.config import JournalConfig, RedisSettings
-from auditstream.journal.deadletters import decode_event, encode_event_meta
 from auditstream.journal.errors import JournalClosed, JournalUnavailable
 from auditstream.journal.model import (
     AppendOutcome,
@@ -67,7 +66,8 @@ from auditstream.journal.model import (
     StoredEvent,
 )
 from auditstream.journal.redis_appender import GroupAppender, ScriptResult
-from auditstream.journal.redis_groups import Entry, SinkGroups, entries_in
+from auditstream.journal.redis_deadletters import DeadLetterStream
+from auditstream.journal.redis_groups import SinkGroups, entries_in
 from auditstream.journal.redis_layout import (
     APPEND_SCRIPT,
     Keys,
@@ -92,7 +92,6 @@ _POOL_WAIT_SECONDS = 5.0
 _MAX_BLOCK_SECONDS = 4.0
 # Retention trims at most this many entries per XTRIM, so Redis is never busy for long.
 _TRIM_SLICE = 10_000
-_DEAD_LETTER_PAGE = 500
 
 
 class RedisJournal(Journal):
@@ -107,6 +106,7 @@ class RedisJournal(Journal):
         self._keys = Keys.for_prefix(self._settings.key_prefix)
         self._append = client.register_script(APPEND_SCRIPT)
         self._groups = SinkGroups(client, self._keys, self._settings.claim_idle_seconds)
+        self._dead = DeadLetterStream(client, self._keys)
         self._appender = GroupAppender(self._append_call)
         self._renewing: asyncio.Task[None] | None = None
         self._closed = False
@@ -225,32 +225,15 @@ class RedisJournal(Journal):
 
     async def dead_letter(self, sink: str, event: StoredEvent, reason: str) -> None:
         with self._translated("record a dead letter", write=True):
-            await self._client.xadd(self._keys.dead, {
-                "sink": sink, "seq": event.seq, "event_id": event.event_id, "reason": reason,
-                "dead_at": repr(time.time()), "body": event.body,
-                "meta": encode_event_meta(event)})
+            await self._dead.record(sink, event, reason, time.time())
 
     async def retry_dead_letters(self, ids: Sequence[str], now: float) -> int:
-        marked = 0
         with self._translated("ask for a retry of dead letters", write=True):
-            for entry in dict.fromkeys(ids):
-                if not _is_entry_id(entry) or not await self._client.xrange(
-                        self._keys.dead, entry, entry):
-                    continue
-                await self._client.hsetnx(self._keys.dead_retry, entry, repr(now))
-                marked += 1
-        return marked
+            return await self._dead.request_retry(ids, now)
 
     async def remove_dead_letters(self, ids: Sequence[str]) -> int:
-        entries = [entry for entry in dict.fromkeys(ids) if _is_entry_id(entry)]
-        if not entries:
-            return 0
         with self._translated("remove dead letters", write=True):
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.xdel(self._keys.dead, *entries)
-                pipe.hdel(self._keys.dead_retry, *entries)
-                removed, _ = await pipe.execute()
-        return int(removed)
+            return await self._dead.remove(ids)
 
     async def check_writable(self) -> None:
         with self._translated("write", write=True):
@@ -295,31 +278,12 @@ class RedisJournal(Journal):
         return [decode_entry(entry, fields) for entry, fields in reversed(entries)]
 
     async def dead_letters(self, sink: str | None, limit: int) -> list[DeadLetter]:
-        found: list[DeadLetter] = []
-        end = "+"
         with self._translated("read dead letters"):
-            retries = cast(dict[bytes, bytes], await self._client.hgetall(self._keys.dead_retry))
-            while len(found) < limit:
-                page = await entries_in(self._client, self._keys.dead, end, "-",
-                                        _DEAD_LETTER_PAGE, reverse=True)
-                found.extend(_dead_letter(entry, f, retries) for entry, f in page
-                             if sink is None or f[b"sink"].decode() == sink)
-                if len(page) < _DEAD_LETTER_PAGE:
-                    break
-                end = "(" + page[-1][0].decode()
-        return list(reversed(found[:limit]))
+            return await self._dead.latest(sink, limit)
 
     async def dead_letters_to_retry(self, sink: str, limit: int) -> list[DeadLetter]:
-        found: list[DeadLetter] = []
         with self._translated("read dead letters to retry"):
-            retries = cast(dict[bytes, bytes], await self._client.hgetall(self._keys.dead_retry))
-            for entry in sorted(retries, key=_entry_order):
-                page = cast(list[Entry], await self._client.xrange(self._keys.dead, entry, entry))
-                if page and page[0][1][b"sink"].decode() == sink:
-                    found.append(_dead_letter(page[0][0], page[0][1], retries))
-                    if len(found) >= limit:
-                        break
-        return found
+            return await self._dead.to_retry(sink, limit)
 
     async def stats(self) -> JournalStats:
         with self._translated("read stats"):
@@ -440,26 +404,3 @@ def _outcome(event: IncomingEvent, result: ScriptResult) -> AppendOutcome:
                       event.destination, int(seq))
         return AppendOutcome.COLLISION
     return AppendOutcome.ACCEPTED if result else AppendOutcome.DUPLICATE
-
-
-def _dead_letter(entry: bytes, fields: dict[bytes, bytes],
-                 retries: dict[bytes, bytes]) -> DeadLetter:
-    seq, event_id = int(fields[b"seq"]), fields[b"event_id"].decode()
-    dead_at, body = float(fields[b"dead_at"]), fields[b"body"]
-    requested = retries.get(entry)
-    return DeadLetter(sink=fields[b"sink"].decode(), seq=seq, event_id=event_id,
-                      reason=fields[b"reason"].decode(), dead_at=dead_at, body=body,
-                      id=entry.decode(),
-                      retry_requested_at=None if requested is None else float(requested),
-                      event=decode_event(seq, fields.get(b"meta"), body, event_id, dead_at))
-
-
-def _is_entry_id(text: str) -> bool:
-    first, dash, second = text.partition("-")
-    return bool(dash) and first.isdigit() and second.isdigit()
-
-
-def _entry_order(entry: bytes) -> tuple[int, int]:
-    first, _, second = entry.partition(b"-")
-    return int(first), int(second or 0)
-

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from auditstream.journal import sqlite_deadletters as dead_sql
 from auditstream.journal.base import Journal
 from auditstream.journal.collisions import (
     body_digest,
@@ -21,7 +22,6 @@ from auditstream.journal.collisions import (
     log_collision,
 )
 from auditstream.journal.config import JournalConfig
-from auditstream.journal.deadletters import decode_event, encode_event_meta
 from auditstream.journal.errors import JournalClosed, JournalUnavailable
 from auditstream.journal.groupcommit import GroupCommitWriter
 from auditstream.journal.model import (
@@ -187,24 +187,14 @@ class SqliteJournal(Journal):
             (sink, upto)))
 
     async def dead_letter(self, sink: str, event: StoredEvent, reason: str) -> None:
-        await self._write(lambda conn: conn.execute(
-            "INSERT INTO dead_letters (sink, seq, event_id, reason, dead_at, body, meta) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (sink, event.seq, event.event_id, reason, time.time(), event.body,
-             encode_event_meta(event))))
+        now = time.time()
+        await self._write(lambda conn: dead_sql.record(conn, sink, event, reason, now))
 
     async def retry_dead_letters(self, ids: Sequence[str], now: float) -> int:
-        rowids = _rowids(ids)
-        return await self._write(lambda conn: sum(conn.execute(
-            "UPDATE dead_letters SET retry_requested_at = coalesce(retry_requested_at, ?) "
-            f"WHERE id IN ({','.join('?' * len(chunk))})", (now, *chunk)).rowcount
-            for chunk in _chunks(rowids)))
+        return await self._write(lambda conn: dead_sql.request_retry(conn, ids, now))
 
     async def remove_dead_letters(self, ids: Sequence[str]) -> int:
-        rowids = _rowids(ids)
-        return await self._write(lambda conn: sum(conn.execute(
-            f"DELETE FROM dead_letters WHERE id IN ({','.join('?' * len(chunk))})",
-            chunk).rowcount for chunk in _chunks(rowids)))
+        return await self._write(lambda conn: dead_sql.remove(conn, ids))
 
     async def check_writable(self) -> None:
         await self._write(lambda conn: conn.execute(
@@ -324,18 +314,10 @@ class SqliteJournal(Journal):
         return await self._read(query)
 
     async def dead_letters(self, sink: str | None, limit: int) -> list[DeadLetter]:
-        def query(conn: sqlite3.Connection) -> list[DeadLetter]:
-            where, args = ("WHERE sink = ?", (sink, limit)) if sink else ("", (limit,))
-            rows = conn.execute(f"SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters {where} "
-                                "ORDER BY id DESC LIMIT ?", args).fetchall()
-            return [_dead_letter(r) for r in reversed(rows)]
-
-        return await self._read(query)
+        return await self._read(lambda conn: dead_sql.latest(conn, sink, limit))
 
     async def dead_letters_to_retry(self, sink: str, limit: int) -> list[DeadLetter]:
-        return await self._read(lambda conn: [_dead_letter(r) for r in conn.execute(
-            f"SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters WHERE sink = ? "
-            "AND retry_requested_at IS NOT NULL ORDER BY id LIMIT ?", (sink, limit))])
+        return await self._read(lambda conn: dead_sql.to_retry(conn, sink, limit))
 
     async def stats(self) -> JournalStats:
         return await self._read(_stats)
@@ -554,26 +536,6 @@ def _positions(conn: sqlite3.Connection) -> tuple[SinkPosition, ...]:
     last_seq = int(conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0])
     return tuple(SinkPosition(sink=s, cursor=c, backlog=max(0, last_seq - c))
                  for s, c in conn.execute("SELECT sink, cursor FROM cursors ORDER BY sink"))
-
-
-_DEAD_LETTER_COLUMNS = "id, sink, seq, event_id, reason, dead_at, body, meta, retry_requested_at"
-
-
-def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
-    rowid, sink, seq, event_id, reason, dead_at, body, meta, retry_at = row
-    body = bytes(body)
-    return DeadLetter(sink=sink, seq=seq, event_id=event_id, reason=reason, dead_at=dead_at,
-                      body=body, id=str(rowid), retry_requested_at=retry_at,
-                      event=decode_event(seq, meta, body, event_id, dead_at))
-
-
-def _rowids(ids: Sequence[str]) -> list[int]:
-    """The dead letters' row ids; an id that is not one names no dead letter here."""
-    return [int(i) for i in dict.fromkeys(ids) if i.isdigit()]
-
-
-def _chunks(values: list[int]) -> list[list[int]]:
-    return [values[i:i + _KEYS_PER_LOOKUP] for i in range(0, len(values), _KEYS_PER_LOOKUP)]
 
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:

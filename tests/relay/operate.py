@@ -19,7 +19,9 @@ from tests.processes import AUDITSTREAM, ServerProcess, run_cli
 STREAM_TOKEN = "stream-token-0123456789"
 
 
-def write_config(tmp_path: Path, hec: RunningHec, *, hec_batch: int = 50) -> Path:
+def write_config(tmp_path: Path, hec: RunningHec, *, hec_batch: int = 50,
+                 journal: str = 'path = "journal.db"') -> Path:
+    """``journal``: the [journal] table's keys (a SQLite file beside the config by default)."""
     config = tmp_path / "auditstream.toml"
     config.write_text(f"""
 [receiver]
@@ -30,7 +32,7 @@ name = "acme"
 token_env = "STREAM"
 
 [journal]
-path = "journal.db"
+{journal}
 
 [relay]
 backoff_base_seconds = 0.05

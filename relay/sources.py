@@ -160,18 +160,27 @@ class RetrySource:
         self._sink = sink
         self._claims = _Claims()
         self._held: dict[str, int] = {}  # dead letter id -> its seq, claimed, unconfirmed
+        # Removed once confirmed: a read begun before the removal may still list them.
+        self._removed: set[str] = set()
+        self._unremoved: list[str] = []  # confirmed, their removal not yet through
 
     async def register_sink(self, sink: str) -> None:
         """Start afresh: what was held and never confirmed is sent again."""
         self._claims = _Claims()
         self._held.clear()
+        self._unremoved = []
 
     async def claim(self, sink: str, limit: int) -> list[StoredEvent]:
-        letters = await self._journal.dead_letters_to_retry(self._sink, limit + len(self._held))
+        removed = set(self._removed)
+        letters = await self._journal.dead_letters_to_retry(
+            self._sink, limit + len(self._held) + len(removed))
+        listed = {letter.id for letter in letters}
+        self._removed -= removed - listed  # gone from the journal: no need to remember them
         by_seq: dict[int, list[DeadLetter]] = {}
         held_seqs = set(self._held.values())
         for letter in letters:  # one event per seq in hand: a window holds each seq once
-            if letter.id not in self._held and letter.seq not in held_seqs:
+            if letter.id not in self._held and letter.id not in self._removed \
+                    and letter.seq not in held_seqs:
                 by_seq.setdefault(letter.seq, []).append(letter)
         if not by_seq:
             return []
@@ -184,10 +193,15 @@ class RetrySource:
 
     async def ack(self, sink: str, upto: int) -> None:
         ids, _ = self._claims.confirm(upto)
-        if ids:
-            await self._journal.remove_dead_letters(ids)
-            for confirmed in ids:
-                self._held.pop(confirmed, None)
+        self._unremoved += ids
+        self._removed.update(ids)  # before the removal: a claim may be reading now
+        if not self._unremoved:
+            return
+        # A failed removal raises; the pipeline calls again, and these are removed then.
+        await self._journal.remove_dead_letters(self._unremoved)
+        for confirmed in self._unremoved:
+            self._held.pop(confirmed, None)
+        self._unremoved = []
 
     async def dead_letter(self, sink: str, event: StoredEvent, reason: str) -> None:
         await self._journal.dead_letter(sink, event, reason)

@@ -4,13 +4,15 @@ range through a pipeline of their own that never touches the sink's cursor."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import pytest
 
+from auditstream.journal import DeadLetter, JournalUnavailable
 from auditstream.journal.sqlite import SqliteJournal
 from auditstream.relay.replay import RangeNotFound, RangeRequest, find_range, replay
 from auditstream.relay.service import build_sink, pipeline_settings
-from auditstream.relay.sources import ReplayRange
+from auditstream.relay.sources import ReplayRange, RetrySource
 from auditstream.server.hec import RunningHec
 from tests.relay.conftest import (
     StartRelay,
@@ -105,3 +107,47 @@ async def test_a_replay_counts_what_retention_removed_from_its_range(
     finally:
         await sink.close()
     assert (result.delivered, result.purged) == (5, 10)
+
+
+async def requested_dead_letter(journal: SqliteJournal) -> None:
+    await fill(journal, 1)
+    [event] = await journal.read("splunk", 1)
+    await journal.dead_letter("splunk", event, "Invalid data format (code 6)")
+    [letter] = await journal.dead_letters(None, 1)
+    await journal.retry_dead_letters([letter.id], time.time())
+
+
+async def test_a_confirmed_retry_is_not_sent_again_by_a_read_begun_before_its_removal(
+        journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch) -> None:
+    await requested_dead_letter(journal)
+    stale = await journal.dead_letters_to_retry("splunk", 10)
+    source = RetrySource(journal, "splunk")
+    [claimed] = await source.claim("splunk", 10)
+    await source.ack("splunk", claimed.seq)
+    assert await journal.dead_letters(None, 10) == []
+
+    async def read_from_before_the_removal(sink: str, limit: int) -> list[DeadLetter]:
+        return stale
+
+    monkeypatch.setattr(journal, "dead_letters_to_retry", read_from_before_the_removal)
+    assert await source.claim("splunk", 10) == []
+
+
+async def test_a_removal_that_failed_is_made_when_the_pipeline_acks_again(
+        journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch) -> None:
+    await requested_dead_letter(journal)
+    source = RetrySource(journal, "splunk")
+    [claimed] = await source.claim("splunk", 10)
+    remove = journal.remove_dead_letters
+    failures = [JournalUnavailable("database or disk is full")]
+
+    async def failing_once(ids: Sequence[str]) -> int:
+        if failures:
+            raise failures.pop()
+        return await remove(ids)
+
+    monkeypatch.setattr(journal, "remove_dead_letters", failing_once)
+    with pytest.raises(JournalUnavailable):
+        await source.ack("splunk", claimed.seq)
+    await source.ack("splunk", claimed.seq)  # as the pipeline's journal retry does
+    assert await journal.dead_letters(None, 10) == []

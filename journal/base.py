@@ -78,7 +78,9 @@ class Journal(abc.ABC):
     @abc.abstractmethod
     async def dead_letters_to_retry(self, sink: str, limit: int) -> list[DeadLetter]:
         """Up to ``limit`` dead letters of ``sink`` marked "retry requested", oldest first:
-        what the sink's pipeline sends again. Changes nothing."""
+        what the sink's pipeline sends again. Where several readers share a sink (Redis),
+        each is handed to one reader at a time, as ``claim`` does: this reader holds what it
+        is given while it keeps asking, and another gets it once this one stops asking."""
 
     @abc.abstractmethod
     async def remove_dead_letters(self, ids: Sequence[str]) -> int:

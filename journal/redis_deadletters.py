@@ -17,11 +17,17 @@ _PAGE = 500
 
 
 class DeadLetterStream:
-    """Dead letters as stream entries; an entry's id is the dead letter's ``id``."""
+    """Dead letters as stream entries; an entry's id is the dead letter's ``id``.
 
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    A dead letter to retry is held by one consumer (``to_retry``) for ``hold_seconds``,
+    renewed at each of its reads: relays sharing the sink send it once between them, and
+    another takes it over if the one holding it dies."""
+
+    def __init__(self, client: Redis, keys: Keys, consumer: str, hold_seconds: float) -> None:
         self._client = client
         self._keys = keys
+        self._consumer = consumer
+        self._hold_ms = max(1, int(hold_seconds * 1000))
 
     async def record(self, sink: str, event: StoredEvent, reason: str, now: float) -> None:
         await self._client.xadd(self._keys.dead, {
@@ -45,7 +51,8 @@ class DeadLetterStream:
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.xdel(self._keys.dead, *entries)
             pipe.hdel(self._keys.dead_retry, *entries)
-            removed, _ = await pipe.execute()
+            pipe.delete(*(self._held(entry) for entry in entries))
+            removed, _, _ = await pipe.execute()
         return int(removed)
 
     async def latest(self, sink: str | None, limit: int) -> list[DeadLetter]:
@@ -67,11 +74,24 @@ class DeadLetterStream:
         retries = await self._retries()
         for entry in sorted(retries, key=_entry_order):
             page = cast(list[Entry], await self._client.xrange(self._keys.dead, entry, entry))
-            if page and page[0][1][b"sink"].decode() == sink:
+            if page and page[0][1][b"sink"].decode() == sink and await self._hold(entry):
                 found.append(_dead_letter(page[0][0], page[0][1], retries))
                 if len(found) >= limit:
                     break
         return found
+
+    async def _hold(self, entry: bytes) -> bool:
+        """Hold ``entry`` for this consumer (or renew its hold); False: another holds it."""
+        key = self._held(entry.decode())
+        if await self._client.set(key, self._consumer, nx=True, px=self._hold_ms):
+            return True
+        if await self._client.get(key) == self._consumer.encode():
+            await self._client.pexpire(key, self._hold_ms)
+            return True
+        return False
+
+    def _held(self, entry: str) -> str:
+        return f"{self._keys.dead_held_prefix}{entry}"
 
     async def _retries(self) -> dict[bytes, bytes]:
         return cast(dict[bytes, bytes], await self._client.hgetall(self._keys.dead_retry))

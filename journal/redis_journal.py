@@ -106,7 +106,8 @@ class RedisJournal(Journal):
         self._keys = Keys.for_prefix(self._settings.key_prefix)
         self._append = client.register_script(APPEND_SCRIPT)
         self._groups = SinkGroups(client, self._keys, self._settings.claim_idle_seconds)
-        self._dead = DeadLetterStream(client, self._keys)
+        self._dead = DeadLetterStream(client, self._keys, self._groups.consumer,
+                                      self._settings.claim_idle_seconds)
         self._appender = GroupAppender(self._append_call)
         self._renewing: asyncio.Task[None] | None = None
         self._closed = False

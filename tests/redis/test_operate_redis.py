@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from auditstream.journal import IncomingEvent, Journal, open_journal
+from auditstream.journal import IncomingEvent, Journal, JournalConfig, open_journal
 from auditstream.relay.replay import RangeRequest, find_range, replay
 from auditstream.relay.service import Relay, build_sink, pipeline_settings
 from auditstream.server.hec import RunningHec, running_hec
@@ -19,9 +19,18 @@ from tests.relay.conftest import gitlab_body, hec_sink, relay_config
 from tests.waiting import eventually
 
 
+# How long a relay holds a dead letter it retries (claim_idle_seconds) in these tests.
+HOLD_SECONDS = 2.0
+
+
 @pytest.fixture
-async def journal(redis_server: RedisServer) -> AsyncIterator[Journal]:
-    opened = await open_journal(redis_journal_config(redis_server))
+def journal_config(redis_server: RedisServer) -> JournalConfig:
+    return redis_journal_config(redis_server, claim_idle_seconds=HOLD_SECONDS)
+
+
+@pytest.fixture
+async def journal(journal_config: JournalConfig) -> AsyncIterator[Journal]:
+    opened = await open_journal(journal_config)
     try:
         yield opened
     finally:
@@ -85,3 +94,29 @@ async def test_on_redis_a_retried_dead_letter_is_delivered_and_a_replay_leaves_t
         assert [p.cursor for p in await journal.positions()] == [20]
     finally:
         await relay.stop(1.0)
+
+
+async def test_relays_sharing_a_sink_retry_a_dead_letter_one_at_a_time(
+        journal: Journal, journal_config: JournalConfig) -> None:
+    await fill(journal, range(1, 2))
+    [event] = await journal.read("splunk", 1)
+    await journal.dead_letter("splunk", event, "Invalid data format (code 6)")
+    [letter] = await journal.dead_letters(None, 1)
+    await journal.retry_dead_letters([letter.id], time.time())
+    other = await open_journal(journal_config)
+    try:
+        assert [d.id for d in await journal.dead_letters_to_retry("splunk", 10)] == [letter.id]
+        assert await other.dead_letters_to_retry("splunk", 10) == []
+        await asyncio.sleep(HOLD_SECONDS * 0.6)
+        # Asking again renews the hold: past the first hold's end, the other still gets nothing.
+        assert [d.id for d in await journal.dead_letters_to_retry("splunk", 10)] == [letter.id]
+        await asyncio.sleep(HOLD_SECONDS * 0.6)
+        assert await other.dead_letters_to_retry("splunk", 10) == []
+
+        async def taken_over() -> bool:  # the holder stopped asking (it died)
+            return bool(await other.dead_letters_to_retry("splunk", 10))
+
+        await eventually(taken_over, within=HOLD_SECONDS * 3)
+        assert await journal.dead_letters_to_retry("splunk", 10) == []
+    finally:
+        await other.close()

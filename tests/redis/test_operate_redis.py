@@ -18,7 +18,6 @@ from tests.redis.server import RedisServer, redis_journal_config
 from tests.relay.conftest import gitlab_body, hec_sink, relay_config
 from tests.waiting import eventually
 
-
 # How long a relay holds a dead letter it retries (claim_idle_seconds) in these tests.
 HOLD_SECONDS = 2.0
 

@@ -20,6 +20,7 @@ COPY common common
 COPY config config
 COPY wiring wiring
 COPY cli cli
+COPY reconcile reconcile
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.12-slim

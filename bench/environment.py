@@ -25,7 +25,8 @@ from bench.procs import BenchError
 
 REPO = Path(__file__).resolve().parent.parent
 # The parts, each a top-level folder that installs as auditstream.<part>.
-PARTS = ("receiver", "journal", "relay", "client", "server", "common", "config", "wiring", "cli")
+PARTS = ("receiver", "journal", "relay", "client", "server", "common", "config", "wiring", "cli",
+         "reconcile")
 # Before the one package: five top-level packages, and the CLI in client.cli.
 BARE_PACKAGES = ("receiver", "journal", "client", "relay", "server")
 

@@ -36,6 +36,16 @@ class NothingKept(Journal):
         await asyncio.sleep(0)  # a real append answers from a later turn of the loop
         return [AppendOutcome.ACCEPTED] * len(events)
 
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        return set()
+
+    async def record_uptime(self, process: str, started_at: float, seen_at: float,
+                            stopped: bool = False) -> None:
+        return None
+
+    async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
+        return []
+
     async def register_sink(self, sink: str) -> None:
         return None
 

@@ -21,12 +21,15 @@ from auditstream.cli.output import OUTPUT_OPTION, echo_json
               help=f"Faults the HEC sink injects, comma-separated: {', '.join(SINK_FAULTS)}.")
 @click.option("--duplicate-rate", type=click.FloatRange(0, 1), default=0.1, show_default=True,
               help="Share of deliveries GitLab sends twice (same id).")
+@click.option("--outage-share", type=click.FloatRange(0, 0.9), default=0.2, show_default=True,
+              help="Share of the events GitLab makes while the receiver is down (reconcile "
+                   "brings the stored ones back).")
 @click.option("--keep-running", is_flag=True,
               help="Print the summary, then leave everything up and print the URLs and tokens "
                    "to play with, until Ctrl-C.")
 @OUTPUT_OPTION
-def demo(events: int, sink_faults: str, duplicate_rate: float, keep_running: bool,
-         output: str) -> None:
+def demo(events: int, sink_faults: str, duplicate_rate: float, outage_share: float,
+         keep_running: bool, output: str) -> None:
     """Run GitLab and Splunk stand-ins with auditstream between them, then say what happened.
 
     Exits 1 if the figures do not add up."""
@@ -35,7 +38,8 @@ def demo(events: int, sink_faults: str, duplicate_rate: float, keep_running: boo
     if unknown:
         raise click.UsageError(f"--sink-faults: unknown {', '.join(unknown)}; "
                                f"known: {', '.join(SINK_FAULTS)}")
-    options = DemoOptions(events=events, sink_faults=faults, duplicate_rate=duplicate_rate)
+    options = DemoOptions(events=events, sink_faults=faults, duplicate_rate=duplicate_rate,
+                          outage_share=outage_share)
     if logging.getLogger().level > logging.DEBUG:
         # The forged requests and sink faults are the point of the demo: their warnings
         # would only break up the progress bar. --log-level debug shows everything.
@@ -92,12 +96,17 @@ def _print(summary: DemoSummary) -> None:
     rows = [
         ("streamed by GitLab (POSTs to the receiver)", summary.streamed),
         ("answered 200 by the receiver", summary.answered_200),
-        ("not answered (receiver not up yet; GitLab never retries)",
+        ("not answered (receiver down; GitLab never retries)",
          summary.streamed - summary.answered_200),
         ("distinct events among them", summary.distinct),
         ("accepted into the journal", summary.accepted),
         ("duplicates refused", summary.duplicates_refused),
         ("forged requests rejected (401)", f"{summary.forged_rejected} of {summary.forged_sent}"),
+        ("made while the receiver was down", summary.outage.made),
+        ("brought back by reconcile (GitLab's stored events)",
+         len(summary.outage.brought_back)),
+        ("could not come back (stream-only types, never stored)",
+         summary.outage.stream_only),
         ("delivered to the HEC sink", f"{summary.at_sink_distinct} distinct, "
                                       f"{summary.at_sink} envelopes"),
         ("dead letters", summary.dead_letters),

@@ -4,7 +4,10 @@ In one process: the GitLab stand-in, the HEC stand-in, and receiver + relay as `
 run`` wires them. A destination is created through the client and written into the receiver's
 config file as ``destinations create --write-config`` does, so the token flows as it does in
 production; GitLab then streams a few hundred events of mixed types, with duplicates, and a
-forged request is sent with a wrong token.
+forged request is sent with a wrong token. Part-way through the receiver goes down while
+GitLab keeps making events (GitLab never retries: they are lost from the stream); when it is
+back, reconcile lists GitLab's stored events and brings the stored ones back, and the summary
+says which could not come back (stream-only types).
 """
 
 from __future__ import annotations
@@ -16,20 +19,25 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 
 from auditstream.client.api import streaming_api
+from auditstream.client.audit_events import AuditScope
 from auditstream.client.session import GitLabSession
 from auditstream.common.secrets import Secret
-from auditstream.config.app import load_config
+from auditstream.config.app import AppConfig, load_config
 from auditstream.config.write import write_destination
 from auditstream.journal import Journal
 from auditstream.receiver.app import TOKEN_HEADER
+from auditstream.reconcile.backfill import backfill
+from auditstream.reconcile.config import ReconcileTarget
+from auditstream.reconcile.select import DestinationFilter
 from auditstream.relay.config import BatchSettings, HecSinkConfig, RelayConfig, RetrySettings
 from auditstream.relay.envelope import EnvelopeSettings
-from auditstream.server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
+from auditstream.server.gitlab import AuditEvent, GitLabConfig, RunningGitLab, running_gitlab
 from auditstream.server.gitlab.deliveries import Result
 from auditstream.server.gitlab.streaming import Knobs
 from auditstream.server.hec import HecConfig, HecToken, RunningHec, running_hec
@@ -41,6 +49,9 @@ EVENT_TYPES = ("repository_git_operation", "merge_request_create", "member_creat
 PROJECTS = ("acme/website", "acme/platform/api")
 CHUNK = 25
 DELIVERY_WAIT_SECONDS = 60.0
+# Reconcile's range reaches this far around the run: the set-up's own audit events (creating
+# the destination) went out before the receiver was up, and come back too.
+SETUP_MARGIN = timedelta(minutes=1)
 
 Progress = Callable[[int, int], None]
 # --keep-running: given what was started and the summary (to show before staying up), it
@@ -54,6 +65,19 @@ class DemoOptions:
     sink_faults: tuple[str, ...] = ()
     duplicate_rate: float = 0.1
     seed: int = 7
+    outage_share: float = 0.2  # of the events, made while the receiver is down (0: no outage,
+    #                            and no reconcile)
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """What happened while the receiver was down, and what reconcile did about it."""
+
+    made: int = 0                  # events GitLab made meanwhile
+    stored: tuple[str, ...] = ()   # of those, the ones GitLab keeps (REST lists them)
+    stream_only: int = 0           # the rest: lost for good
+    brought_back: tuple[str, ...] = ()  # ids reconcile appended
+    already_held: int = 0          # ids reconcile found in the journal already
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +94,7 @@ class DemoSummary:
     dead_letters: int
     seconds: float
     problems: tuple[str, ...]
+    outage: Outage = Outage()
 
 
 @dataclass(slots=True)
@@ -113,7 +138,7 @@ async def _create_destination(gitlab_url: str, token: str, url: str, workdir: Pa
     config_path = workdir / "auditstream.toml"
     config_path.write_text(f'[journal]\npath = "auditstream.db"\n'
                            f'[receiver]\nlisten = "{url.split("/")[2]}"\n')
-    write_destination(config_path, created, "127.0.0.1")
+    write_destination(config_path, created, "127.0.0.1", gitlab_url)
     return config_path
 
 
@@ -127,35 +152,62 @@ async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, 
                             pause_retry_seconds=2.0))
     # As `auditstream run --config FILE` would run it, with a sink that retries sooner.
     config = replace(load_config(world.config_path), relay=relay_config)
-    started = time.monotonic()
+    started, since = time.monotonic(), datetime.now(UTC) - SETUP_MARGIN
+    down = round(options.events * options.outage_share)
+    before = (options.events - down) // 2 if down else 0
+    first = (0, 0)
+    lost: list[AuditEvent] = []
+    if down:  # up, then down while GitLab makes events, then up again and reconcile
+        async with running_parts(config, receive=True, relay=True, announce=_quiet):
+            first = await _stream(before, options.events, progress, gitlab, hec,
+                                  world.receiver_url)
+        lost = await gitlab.make_activity(down, event_types=EVENT_TYPES, on=PROJECTS)
     async with running_parts(config, receive=True, relay=True, announce=_quiet) as parts:
-        forged = await _stream(options, progress, gitlab, hec, world.receiver_url)
-        await _wait_for_sink(progress, hec, parts.journal, world.receiver_url, gitlab)
+        outage = Outage()
+        if down:
+            report = await backfill(_target(gitlab, world, config), parts.journal, since,
+                                    datetime.now(UTC) + SETUP_MARGIN, rules=DestinationFilter())
+            outage = Outage(made=len(lost), stored=tuple(e.key for e in lost if e.stored),
+                            stream_only=sum(1 for e in lost if not e.stored),
+                            brought_back=report.added_ids, already_held=report.already_held)
+        second = await _stream(options.events - before - down, options.events, progress,
+                               gitlab, hec, world.receiver_url, made_before=before + down)
+        await _wait_for_sink(progress, hec, parts.journal, world.receiver_url, gitlab,
+                             outage.brought_back)
+        forged = (first[0] + second[0], first[1] + second[1])
         summary = await _summarise(gitlab, hec, parts.journal, world.receiver_url, forged,
-                                   time.monotonic() - started)
+                                   time.monotonic() - started, outage)
         if keep_running is not None:
             await keep_running(world, summary)
         return summary
+
+
+def _target(gitlab: RunningGitLab, world: DemoWorld, config: AppConfig) -> ReconcileTarget:
+    """The demo's destination as reconcile sees it, as the owner."""
+    [settings] = config.reconcile
+    return ReconcileTarget(destination=settings.destination, instance=settings.instance,
+                           gitlab_url=gitlab.url, scope=AuditScope("group", "acme"),
+                           token=Secret(world.owner_token))
 
 
 def _quiet(line: str) -> None:
     """The demo shows a progress bar and a summary, not the parts' start-up lines."""
 
 
-async def _stream(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, hec: RunningHec,
-                  receiver_url: str) -> tuple[int, int]:
+async def _stream(events: int, total: int, progress: Progress, gitlab: RunningGitLab,
+                  hec: RunningHec, receiver_url: str, made_before: int = 0) -> tuple[int, int]:
     """GitLab's activity in chunks (for the progress bar), and forged requests among it."""
     forged_sent = forged_rejected = 0
     made = 0
     async with aiohttp.ClientSession() as http:
-        while made < options.events:
-            count = min(CHUNK, options.events - made)
+        while made < events:
+            count = min(CHUNK, events - made)
             await gitlab.make_activity(count, event_types=EVENT_TYPES, on=PROJECTS)
             made += count
             forged_sent += 1
-            if await _forge(http, receiver_url, made) == 401:
+            if await _forge(http, receiver_url, made_before + made) == 401:
                 forged_rejected += 1
-            progress(len(_sink_ids(hec)), options.events)
+            progress(len(_sink_ids(hec)), total)
     return forged_sent, forged_rejected
 
 
@@ -168,10 +220,12 @@ async def _forge(http: aiohttp.ClientSession, url: str, number: int) -> int:
 
 
 async def _wait_for_sink(progress: Progress, hec: RunningHec, journal: Journal,
-                         receiver_url: str, gitlab: RunningGitLab) -> None:
-    """Until every event answered 200 is at the sink or a dead letter (or time runs out)."""
+                         receiver_url: str, gitlab: RunningGitLab,
+                         brought_back: tuple[str, ...]) -> None:
+    """Until every event answered 200 or brought back is at the sink or a dead letter (or
+    time runs out)."""
     await gitlab.settle()
-    wanted = _delivered_ids(gitlab, receiver_url)
+    wanted = _delivered_ids(gitlab, receiver_url) | set(brought_back)
     deadline = time.monotonic() + DELIVERY_WAIT_SECONDS
     while time.monotonic() < deadline:
         dead = {letter.event_id for letter in await journal.dead_letters(None, 1000)}
@@ -192,7 +246,7 @@ def _sink_ids(hec: RunningHec) -> set[str]:
 
 
 async def _summarise(gitlab: RunningGitLab, hec: RunningHec, journal: Journal, receiver_url: str,
-                     forged: tuple[int, int], seconds: float) -> DemoSummary:
+                     forged: tuple[int, int], seconds: float, outage: Outage) -> DemoSummary:
     attempts = [d for d in gitlab.deliveries.to(receiver_url) if d.sent]
     answered = [d for d in attempts if d.result is Result.DELIVERED]
     distinct = {d.event_id for d in answered}
@@ -202,28 +256,35 @@ async def _summarise(gitlab: RunningGitLab, hec: RunningHec, journal: Journal, r
     forged_sent, forged_rejected = forged
     problems = _problems(distinct, stats.events, stats.duplicates_refused, len(answered),
                          set(at_sink), {letter.event_id for letter in letters},
-                         forged_sent, forged_rejected)
+                         forged_sent, forged_rejected, outage)
     return DemoSummary(
         streamed=len(attempts), answered_200=len(answered), distinct=len(distinct),
         accepted=stats.events, duplicates_refused=stats.duplicates_refused,
         forged_rejected=forged_rejected, forged_sent=forged_sent, at_sink=len(at_sink),
         at_sink_distinct=len(set(at_sink)), dead_letters=len(letters), seconds=seconds,
-        problems=tuple(problems))
+        problems=tuple(problems), outage=outage)
 
 
 def _problems(distinct: set[str], accepted: int, duplicates: int, answered: int,
               at_sink: set[str], dead: set[str], forged_sent: int,
-              forged_rejected: int) -> list[str]:
+              forged_rejected: int, outage: Outage) -> list[str]:
     problems = []
-    if accepted != len(distinct):
+    back = set(outage.brought_back)
+    if accepted != len(distinct) + len(back):
         problems.append(f"the journal holds {accepted} events, GitLab had {len(distinct)} "
-                        "distinct ones answered 200")
-    if duplicates != answered - len(distinct):
-        problems.append(f"{duplicates} duplicates refused, expected {answered - len(distinct)}")
-    missing = distinct - at_sink - dead
+                        f"distinct ones answered 200 and reconcile added {len(back)}")
+    expected = answered - len(distinct) + outage.already_held
+    if duplicates != expected:
+        problems.append(f"{duplicates} duplicates refused, expected {expected}")
+    gone = set(outage.stored) - back - distinct
+    if gone:
+        problems.append(f"{len(gone)} stored events made while the receiver was down did not "
+                        "come back")
+    missing = (distinct | back) - at_sink - dead
     if missing:
-        problems.append(f"{len(missing)} events answered 200 never reached the sink")
-    extra = at_sink - distinct
+        problems.append(f"{len(missing)} events answered 200 or brought back never reached "
+                        "the sink")
+    extra = at_sink - distinct - back
     if extra:
         problems.append(f"{len(extra)} events at the sink that GitLab never had answered 200 "
                         f"(forged?): {sorted(extra)[:3]}")

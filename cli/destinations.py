@@ -8,11 +8,15 @@ from pathlib import Path
 
 import click
 
+from auditstream.cli.canary import DEFAULT_CANARY_TIMEOUT_SECONDS
 from auditstream.cli.gitlab_options import GitLabTarget, call, gitlab_options
 from auditstream.cli.output import OUTPUT_OPTION, echo_json, echo_table
 from auditstream.client import ids
 from auditstream.client.ids import short_id
 from auditstream.client.models import Destination, mask
+from auditstream.common.printable import printable
+from auditstream.config.app import load_journal_config
+from auditstream.config.compare import expectations
 from auditstream.config.errors import ConfigError
 from auditstream.config.write import (
     DEFAULT_JOURNAL_FILE,
@@ -136,7 +140,7 @@ def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None, outpu
     scope = f"group:{where.group}" if where.group else "instance"
     new = not config_path.exists()
     try:
-        report = sync_destinations(config_path, ours, scope, where.instance_name)
+        report = sync_destinations(config_path, ours, scope, where.instance_name, where.url)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     if new:
@@ -150,7 +154,41 @@ def sync(where: GitLabTarget, config_path: Path, receiver_url: str | None, outpu
     for label, names in (("added", report.added), ("refreshed", report.updated),
                          ("removed", report.removed)):
         for name in names:
-            click.echo(f"  {label}: {name}")
+            click.echo(f"  {label}: {printable(name)}")
+
+
+@destinations.command("check")
+@gitlab_options
+@click.option("--config", "config_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="The receiver config file to compare with GitLab (its journal is where "
+                   "--canary looks).")
+@click.option("--canary", is_flag=True,
+              help="Also make GitLab emit a harmless audit event to each destination (a "
+                   "custom header added and removed at once) and wait for it in the journal.")
+@click.option("--canary-timeout", type=click.FloatRange(min=0.1), show_default=True,
+              default=DEFAULT_CANARY_TIMEOUT_SECONDS,
+              help="Seconds to wait for each canary event.")
+@OUTPUT_OPTION
+def check(where: GitLabTarget, config_path: Path, canary: bool, canary_timeout: float,
+          output: str) -> None:
+    """Compare GitLab's destinations with the receiver's config: URL path, token (by digest,
+    never shown), active, event type and namespace filters, headers, and destinations only
+    one side has. Exit 0 when everything agrees (and, with --canary, every canary arrived),
+    1 otherwise: fit for cron or a monitoring check."""
+    from auditstream.cli.check import run_check  # the journal only for this command
+
+    try:
+        expected = expectations(config_path)
+        journal_config = load_journal_config(config_path) if canary else None
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    scope = f"group:{where.group}" if where.group else "instance"
+    report = call(where, lambda api: run_check(api, expected, scope, journal_config,
+                                               canary_timeout))
+    report.show(output)
+    if not report.agrees:
+        raise click.exceptions.Exit(1)
 
 
 def show(found: list[Destination], output: str, show_token: bool) -> None:
@@ -179,7 +217,8 @@ def _chosen_token(env_name: str | None) -> str | None:
 def _write(config_path: Path, created: Destination, where: GitLabTarget) -> None:
     new = not config_path.exists()
     try:
-        token_file = write_destination(config_path, created, where.instance_name)
+        token_file = write_destination(config_path, created, where.instance_name,
+                                       where.url)
     except ConfigError as exc:
         raise click.ClickException(f"created in GitLab, but not written: {exc}") from exc
     # On stderr: stdout may be JSON for a script.

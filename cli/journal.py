@@ -13,6 +13,7 @@ import click
 import orjson
 
 from auditstream.cli.output import OUTPUT_OPTION, echo_json, echo_table
+from auditstream.common.printable import printable
 from auditstream.config.app import load_journal_config
 from auditstream.config.errors import ConfigError
 from auditstream.journal import (
@@ -98,9 +99,9 @@ def tail(config_path: Path | None, journal_path: Path | None, count: int,
         return
     for event in events:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.received_at))
-        click.echo(f"#{event.seq} {when} {event.destination} {event.instance}:{event.event_id} "
-                   f"{event.event_type or '-'}")
-        click.echo("  " + event.body.decode("utf-8", "replace"))
+        click.echo(printable(f"#{event.seq} {when} {event.destination} {event.instance}:"
+                             f"{event.event_id} {event.event_type or '-'}"))
+        click.echo("  " + printable(event.body.decode("utf-8", "replace")))
 
 
 def _event_json(event: StoredEvent) -> dict[str, object]:

@@ -7,6 +7,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from auditstream.common.printable import printable
+
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is a field.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -18,11 +20,14 @@ class FieldsFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s",
                          datefmt="%Y-%m-%dT%H:%M:%S%z")
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The message and every field are escaped (common/printable.py); a traceback that
+        # format() appends afterwards keeps its lines.
+        record.message = printable(record.message)
+        line = super().formatMessage(record)
         fields = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if fields:
-            line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+            line += " " + " ".join(f"{k}={printable(str(v))}" for k, v in fields.items())
         return line
 
 

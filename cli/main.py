@@ -44,6 +44,9 @@ COMMANDS = {
     "demo": LazyCommand("auditstream.cli.demo:demo",
                         "Run GitLab and Splunk stand-ins with auditstream between them, then "
                         "say what happened."),
+    "backfill": LazyCommand("auditstream.cli.backfill:backfill_command",
+                            "Fetch what the stream missed from GitLab's stored audit "
+                            "events."),
     "serve": LazyCommand("auditstream.cli.serve:serve",
                          "Run a stand-in server that behaves as the real one does, faults "
                          "included."),

@@ -216,9 +216,14 @@ def _reloader(config_path: Path | None, listen: str | None, journal_path: Path |
 def _serve(config: AppConfig, *, receive: bool, relay: bool,
            status_listen: tuple[str, int] | None = None,
            reloader: Reloader | None = None) -> None:
+    companion = None
+    if config.canary is not None and receive:
+        from auditstream.cli.canary import canary_rounds  # GitLab's client only when asked
+
+        companion = canary_rounds(config.canary)
     try:
         asyncio.run(serve(config, receive=receive, relay=relay, status_listen=status_listen,
-                          announce=click.echo, reloader=reloader))
+                          announce=click.echo, reloader=reloader, companion=companion))
     except StartupError as exc:
         raise click.ClickException(str(exc)) from exc
     except (JournalError, OSError, RuntimeError) as exc:

@@ -12,6 +12,7 @@ from auditstream.cli.output import OUTPUT_OPTION, echo_json, echo_table
 from auditstream.client.api import StreamingApi
 from auditstream.client.ids import short_id
 from auditstream.client.models import Destination, StreamingHeader
+from auditstream.common.printable import printable
 
 
 @click.group()
@@ -88,7 +89,7 @@ def _show_header(done: str, header: StreamingHeader, output: str) -> None:
     if output == "json":
         echo_json(header_json(header))
     else:
-        click.echo(f"{done} header {short_id(header.id)}: {header.key}")
+        click.echo(f"{done} header {short_id(header.id)}: {printable(header.key)}")
 
 
 @click.group()

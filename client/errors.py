@@ -4,12 +4,15 @@
     ├── GitLabUnavailable        GitLab did not answer, or not with GraphQL (network, 5xx, a
     │                            proxy's HTML); connection failures were retried already.
     │                            Retrying later can help.
+    │   └── RateLimited          REST: still 429 after the bounded waits; try later
     ├── GitLabAuthError          GitLab refused the access token (HTTP 401/403); fix the token
     ├── GitLabRedirected         the GitLab URL answered with a redirect (never followed: an
     │                            answer from another origin is not GitLab's); fix --gitlab-url
     └── GitLabRefused            GitLab answered and said no; retrying the same call cannot help
         ├── PermissionDenied     "does not exist or you don't have permission": says which
-        │                        role the operation needs
+        │                        role the operation needs (REST: 403)
+        ├── NotFound             REST 404: the group, project or endpoint is not there (or
+        │                        not visible to the token's user); names what was asked for
         └── ValidationFailed     the input broke one of GitLab's rules (payload ``errors`` or a
                                  top-level "Validation failed: ...")
 """
@@ -41,6 +44,14 @@ class GitLabRefused(GitLabError):
         self.hint = hint
         text = "; ".join(messages)
         super().__init__(f"{text} ({hint})" if hint else text)
+
+
+class RateLimited(GitLabUnavailable):
+    """GitLab kept answering 429 after the waits it asked for; retrying later can help."""
+
+
+class NotFound(GitLabRefused):
+    """REST 404: what was asked for is not there, or the token's user cannot see it."""
 
 
 class PermissionDenied(GitLabRefused):

@@ -7,12 +7,19 @@
     tls_key = "receiver.key"                # (relative to this file's folder)
     allow_networks = ["34.74.90.64/28"]     # optional: only these clients may send events
     trusted_proxies = ["10.0.0.5/32"]       # optional: believe X-Forwarded-For from these
+    token_drift_refusals = 3                # unknown-token 401s on a destination's path ...
+    token_drift_interval = "5m"             # ... within this long: token drift (logged)
 
     [[receiver.destinations]]
     name = "acme"
     instance = "gitlab.example.com"        # dedup scope; default "default"
     token_env = "ACME_STREAM_TOKEN"         # or token_file; a list of two while rotating
     path = "/acme"                          # optional: bind this destination to a URL path
+    gitlab_url = "https://gitlab.example.com"  # for reconcile (backfill): which GitLab,
+    group = "acme"                          # what it streams (or project = PATH, or
+                                            # instance_events = true), and as whom:
+    gitlab_token_env = "GITLAB_TOKEN"       # or gitlab_token_file; read only by reconcile
+    expect_event_within = "2h"              # optional: quiet longer and it is reported silent
 
     [journal]
     path = "auditstream.db"                 # relative to this file's folder
@@ -24,6 +31,8 @@
     # url = "redis://redis.internal:6379/0"   # rediss:// for TLS; no password here
     # password_env = "REDIS_PASSWORD"         # or password_file
     # wait_replicas = 1                       # 200 only once a replica has the event
+
+    [canary]                                # optional: see config.canary
 
 Secrets are never inline: tokens come from the environment or from files.
 """
@@ -38,7 +47,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from auditstream.client.audit_events import AuditScope
+from auditstream.config.canary import CanaryConfig, canary_from
 from auditstream.config.errors import ConfigError
 from auditstream.config.relay import relay_from
 from auditstream.config.section import (
@@ -61,6 +73,8 @@ from auditstream.journal.config import (
 from auditstream.journal.open import BACKENDS
 from auditstream.receiver.config import (
     DEFAULT_BODY_TIMEOUT_SECONDS,
+    DEFAULT_DRIFT_INTERVAL_SECONDS,
+    DEFAULT_DRIFT_REFUSALS,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_INSTANCE,
     DEFAULT_MAX_BODY_BYTES,
@@ -72,12 +86,16 @@ from auditstream.receiver.config import (
 )
 from auditstream.receiver.network import Network, parse_networks
 from auditstream.receiver.tls import server_context
+from auditstream.reconcile.config import ReconcileSettings
+from auditstream.reconcile.schedule import DEFAULT_OVERLAP_SECONDS, Schedule
 from auditstream.relay.config import RelayConfig
 
-__all__ = ["AppConfig", "load_config", "load_journal_config", "load_outline", "parse_listen",
-           "secret_from_env", "secret_from_file"]
+__all__ = ["AppConfig", "load_config", "load_journal_config", "load_outline",
+           "load_reconcile_config", "parse_listen", "secret_from_env", "secret_from_file"]
 
 DAY = 24 * 3600.0
+# What 'destinations check' compares with GitLab (read by it, not by the receiver).
+CHECKED_KEYS = ("event_type_filters", "namespace_filter", "headers")
 MAX_TOKENS_PER_DESTINATION = 2
 
 
@@ -89,6 +107,8 @@ class AppConfig:
     receiver: ReceiverConfig | None
     journal: JournalConfig
     relay: RelayConfig | None = None
+    reconcile: tuple[ReconcileSettings, ...] = ()
+    canary: CanaryConfig | None = None  # read with the receiver's part
 
 
 class Parts(enum.Flag):
@@ -110,15 +130,20 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *,
     environ = os.environ if environ is None else environ
     document = _read_toml(path)
     section = Section(document, "", path, environ)
-    section.only("receiver", "journal", "relay", "sinks")
+    section.only("receiver", "journal", "relay", "sinks", "canary")
     receiver = _receiver(section.table("receiver", Parts.RECEIVER in parts)) \
         if "receiver" in document else None
     relay = relay_from(section.table("relay"), section.tables("sinks", Parts.RELAY in parts),
                        path.parent)
+    canary = canary_from(section.table("canary", Parts.RECEIVER in parts)) \
+        if "canary" in document else None
     return AppConfig(
         receiver=receiver if Parts.RECEIVER in parts else None,
+        reconcile=tuple(_reconcile(item)
+                        for item in section.table("receiver").tables("destinations")),
         journal=journal_from(section.table("journal"), path.parent),
         relay=relay if Parts.RELAY in parts else None,
+        canary=canary if Parts.RECEIVER in parts else None,
     )
 
 
@@ -128,9 +153,11 @@ def load_outline(path: Path, environ: Mapping[str, str] | None = None) -> AppCon
     environ = os.environ if environ is None else environ
     document = _read_toml(path)
     section = Section(document, "", path, environ)
-    section.only("receiver", "journal", "relay", "sinks")
+    section.only("receiver", "journal", "relay", "sinks", "canary")
     receiver = _receiver(section.table("receiver", False)) if "receiver" in document else None
     relay = relay_from(section.table("relay"), section.tables("sinks", False), path.parent)
+    if "canary" in document:
+        canary_from(section.table("canary", False))  # checked; not part of the outline
     return AppConfig(receiver=receiver, journal=journal_from(section.table("journal"),
                                                              path.parent), relay=relay)
 
@@ -139,6 +166,16 @@ def load_journal_config(path: Path, environ: Mapping[str, str] | None = None) ->
     """Only the file's [journal] (for commands that need nothing else: ``journal stats``)."""
     section = Section(_read_toml(path), "", path, os.environ if environ is None else environ)
     return journal_from(section.table("journal"), path.parent)
+
+
+def load_reconcile_config(path: Path, environ: Mapping[str, str] | None = None,
+                          ) -> tuple[JournalConfig, tuple[ReconcileSettings, ...]]:
+    """The file's [journal] and its destinations' reconcile keys, for ``backfill``: the
+    stream's and the sinks' secrets are not read (backfill needs none of them)."""
+    section = Section(_read_toml(path), "", path, os.environ if environ is None else environ)
+    receiver = section.table("receiver")
+    return (journal_from(section.table("journal"), path.parent),
+            tuple(_reconcile(item) for item in receiver.tables("destinations")))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -224,7 +261,8 @@ def _receiver(section: Section) -> ReceiverConfig:
     section.only("listen", "max_body_bytes", "retry_after_seconds", "body_timeout_seconds",
                  "idle_timeout_seconds", "shutdown_timeout_seconds", "destinations",
                  "tls_cert", "tls_key", "allow_networks", "trusted_proxies", "max_connections",
-                 "max_connections_per_client")
+                 "max_connections_per_client", "token_drift_refusals",
+                 "token_drift_interval")
     host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
                               section.where("listen"))
     tls_cert, tls_key = _tls(section)
@@ -252,6 +290,11 @@ def _receiver(section: Section) -> ReceiverConfig:
                          if "max_connections" in section.data else None),
         max_connections_per_client=section.whole_number("max_connections_per_client",
                                                         DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
+        token_drift_refusals=section.whole_number("token_drift_refusals",
+                                                  DEFAULT_DRIFT_REFUSALS),
+        token_drift_interval_seconds=(section.optional_duration("token_drift_interval")
+                                      or DEFAULT_DRIFT_INTERVAL_SECONDS),
+        config_path=str(section.path),
     )
 
 
@@ -284,7 +327,8 @@ def _networks(section: Section, key: str) -> tuple[Network, ...]:
 def _destination(section: Section) -> DestinationConfig:
     # gitlab_*: written by 'destinations create --write-config' and 'sync' to find their own.
     section.only("name", "instance", "token_env", "token_file", "path", "content_hash_dedup",
-                 "gitlab_destination_id", "gitlab_scope")
+                 "gitlab_destination_id", "gitlab_scope", "expect_event_within",
+                 *CHECKED_KEYS, *_RECONCILE_KEYS)
     tokens = [*section.secrets_from_env("token_env"), *section.secrets_from_file("token_file")]
     if not tokens:
         raise section.error("token_env", "a destination needs token_env or token_file")
@@ -297,7 +341,72 @@ def _destination(section: Section) -> DestinationConfig:
     return DestinationConfig(
         name=section.string("name"), tokens=tuple(tokens),
         instance=section.string("instance", DEFAULT_INSTANCE), path=path,
-        content_hash_dedup=section.boolean("content_hash_dedup", False))
+        content_hash_dedup=section.boolean("content_hash_dedup", False),
+        gitlab_id=section.optional_string("gitlab_destination_id"),
+        expect_event_within_seconds=section.optional_duration("expect_event_within"),
+        gitlab_scope=section.optional_string("gitlab_scope"))
+
+
+_RECONCILE_KEYS = ("gitlab_url", "group", "project", "instance_events", "gitlab_token_env",
+                   "gitlab_token_file", "reconcile_every_minutes", "reconcile_overlap_minutes")
+
+
+def _reconcile(section: Section) -> ReconcileSettings:
+    """A destination's reconcile keys; the token is read only when reconcile runs."""
+    url = section.optional_string("gitlab_url")
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise section.error("gitlab_url", f"expected an http(s) URL such as "
+                                              f"https://gitlab.example.com, got {url!r}")
+        url = url.rstrip("/")
+    token_env = section.optional_string("gitlab_token_env")
+    token_file = section.optional_string("gitlab_token_file")
+    if token_env is not None and token_file is not None:
+        raise section.error("gitlab_token_env", "give one of gitlab_token_env and "
+                                                "gitlab_token_file")
+    return ReconcileSettings(
+        destination=section.string("name"),
+        instance=section.string("instance", DEFAULT_INSTANCE), gitlab_url=url,
+        scope=_scope(section), token_env=token_env,
+        token_file=None if token_file is None else section.path.parent / token_file,
+        destination_id=section.optional_string("gitlab_destination_id"),
+        schedule=_schedule(section), where=section.where(""))
+
+
+def _schedule(section: Section) -> Schedule | None:
+    """Continuous reconcile, opted into with ``reconcile_every_minutes``."""
+    if "reconcile_every_minutes" not in section.data:
+        if "reconcile_overlap_minutes" in section.data:
+            raise section.error("reconcile_overlap_minutes", "only with reconcile_every_minutes")
+        return None
+    return Schedule(
+        every_seconds=section.positive_number("reconcile_every_minutes", 10) * 60,
+        overlap_seconds=section.number("reconcile_overlap_minutes",
+                                       DEFAULT_OVERLAP_SECONDS / 60) * 60)
+
+
+def _scope(section: Section) -> AuditScope | None:
+    """``group``, ``project`` or ``instance_events``: at most one; else ``gitlab_scope``."""
+    group, project = section.optional_string("group"), section.optional_string("project")
+    everything = section.boolean("instance_events", False)
+    given = [name for name, value in (("group", group), ("project", project),
+                                      ("instance_events", everything)) if value]
+    if len(given) > 1:
+        raise section.error(given[1], f"give one of group, project and instance_events "
+                                      f"(got {', '.join(given)})")
+    if group is not None:
+        return AuditScope("group", group)
+    if project is not None:
+        return AuditScope("project", project)
+    if everything:
+        return AuditScope("instance")
+    written = section.optional_string("gitlab_scope") or ""
+    if written == "instance":
+        return AuditScope("instance")
+    if written.startswith("group:"):
+        return AuditScope("group", written.partition(":")[2])
+    return None
 
 
 def destination_names(receiver: Section) -> list[str]:

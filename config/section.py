@@ -74,6 +74,18 @@ class Section:
             raise self.error(key, "must be more than 0")
         return value
 
+    def optional_duration(self, key: str) -> float | None:
+        """Seconds, from a number or a string such as ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"``;
+        None when the key is absent."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        seconds = parse_duration(value)
+        if seconds is None:
+            raise self.error(key, 'must be a duration above 0: seconds, or a string such as '
+                                  f'"90s", "30m", "2h", "1d"; got {value!r}')
+        return seconds
+
     def whole_number(self, key: str, default: int, minimum: int = 1) -> int:
         """An integer of at least ``minimum`` (a float such as 1.5 is refused, not cut)."""
         value = self.data.get(key, default)
@@ -105,6 +117,27 @@ class Section:
             return [UNREAD_SECRET for _ in self._names(key)]
         return [secret_from_file(self.path.parent / name, self.where(key))
                 for name in self._names(key)]
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: object) -> float | None:
+    """A duration above 0 in seconds (a number, or a number and a unit: s, m, h, d), else
+    None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip()[-1:] in _UNITS:
+        text = value.strip()
+        try:
+            seconds = float(text[:-1]) * _UNITS[text[-1]]
+        except ValueError:
+            return None
+    else:
+        return None
+    return seconds if 0 < seconds < float("inf") else None
 
 
 # Stands in for a secret of a part the command does not run; that part's config is dropped

@@ -12,6 +12,7 @@ config the receiver refuses.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tomllib
@@ -26,11 +27,13 @@ from tomlkit.items import AoT, Array, Table
 
 from auditstream.client.ids import BadId, destination_number
 from auditstream.client.models import Destination
+from auditstream.common.files import open_private, private_dir_problem, replace_privately
 from auditstream.config.app import destination_names
 from auditstream.config.errors import ConfigError
 from auditstream.config.section import Section
 
 TOKENS_DIR = "tokens"
+GITLAB_TOKEN_ENV = "GITLAB_TOKEN"  # noqa: S105 (the variable's name, not a token)
 DEFAULT_LISTEN_PORT = 8080
 DEFAULT_JOURNAL_FILE = "auditstream.db"
 _NEW_FILE = """\
@@ -75,13 +78,15 @@ def check_receiver_url(url: str) -> tuple[tuple[str, str, int], list[str]]:
     return parsed
 
 
-def write_destination(config_path: Path, destination: Destination, instance: str) -> Path:
-    """Add (or refresh) ``destination`` in the file; the token file's path."""
+def write_destination(config_path: Path, destination: Destination, instance: str,
+                      gitlab_url: str | None = None) -> Path:
+    """Add (or refresh) ``destination`` in the file; the token file's path. With
+    ``gitlab_url``, also what reconcile needs (``reconcile_values``)."""
     document = _load(config_path)
     if not config_path.exists():
         _start_new_file(document, [destination])
     entries = _destinations(document)
-    token = _write_entry(config_path, entries, destination, instance)
+    token = _write_entry(config_path, entries, destination, instance, gitlab_url)
     _save(config_path, document, [token])
     return token[0]
 
@@ -98,7 +103,7 @@ def remove_destination(config_path: Path, destination_id: str) -> bool:
 
 
 def sync_destinations(config_path: Path, destinations: Sequence[Destination], scope: str,
-                      instance: str) -> SyncReport:
+                      instance: str, gitlab_url: str | None = None) -> SyncReport:
     """Make the file's entries for ``scope`` exactly ``destinations``: add, refresh, remove."""
     document = _load(config_path)
     if not config_path.exists():
@@ -110,7 +115,7 @@ def sync_destinations(config_path: Path, destinations: Sequence[Destination], sc
     tokens = []
     for destination in destinations:
         (updated if destination.id in known else added).append(destination.name)
-        tokens.append(_write_entry(config_path, entries, destination, instance))
+        tokens.append(_write_entry(config_path, entries, destination, instance, gitlab_url))
     wanted = {d.id for d in destinations}
     removed = _remove_where(config_path, entries, lambda e: e.get("gitlab_scope") == scope
                             and e.get("gitlab_destination_id") not in wanted)
@@ -151,7 +156,7 @@ def _start_new_file(document: tomlkit.TOMLDocument,
 
 
 def _write_entry(config_path: Path, entries: AoT, destination: Destination,
-                 instance: str) -> tuple[Path, str]:
+                 instance: str, gitlab_url: str | None) -> tuple[Path, str]:
     """Add or refresh the entry; the token file to write (once the whole file is checked)."""
     for entry in entries:
         other = entry.get("gitlab_destination_id")
@@ -164,9 +169,13 @@ def _write_entry(config_path: Path, entries: AoT, destination: Destination,
                               "token_file": token_file,
                               "gitlab_destination_id": destination.id,
                               "gitlab_scope": destination.scope}
+    if gitlab_url is not None:
+        values.update(reconcile_values(destination.scope, gitlab_url))
     path = receiver_path(destination.url)
     for entry in entries:
         if entry.get("gitlab_destination_id") == destination.id:
+            if "gitlab_token_file" in entry:  # the user's choice of token stays
+                values.pop("gitlab_token_env", None)
             entry.update(values)
             if path is None:
                 entry.pop("path", None)
@@ -179,6 +188,17 @@ def _write_entry(config_path: Path, entries: AoT, destination: Destination,
     table.update(values)
     entries.append(table)
     return token_path, destination.verification_token
+
+
+def reconcile_values(scope: str, gitlab_url: str) -> dict[str, Any]:
+    """What reconcile needs: GitLab's URL, what the destination streams, and where the GitLab
+    token comes from (the variable the CLI itself reads; a name, never the token)."""
+    values: dict[str, Any] = {"gitlab_url": gitlab_url, "gitlab_token_env": GITLAB_TOKEN_ENV}
+    if scope == "instance":
+        values["instance_events"] = True
+    elif scope.startswith("group:"):
+        values["group"] = scope.partition(":")[2]
+    return values
 
 
 def _remove_where(config_path: Path, entries: AoT, doomed: Any) -> list[str]:
@@ -232,9 +252,11 @@ def _origin_and_segments(url: str) -> tuple[tuple[str, str, int], list[str]] | N
 
 
 def _write_secret(path: Path, value: str) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # the mode given to open applies only to a file it creates
+    try:
+        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    except OSError as exc:
+        reason = "it is a symlink" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+        raise ConfigError(f"refusing to write the token file {path}: {reason}") from exc
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
 
@@ -271,14 +293,11 @@ def _save(config_path: Path, document: tomlkit.TOMLDocument,
     text = tomlkit.dumps(document)
     # Never leave a file the receiver cannot read, nor names it would refuse.
     destination_names(Section(tomllib.loads(text), "", config_path, {}).table("receiver"))
+    if tokens:
+        folder = config_path.parent / TOKENS_DIR  # as named, not resolved: a link is refused
+        problem = private_dir_problem(folder)
+        if problem is not None:
+            raise ConfigError(f"refusing to write a token into {folder}: {problem}")
     for path, token in tokens:
         _write_secret(path, token)
-    config_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = config_path.with_name(config_path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a temporary file left by a crash keeps its mode otherwise
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, config_path)  # readers see the old file or the new, never half
+    replace_privately(config_path, text)

@@ -10,6 +10,9 @@ from auditstream.journal.errors import (
     JournalUnavailable,
 )
 from auditstream.journal.model import (
+    BACKFILL,
+    ORIGINS,
+    STREAM,
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -21,6 +24,9 @@ from auditstream.journal.model import (
 from auditstream.journal.open import open_journal, open_journal_readonly
 
 __all__ = [
+    "BACKFILL",
+    "ORIGINS",
+    "STREAM",
     "AppendOutcome",
     "DeadLetter",
     "DeadLetterSelection",

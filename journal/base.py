@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from auditstream.journal.deadletters import DeadLetterSelection
 from auditstream.journal.model import (
+    STREAM,
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -25,6 +26,10 @@ from auditstream.journal.model import (
     SinkPosition,
     StoredEvent,
 )
+
+# How far back the default ``newest_received_at`` looks: a destination quiet for longer than
+# this many events of the others counts as quiet since the receiver started.
+NEWEST_SCAN_EVENTS = 10_000
 
 
 class Journal(abc.ABC):
@@ -39,6 +44,23 @@ class Journal(abc.ABC):
 
         Dedup and store are one atomic step: an id is never known without its event.
         """
+
+    @abc.abstractmethod
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` (dedup keys, ``id:<id>``) are remembered within ``instance``:
+        what an append of them would call a duplicate now. Changes nothing."""
+
+    @abc.abstractmethod
+    async def record_uptime(self, process: str, started_at: float, seen_at: float,
+                            stopped: bool = False) -> None:
+        """Note that receiving ``process`` has been listening from ``started_at`` to at least
+        ``seen_at`` (called at start, now and then, and with ``stopped`` at a clean stop), so
+        reconcile can tell when nothing listened."""
+
+    @abc.abstractmethod
+    async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
+        """The (started_at, seen_at, stopped) of every receiving process overlapping the
+        range, by start."""
 
     @abc.abstractmethod
     async def register_sink(self, sink: str) -> None:
@@ -113,6 +135,18 @@ class Journal(abc.ABC):
     @abc.abstractmethod
     async def check_writable(self) -> None:
         """Raise ``JournalUnavailable`` unless a write can go through now (for /readyz)."""
+
+    async def newest_received_at(self) -> dict[str, float]:
+        """Each destination's newest ``received_at`` among the streamed events still held
+        (for a restarted receiver's silence alarms; backfilled ones say nothing about the
+        stream). This default looks at the last ``NEWEST_SCAN_EVENTS`` events; backends that
+        can ask directly do."""
+        newest: dict[str, float] = {}
+        for event in await self.tail(NEWEST_SCAN_EVENTS):
+            if event.origin == STREAM and \
+                    event.received_at > newest.get(event.destination, 0.0):
+                newest[event.destination] = event.received_at
+        return newest
 
     async def wait_for_append(self, at_most: float) -> None:
         """Return when new events may be there, at the latest after ``at_most`` seconds.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from auditstream.journal.model import DeadLetter, StoredEvent
+from auditstream.journal.model import STREAM, DeadLetter, StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ def encode_event_meta(event: StoredEvent) -> bytes:
     """The event's metadata (not its body, kept apart), as the dead letter stores it."""
     return orjson.dumps([event.instance, event.event_id, event.destination, event.received_at,
                          event.event_type, event.created_at, event.entity_type,
-                         event.entity_path])
+                         event.entity_path, event.origin])
 
 
 def decode_event(seq: int, meta: bytes | None, body: bytes, event_id: str,
@@ -48,7 +48,7 @@ def decode_event(seq: int, meta: bytes | None, body: bytes, event_id: str,
     if meta is None:
         return None
     (instance, meta_event_id, destination, received_at, event_type, created_at, entity_type,
-     entity_path) = orjson.loads(meta)
+     entity_path, origin) = orjson.loads(meta)
     return StoredEvent(seq, instance, meta_event_id or event_id, destination,
                        received_at if received_at is not None else dead_at, body, event_type,
-                       created_at, entity_type, entity_path)
+                       created_at, entity_type, entity_path, origin or STREAM)

@@ -19,6 +19,11 @@ class AppendOutcome(enum.Enum):
     COLLISION = "collision"
 
 
+STREAM = "stream"  # an event GitLab streamed to the receiver
+BACKFILL = "backfill"  # an event reconcile listed over GitLab's REST API
+ORIGINS = (STREAM, BACKFILL)
+
+
 class IncomingEvent(NamedTuple):
     """One event as the receiver hands it to the journal (a NamedTuple, as ``StoredEvent``:
     the receiver builds one per event, and a frozen dataclass costs it three times as much).
@@ -27,7 +32,9 @@ class IncomingEvent(NamedTuple):
     always ``"id:<id>"`` first, and ``"hash:<hex>"`` where the destination deduplicates by
     content too. An event is a duplicate when any of its keys is already known, except that a
     known id from another destination with a different body is a collision, stored
-    (``journal.collisions``).
+    (``journal.collisions``). ``origin`` is ``stream`` or ``backfill``: the same key either
+    way, so whichever comes first is kept; a backfilled event is GitLab's own stored event
+    (its id is the audit_events table's key), never a collision.
     """
 
     instance: str
@@ -40,6 +47,7 @@ class IncomingEvent(NamedTuple):
     created_at: float | None = None
     entity_type: str | None = None
     entity_path: str | None = None
+    origin: str = STREAM
 
 
 class StoredEvent(NamedTuple):
@@ -62,6 +70,7 @@ class StoredEvent(NamedTuple):
     created_at: float | None
     entity_type: str | None
     entity_path: str | None
+    origin: str = STREAM
 
 
 @dataclass(frozen=True, slots=True)

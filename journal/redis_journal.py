@@ -94,6 +94,9 @@ _MAX_BLOCK_SECONDS = 4.0
 _TRIM_SLICE = 10_000
 
 
+_KNOWN_PER_CALL = 500  # EXISTS per pipeline round trip in known()
+
+
 class RedisJournal(Journal):
     """A journal in Redis. Use ``open`` (read-write) or ``open_readonly``."""
 
@@ -271,6 +274,37 @@ class RedisJournal(Journal):
                     self._groups.last_seq_seen)}, count=1, block=block_ms)
         except JournalUnavailable:
             await asyncio.sleep(at_most)
+
+    async def record_uptime(self, process: str, started_at: float, seen_at: float,
+                            stopped: bool = False) -> None:
+        with self._translated("record uptime", write=True):
+            await self._client.hset(self._keys.uptime, process,
+                                    f"{started_at!r} {seen_at!r} {int(stopped)}")
+
+    async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
+        with self._translated("read"):
+            entries = await self._client.hgetall(self._keys.uptime)
+        spans = []
+        for value in entries.values():
+            started, seen, stopped = (value.decode() if isinstance(value, bytes)
+                                      else value).split(" ")
+            start, end = float(started), float(seen)
+            if start <= until and end >= since:
+                spans.append((start, end, stopped == "1"))
+        return sorted(spans)
+
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        unique = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        with self._translated("read"):
+            for start in range(0, len(unique), _KNOWN_PER_CALL):
+                chunk = unique[start:start + _KNOWN_PER_CALL]
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for key in chunk:
+                        pipe.exists(self._keys.seen(instance, key))
+                    answers = await pipe.execute()
+                found.update(key for key, there in zip(chunk, answers, strict=True) if there)
+        return found
 
     async def tail(self, limit: int) -> list[StoredEvent]:
         with self._translated("read"):

@@ -4,7 +4,10 @@ Every key carries the hash tag ``{prefix}``, so a Redis Cluster puts them all in
 script may touch any of them (a script's keys must share a slot). One journal is therefore one
 shard's work; see ``journal.redis_journal`` for what that means for scaling.
 
-    {p}:events          stream; entry id "<seq>-0", fields "meta" (JSON) and "body" (bytes)
+    {p}:events          stream; entry id "<seq>-0", fields "meta" (JSON) and "body" (bytes);
+                        meta is [instance, id, destination, received_at, type, created_at,
+                        entity_type, entity_path] plus origin when not "stream" (entries
+                        written before origin existed have 8 items: streamed)
     {p}:meta            hash: last_seq (the seq counter, never reset), duplicates_refused
     {p}:seen:<n>:<instance>:<key>
                         one string per dedup key, value "<seq>:<body digest>:<destination>"
@@ -20,6 +23,7 @@ shard's work; see ``journal.redis_journal`` for what that means for scaling.
     {p}:dead-retry      hash: dead letter entry id -> when an operator asked for its retry
     {p}:dead-held:<id>  string: the consumer sending that dead letter again, expiring after
                         claim_idle_seconds unless renewed (one relay at a time retries it)
+    {p}:uptime          hash: receiving process -> "started_at seen_at stopped" (reconcile)
     consumer groups     on {p}:events, one per sink, named as the sink
 """
 
@@ -31,14 +35,14 @@ from dataclasses import dataclass
 import orjson
 
 from auditstream.journal.collisions import body_digest, collision_key
-from auditstream.journal.model import IncomingEvent, StoredEvent
+from auditstream.journal.model import BACKFILL, STREAM, IncomingEvent, StoredEvent
 
 HOUR = 3600.0
 
 # KEYS: events, meta, seen-per-hour, collisions, then per event: its dedup keys in order (the
 # id key first), then its collision key.
 # ARGV: dedup window (ms), hour bucket, then per event: its number of dedup keys, meta, body,
-# destination, body digest (hex).
+# destination, body digest (hex; empty for a backfilled event).
 # Each event: if its id key exists, it is the same event again (journal.collisions: same
 # destination, or same digest; or a key without a digest, from before digests) or a
 # collision, unless its collision key exists already; with a new id, it is a duplicate when
@@ -46,6 +50,9 @@ HOUR = 3600.0
 # only then are its keys set (never a key without its event): a collision only its collision
 # key, recorded in the collisions stream. A key's value: "<seq>:<digest>:<destination>".
 # Returns per event: its seq, 0 for a duplicate, {seq, first destination} for a collision.
+# A backfilled event (GitLab's own stored event: its id is the audit_events table's key) is
+# never a collision: a known id is a duplicate, and a new one is set as "<seq>" alone, a key
+# with nothing to compare, so a streamed copy from any destination is a duplicate of it.
 # The shebang makes Redis 7 refuse the whole script up front when out of memory, rather
 # than fail it halfway; the script touches only keys it declares.
 APPEND_SCRIPT = """#!lua
@@ -60,7 +67,7 @@ while a <= #ARGV do
   local first = redis.call('GET', KEYS[k])
   if first then
     local colon = string.find(first, ':', 1, true)
-    if colon == nil then
+    if colon == nil or digest == '' then
       duplicate = true
     else
       local known = string.sub(first, colon + 34)
@@ -84,6 +91,7 @@ while a <= #ARGV do
     local seq = redis.call('HINCRBY', KEYS[2], 'last_seq', 1)
     redis.call('XADD', KEYS[1], seq .. '-0', 'meta', ARGV[a + 1], 'body', ARGV[a + 2])
     local value = seq .. ':' .. digest .. ':' .. destination
+    if digest == '' then value = tostring(seq) end
     for j = from, to do
       redis.call('SET', KEYS[j], value, 'PX', ARGV[1])
     end
@@ -117,6 +125,7 @@ class Keys:
     dead_held_prefix: str
     seen_prefix: str
     collisions: str
+    uptime: str
 
     @classmethod
     def for_prefix(cls, prefix: str) -> Keys:
@@ -124,7 +133,8 @@ class Keys:
         return cls(events=f"{tag}:events", meta=f"{tag}:meta",
                    seen_per_hour=f"{tag}:seen-per-hour", dead=f"{tag}:dead",
                    dead_retry=f"{tag}:dead-retry", dead_held_prefix=f"{tag}:dead-held:",
-                   seen_prefix=f"{tag}:seen:", collisions=f"{tag}:collisions")
+                   seen_prefix=f"{tag}:seen:", collisions=f"{tag}:collisions",
+                   uptime=f"{tag}:uptime")
 
     def seen(self, instance: str, key: str) -> str:
         return f"{self.seen_prefix}{len(instance)}:{instance}:{key}"
@@ -143,7 +153,7 @@ def append_arguments(keys: Keys, events: Sequence[IncomingEvent],
         script_keys.extend(keys.seen(instance, key) for key in event.dedup_keys)
         script_keys.append(keys.seen(instance, collision_key(event.dedup_keys[0], digest)))
         args.extend((len(event.dedup_keys), encode_meta(event), event.body, event.destination,
-                     digest.hex()))
+                     "" if event.origin == BACKFILL else digest.hex()))
     return script_keys, args
 
 
@@ -161,16 +171,20 @@ def seq_of(entry: bytes | str) -> int:
 
 
 def encode_meta(event: IncomingEvent) -> bytes:
-    return orjson.dumps([event.instance, event.event_id, event.destination, event.received_at,
-                         event.event_type, event.created_at, event.entity_type,
-                         event.entity_path])
+    meta = [event.instance, event.event_id, event.destination, event.received_at,
+            event.event_type, event.created_at, event.entity_type, event.entity_path]
+    if event.origin != STREAM:
+        meta.append(event.origin)
+    return orjson.dumps(meta)
 
 
 def decode_entry(entry: bytes | str, fields: dict[bytes, bytes]) -> StoredEvent:
     """A stream entry as a ``StoredEvent``; the body comes back exactly as it went in."""
+    meta = orjson.loads(fields[b"meta"])
     (instance, event_id, destination, received_at, event_type, created_at, entity_type,
-     entity_path) = orjson.loads(fields[b"meta"])
+     entity_path) = meta[:8]
     return StoredEvent(seq=seq_of(entry), instance=instance, event_id=event_id,
                        destination=destination, received_at=received_at,
                        body=fields[b"body"], event_type=event_type, created_at=created_at,
-                       entity_type=entity_type, entity_path=entity_path)
+                       entity_type=entity_type, entity_path=entity_path,
+                       origin=meta[8] if len(meta) > 8 else STREAM)

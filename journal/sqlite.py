@@ -25,6 +25,8 @@ from auditstream.journal.config import JournalConfig
 from auditstream.journal.errors import JournalClosed, JournalUnavailable
 from auditstream.journal.groupcommit import GroupCommitWriter
 from auditstream.journal.model import (
+    BACKFILL,
+    STREAM,
     AppendOutcome,
     DeadLetter,
     IncomingEvent,
@@ -43,13 +45,13 @@ T = TypeVar("T")
 
 # SQLite's default limit on bound parameters is 32766; stay far below it.
 _KEYS_PER_LOOKUP = 500
-# Rows per multi-row INSERT: 64 x 10 columns stays far below the parameter limit too.
+# Rows per multi-row INSERT: 64 x 11 columns stays far below the parameter limit too.
 _MAX_ROWS_PER_INSERT = 64
 # Retention deletes in slices so a purge never holds the write lock for long.
 _PURGE_SLICE_ROWS = 5_000
 
 _EVENT_COLUMNS = ("seq, instance, event_id, destination, received_at, body, event_type, "
-                  "created_at, entity_type, entity_path")
+                  "created_at, entity_type, entity_path, origin")
 
 
 class SqliteJournal(Journal):
@@ -230,6 +232,17 @@ class SqliteJournal(Journal):
             keys = event.dedup_keys
             first = known.get((instance, keys[0]))
             outcome = AppendOutcome.ACCEPTED
+            if event.origin == BACKFILL:
+                # GitLab's own stored event, its id the audit_events table's key: known, it is
+                # the same event (a streamed copy has another body); new, it is remembered
+                # without destination or digest, so a streamed copy from any destination
+                # is a duplicate of it, never a collision.
+                if first is not None:
+                    outcomes.append(AppendOutcome.DUPLICATE)
+                    continue
+                destination_seen, digest_seen = None, None
+            else:
+                destination_seen, digest_seen = destination, digest
             if first is not None:  # a known id: the same event again, or a collision
                 if is_same_event(first[0], first[1], destination, digest):
                     outcomes.append(AppendOutcome.DUPLICATE)
@@ -243,8 +256,8 @@ class SqliteJournal(Journal):
                 outcomes.append(AppendOutcome.DUPLICATE)  # known by its content hash
                 continue
             for key in keys:
-                known[(instance, key)] = (destination, digest)
-                new_keys += (instance, key, event.received_at, destination, digest)
+                known[(instance, key)] = (destination_seen, digest_seen)
+                new_keys += (instance, key, event.received_at, destination_seen, digest_seen)
             seq += 1
             if first is not None:
                 collided.append(_Collision(instance, event.event_id, seq, first[0] or "?",
@@ -252,7 +265,7 @@ class SqliteJournal(Journal):
             # _EVENT_COLUMNS: seq, then IncomingEvent's fields without dedup_keys, in order.
             rows += (seq, instance, event.event_id, destination, event.received_at,
                      event.body, event.event_type, event.created_at, event.entity_type,
-                     event.entity_path)
+                     event.entity_path, None if event.origin == STREAM else event.origin)
             outcomes.append(outcome)
         stored = seq - self._next_seq
         self._next_seq = seq
@@ -260,7 +273,7 @@ class SqliteJournal(Journal):
             _insert_rows(conn, "INSERT INTO seen (instance, key, seen_at, destination, digest) "
                          "VALUES ", 5, new_keys)
         if stored:
-            _insert_rows(conn, f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ", 10, rows)
+            _insert_rows(conn, f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ", 11, rows)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(seq),))
         if collided:
             conn.executemany("INSERT INTO collisions (instance, event_id, seq, "
@@ -295,6 +308,37 @@ class SqliteJournal(Journal):
 
         return await self._read(query)
 
+    async def record_uptime(self, process: str, started_at: float, seen_at: float,
+                            stopped: bool = False) -> None:
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO uptime (process, started_at, seen_at, stopped) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (process) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at), "
+            "stopped = max(stopped, excluded.stopped)",
+            (process, started_at, seen_at, int(stopped))))
+
+    async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
+        def query(conn: sqlite3.Connection) -> list[tuple[float, float, bool]]:
+            rows = conn.execute("SELECT started_at, seen_at, stopped FROM uptime "
+                                "WHERE started_at <= ? AND seen_at >= ? ORDER BY started_at",
+                                (until, since))
+            return [(float(a), float(b), bool(c)) for a, b, c in rows]
+
+        return await self._read(query)
+
+    async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
+        def query(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            unique = list(dict.fromkeys(keys))
+            for start in range(0, len(unique), _KEYS_PER_LOOKUP):
+                chunk = unique[start:start + _KEYS_PER_LOOKUP]
+                marks = ",".join("?" * len(chunk))
+                found.update(row[0] for row in conn.execute(
+                    f"SELECT key FROM seen WHERE instance = ? AND key IN ({marks})",
+                    (instance, *chunk)))
+            return found
+
+        return await self._read(query)
+
     async def claim(self, sink: str, limit: int) -> list[StoredEvent]:
         # The only reader of the sink: the next events after what it holds, or after the
         # cursor where that is further on (it is after a register_sink).
@@ -324,6 +368,14 @@ class SqliteJournal(Journal):
 
     async def positions(self) -> tuple[SinkPosition, ...]:
         return await self._read(_positions)
+
+    async def newest_received_at(self) -> dict[str, float]:
+        # Streamed events only: a backfill says nothing about whether GitLab still streams.
+        # One pass over the events table (no index on destination: the hot path's inserts
+        # stay as they are); it runs once, at start-up, off the receiver's way.
+        return await self._read(lambda conn: dict(conn.execute(
+            "SELECT destination, MAX(received_at) FROM events"
+            " WHERE origin IS NULL OR origin = 'stream' GROUP BY destination")))
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
@@ -539,8 +591,10 @@ def _positions(conn: sqlite3.Connection) -> tuple[SinkPosition, ...]:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:
-    seq, instance, event_id, destination, received_at, body, etype, created, etyp, epath = row
+    (seq, instance, event_id, destination, received_at, body, etype, created, etyp, epath,
+     origin) = row
     # Positional, in StoredEvent's field order: a third cheaper than by keyword, which counts
-    # at a relay's pace. SQLite gives a BLOB as bytes already: no copy.
+    # at a relay's pace. SQLite gives a BLOB as bytes already: no copy. origin NULL: stream.
     return StoredEvent(seq, instance, event_id, destination, received_at,
-                       body if type(body) is bytes else bytes(body), etype, created, etyp, epath)
+                       body if type(body) is bytes else bytes(body), etype, created, etyp, epath,
+                       origin or STREAM)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from pathlib import Path
 
+from auditstream.common.files import PRIVATE_FILE, open_private
 from auditstream.journal.errors import JournalCorrupt, JournalUnavailable
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 # seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix,
 #   with the destination and body digest of the event it belongs to (NULL in rows written by
 #   schema 1), which tell a duplicate from a collision (journal.collisions).
-# events: bodies byte for byte; seq is assigned by the writer and never reused.
-# dead_letters: with the event's metadata (meta, JSON; NULL in rows from before schema 3) and,
+# events: bodies byte for byte; seq is assigned by the writer and never reused; origin NULL for
+#   a streamed event (the usual, and what older files' rows become), 'backfill' otherwise.
+# dead_letters: with the event's metadata (meta, JSON; NULL in rows from before schema 4) and,
 #   once an operator asked for a retry, when (retry_requested_at).
 # collisions: events stored although another destination had used their id for another event.
+# uptime: when each receiving process listened (one row per process run), for reconcile.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -41,7 +45,8 @@ CREATE TABLE IF NOT EXISTS events (
     created_at  REAL,
     entity_type TEXT,
     entity_path TEXT,
-    body        BLOB NOT NULL
+    body        BLOB NOT NULL,
+    origin      TEXT
 );
 CREATE TABLE IF NOT EXISTS cursors (
     sink   TEXT PRIMARY KEY,
@@ -58,6 +63,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     meta     BLOB,
     retry_requested_at REAL
 );
+CREATE TABLE IF NOT EXISTS uptime (
+    process    TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    seen_at    REAL NOT NULL,
+    stopped    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS collisions (
     id                INTEGER PRIMARY KEY,
     instance          TEXT NOT NULL,
@@ -67,7 +78,7 @@ CREATE TABLE IF NOT EXISTS collisions (
     destination       TEXT NOT NULL,
     at                REAL NOT NULL
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '3');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '4');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('duplicates_refused', '0');
 """
@@ -98,11 +109,17 @@ def connect_for_writing(path: Path, busy_timeout_seconds: float,
 
 def create_journal_file(path: Path, busy_timeout_seconds: float) -> None:
     """Create the file (owner-only) and its schema, or check an existing one."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Journal bodies are audit evidence: nobody but the owner reads them.
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-        os.close(fd)
+    # Journal bodies are audit evidence: nobody but the owner reads them, whatever the umask
+    # or the mode an existing file had (SQLite makes -wal and -shm with the file's mode).
+    try:
+        os.close(open_private(path, os.O_CREAT | os.O_WRONLY))
+        for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if companion.exists() and not companion.is_symlink():
+                os.chmod(companion, PRIVATE_FILE)
+    except OSError as exc:
+        raise JournalUnavailable(f"cannot open the journal {path}: "
+                                 f"{'it is a symlink' if exc.errno == errno.ELOOP else exc}"
+                                 ) from exc
     conn = connect_for_writing(path, busy_timeout_seconds)
     try:
         conn.executescript(_SCHEMA)
@@ -134,12 +151,15 @@ def connect_for_reading(path: Path, busy_timeout_seconds: float) -> sqlite3.Conn
 # Each step takes a journal from the version it names to the next, in one transaction.
 # 1 -> 2: seen learns each key's destination and body digest (NULL for the keys already
 # there: ADD COLUMN rewrites nothing, so this is instant on a journal of any size).
-# 2 -> 3: dead letters keep the event's metadata and an operator's retry request (NULL in
+# 2 -> 3: events learn their origin, stream or backfill (NULL, read as stream, for the rows
+# already there; the uptime table comes with the schema script, which runs first).
+# 3 -> 4: dead letters keep the event's metadata and an operator's retry request (NULL in
 # the rows already there).
 _MIGRATIONS = {
     "1": ("ALTER TABLE seen ADD COLUMN destination TEXT",
           "ALTER TABLE seen ADD COLUMN digest BLOB"),
-    "2": ("ALTER TABLE dead_letters ADD COLUMN meta BLOB",
+    "2": ("ALTER TABLE events ADD COLUMN origin TEXT",),
+    "3": ("ALTER TABLE dead_letters ADD COLUMN meta BLOB",
           "ALTER TABLE dead_letters ADD COLUMN retry_requested_at REAL"),
 }
 

@@ -30,6 +30,11 @@ DEFAULT_IDLE_TIMEOUT_SECONDS = 3630.0
 # Sidekiq sends from a few hosts with a few connections each; a flood from one address of
 # idle connections stops here, before it takes the descriptors GitLab needs.
 DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256
+# Refusals of a token we do not hold on one destination's path, within the interval, that
+# count as token drift (GitLab sends with a token the receiver lacks): a single wrong token
+# is a typo or a probe, several in a few minutes are GitLab.
+DEFAULT_DRIFT_REFUSALS = 3
+DEFAULT_DRIFT_INTERVAL_SECONDS = 300.0
 # How long in-flight requests may take to finish on SIGTERM before the server closes.
 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10.0
 
@@ -40,7 +45,10 @@ class DestinationConfig:
 
     ``tokens`` holds one token, or two while a rotation is under way. ``path``, when set,
     binds the destination to that URL path; otherwise any path not bound to another
-    destination reaches it.
+    destination reaches it. ``expect_event_within_seconds``, when set, is how long it may go
+    without an event before it counts as silent (see ``receiver.silence``); ``gitlab_scope``
+    (``group:<path>`` or ``instance``) is where GitLab keeps it, for the fix a warning names;
+    ``gitlab_id`` is its global id there (both written by ``destinations create|sync``).
     """
 
     name: str
@@ -48,6 +56,9 @@ class DestinationConfig:
     instance: str = DEFAULT_INSTANCE
     path: str | None = None
     content_hash_dedup: bool = False
+    expect_event_within_seconds: float | None = None
+    gitlab_scope: str | None = None
+    gitlab_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +68,9 @@ class ReceiverConfig:
     ``tls_cert`` and ``tls_key`` (both or neither) serve HTTPS. ``allow_networks``, when not
     empty, are the only client networks that may send events (403 for others; health and
     metrics stay open to probes). ``trusted_proxies`` are the reverse proxies whose
-    ``X-Forwarded-For`` is believed when telling who the client is.
+    ``X-Forwarded-For`` is believed when telling who the client is. ``token_drift_refusals``
+    refusals of an unknown token on a destination's path within ``token_drift_interval_seconds``
+    are token drift; ``config_path`` is the file the settings came from (named in the fix).
     """
 
     destinations: tuple[DestinationConfig, ...]
@@ -74,3 +87,6 @@ class ReceiverConfig:
     trusted_proxies: tuple[Network, ...] = ()
     max_connections: int | None = None  # None: the open-files limit less what others need
     max_connections_per_client: int = DEFAULT_MAX_CONNECTIONS_PER_CLIENT
+    token_drift_refusals: int = DEFAULT_DRIFT_REFUSALS
+    token_drift_interval_seconds: float = DEFAULT_DRIFT_INTERVAL_SECONDS
+    config_path: str | None = None

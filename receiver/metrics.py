@@ -22,6 +22,8 @@ from prometheus_client.core import (
     Metric,
 )
 
+from auditstream.receiver.silence import StreamWatch
+
 # ``auditstream status`` shows the requests of the last minutes: counted per minute, this many.
 RECENT_MINUTES = 5
 
@@ -65,6 +67,7 @@ class ReceiverMetrics:
     events: dict[tuple[str, str], int] = field(default_factory=dict)  # by destination, outcome
     append_seconds: LatencyHistogram = field(default_factory=LatencyHistogram)
     journal_writable: int = 1
+    streams: StreamWatch | None = None  # set by the app: last events, silence, refusals
     # Requests by (minute, outcome), the last RECENT_MINUTES minutes of them (monotonic clock).
     recent: dict[tuple[int, str], int] = field(default_factory=dict)
     _minute: int = 0
@@ -152,3 +155,37 @@ class _ReceiverCollector:
         yield GaugeMetricFamily("auditstream_receiver_journal_writable",
                                 "1 when the last journal write succeeded, 0 when it failed",
                                 value=metrics.journal_writable)
+        if metrics.streams is not None:
+            yield from _stream_families(metrics.streams)
+
+
+def _stream_families(streams: StreamWatch) -> Iterator[Metric]:
+    """Whether GitLab still streams: last events, silence, refusals and token drift."""
+    last = GaugeMetricFamily("auditstream_receiver_last_event_timestamp_seconds",
+                             "When the destination last accepted an event (Unix time)",
+                             labels=["destination"])
+    silent = GaugeMetricFamily("auditstream_receiver_destination_silent",
+                               "1 when the destination went without events for longer than "
+                               "its expect_event_within", labels=["destination"])
+    for destination in streams.destinations:
+        at = streams.last_event.get(destination.name)
+        if at is not None:
+            last.add_metric([destination.name], at)
+        if destination.expect_event_within_seconds is not None:
+            silent.add_metric([destination.name],
+                              1 if destination.name in streams.silent else 0)
+    yield last
+    yield silent
+    refusals = CounterMetricFamily("auditstream_receiver_refusals",
+                                   "Refused requests by destination path (configured paths, "
+                                   "else other) and reason", labels=["path", "reason"])
+    for (path, reason), count in sorted(streams.refusals.items()):
+        refusals.add_metric([path, reason], count)
+    yield refusals
+    drifting = streams.drifting()
+    drift = GaugeMetricFamily("auditstream_receiver_token_drift",
+                              "1 while GitLab sends to the path with a token this receiver "
+                              "does not hold", labels=["path"])
+    for label in sorted(streams.paths):
+        drift.add_metric([label], 1 if label in drifting else 0)
+    yield drift

@@ -44,6 +44,11 @@ class RunningReceiver:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}"
 
+    @property
+    def config(self) -> ReceiverConfig:
+        """The settings in force (a reload replaces them)."""
+        return self.runner.app[RECEIVER_STATE].config
+
     def reload(self, config: ReceiverConfig) -> list[str]:
         """Take new destinations and tokens (and the other per-request settings) now, between
         two requests; what only a restart can change is kept, and named in the result."""

@@ -66,8 +66,9 @@ def event_time(event: StoredEvent) -> float:
 
 
 def indexed_fields(event: StoredEvent) -> dict[str, str]:
-    """A few fields Splunk indexes, always as strings (HEC refuses nested values, code 15)."""
-    fields = {"event_id": event.event_id}
+    """A few fields Splunk indexes, always as strings (HEC refuses nested values, code 15);
+    ``origin`` says how the event came: ``stream`` or ``backfill`` (GitLab's REST API)."""
+    fields = {"event_id": event.event_id, "origin": event.origin}
     if event.event_type:
         fields["event_type"] = event.event_type
     if event.entity_type:

@@ -1,5 +1,6 @@
-"""The parts depend on each other one way: command line -> wiring -> {receiver, relay, journal},
-command line -> client; receiver, relay and journal share only ``common``, never each other."""
+"""The parts depend on each other one way: command line -> wiring -> {receiver, relay, journal,
+reconcile}, command line -> client; receiver, relay and journal share only ``common``, never
+each other; reconcile reaches GitLab through client and appends through journal."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ ALLOWED = {
     "relay": {"common", "journal"},
     "client": {"common"},
     "server": {"common"},
+    "reconcile": {"common", "journal", "client"},
     # The config file describes every part; writing it takes GitLab's destinations.
-    "config": {"common", "journal", "receiver", "relay", "client"},
-    "wiring": {"common", "config", "journal", "receiver", "relay"},
-    "cli": {"common", "config", "journal", "receiver", "relay", "client", "server", "wiring"},
+    "config": {"common", "journal", "receiver", "relay", "client", "reconcile"},
+    "wiring": {"common", "config", "journal", "receiver", "relay", "reconcile"},
+    "cli": {"common", "config", "journal", "receiver", "relay", "client", "server", "wiring",
+            "reconcile"},
 }
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from collections.abc import AsyncIterator, Callable
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,10 @@ from auditstream.receiver.config import ReceiverConfig
 from auditstream.receiver.connections import raise_open_files_limit
 from auditstream.receiver.metrics import ReceiverMetrics
 from auditstream.receiver.service import RunningReceiver, start_receiver
+from auditstream.reconcile.continuous import reconcile_periodically
+from auditstream.reconcile.metrics import ReconcileMetrics
+from auditstream.reconcile.state import StateFile
+from auditstream.reconcile.uptime import HEARTBEAT_SECONDS
 from auditstream.relay.service import Relay
 from auditstream.relay.status import create_status_app
 from auditstream.wiring.errors import StartupError
@@ -35,6 +42,8 @@ from auditstream.wiring.preflight import bind_listener, check_journal_place
 
 log = logging.getLogger("auditstream.wiring")
 
+RECONCILE_STATE_FILE = "reconcile-state.json"  # beside the journal's file
+
 # On SIGTERM the relay gets this long to finish the batch in hand before its cursor is saved.
 RELAY_STOP_GRACE_SECONDS = 10.0
 # How often the config file (and the token files' folder) is looked at for changes: a stat or
@@ -42,6 +51,9 @@ RELAY_STOP_GRACE_SECONDS = 10.0
 WATCH_INTERVAL_SECONDS = 2.0
 
 Announce = Callable[[str], None]
+# Work that runs beside the parts once they are up (the CLI's continuous canary), cancelled
+# when they stop.
+Companion = Callable[["RunningParts"], Coroutine[Any, Any, None]]
 
 
 @dataclass(slots=True)
@@ -89,6 +101,7 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
     relay_service = Relay(config.relay, journal, registry) if relay and config.relay else None
     probes = relay_service.probes() if relay_service else []
     purge = asyncio.create_task(purge_periodically(journal, config.journal))
+    reconciling: list[asyncio.Task[None]] = []
     running_receiver: RunningReceiver | None = None
     status: tuple[web.AppRunner, str] | None = None
     sink_check: asyncio.Task[object] | None = None
@@ -101,6 +114,9 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
         if relay_service is not None:
             relay_service.start()
             sink_check = asyncio.create_task(relay_service.check_sinks(), name="sink-check")
+        if running_receiver is not None:
+            reconciling = [asyncio.create_task(_record_uptime(journal), name="uptime"),
+                           *_start_reconcile(config, journal, registry)]
         if running_receiver is None and status_listen is not None:
             status = await _start_status(registry, probes, status_listen)
             announce(_listening("relay status", status[1], config, relay_service))
@@ -112,8 +128,13 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
     finally:
         log.info("stopping: no new requests; finishing what is in hand")
         await _cancel(sink_check)
+        for task in reconciling:
+            task.cancel()
         if running_receiver is not None:
             await running_receiver.stop()
+        for task in reconciling:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if status is not None:
             await status[0].cleanup()
         if relay_service is not None:
@@ -121,6 +142,36 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
         await _cancel(purge)
         await journal.close()
         log.info("stopped")
+
+
+async def _record_uptime(journal: Journal) -> None:
+    """Note in the journal that this process listens: at start, every heartbeat, at stop."""
+    started = time.time()
+    process = f"{socket.gethostname()}:{os.getpid()}:{started:.3f}"
+    try:
+        while True:
+            try:
+                await journal.record_uptime(process, started, time.time())
+            except JournalError as exc:
+                log.warning("cannot record this receiver's uptime: %s", exc)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+    finally:  # cancelled at stop: the last word is "listened until now"
+        with contextlib.suppress(JournalError):
+            await asyncio.shield(journal.record_uptime(process, started, time.time(),
+                                                       stopped=True))
+
+
+def _start_reconcile(config: AppConfig, journal: Journal,
+                     registry: CollectorRegistry) -> list[asyncio.Task[None]]:
+    """One task per destination that opted into continuous reconcile."""
+    chosen = [s for s in config.reconcile if s.schedule is not None]
+    if not chosen:
+        return []
+    state = StateFile(config.journal.path.parent / RECONCILE_STATE_FILE)
+    metrics = ReconcileMetrics.create(registry)
+    return [asyncio.create_task(
+        reconcile_periodically(s, journal, state, config.journal.dedup_window_seconds, metrics),
+        name=f"reconcile:{s.destination}") for s in chosen]
 
 
 async def _open_journal(config: AppConfig) -> Journal:
@@ -141,11 +192,13 @@ async def _cancel(task: asyncio.Task[Any] | None) -> None:
 
 async def serve(config: AppConfig, *, receive: bool, relay: bool,
                 status_listen: tuple[str, int] | None = None,
-                announce: Announce = print, reloader: Reloader | None = None) -> None:
+                announce: Announce = print, reloader: Reloader | None = None,
+                companion: Companion | None = None) -> None:
     """Run the parts asked for until SIGTERM or SIGINT (or until a relay pipeline fails).
 
     With a ``reloader``, SIGHUP (or a change to a watched file) reads the receiver's
-    destinations and tokens again; a broken file keeps the running settings and says why."""
+    destinations and tokens again; a broken file keeps the running settings and says why.
+    A ``companion`` runs beside the parts once they are up, and is cancelled first."""
     stop = stop_on_signals()
     # Before anything listens: a SIGHUP or a change once the receiver is up is a request.
     asked = asyncio.Event()
@@ -157,9 +210,13 @@ async def serve(config: AppConfig, *, receive: bool, relay: bool,
         if reloader is not None and parts.receiver is not None:
             reloading = asyncio.create_task(
                 _reload_on_request(parts.receiver, reloader, asked, seen))
+        beside: asyncio.Task[None] | None = None
+        if companion is not None:
+            beside = asyncio.create_task(companion(parts), name="companion")
         try:
             await _until_stopped(stop, parts.relay)
         finally:
+            await _cancel(beside)
             await _cancel(reloading)
 
 

@@ -8,6 +8,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from auditstream.common.files import open_private
 from auditstream.relay.batch import Batch
 from auditstream.relay.errors import SinkWriteFailed
 from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
@@ -31,9 +32,8 @@ class FileSink(Sink):
 
     def _open(self) -> int:
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Audit evidence: readable by the owner only.
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            # Audit evidence: readable by the owner only, never written through a symlink.
+            self._fd = open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         return self._fd
 
     def _write(self, data: bytes) -> None:

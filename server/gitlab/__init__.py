@@ -55,9 +55,14 @@ top-level errors; a token nobody holds as HTTP 401 ``{"errors": [{"message": "In
 token"}]}`` before anything runs (no token is anonymous: groups read as null, mutations fail
 with the permission error). A group's destinations read as null for non-owners.
 
-REST: ``GET /api/v4/groups/:id/audit_events`` (Owner), ``/projects/:id/audit_events``
-(Maintainer), ``/audit_events`` (administrator), stored events only, newest first, with
-``created_after``/``created_before`` and GitLab's pagination headers.
+REST: ``GET /api/v4/groups/:id/audit_events`` (Owner; the group's own events),
+``/projects/:id/audit_events`` (Maintainer), ``/audit_events`` (administrator; at most 30 days
+per query), stored events only (``activity.KINDS`` says which types are stored), with
+``created_after``/``created_before``, offset pages or keyset ones (``pagination=keyset``, the
+``Link`` rel="next" URL); ``/groups/:id``, ``/groups/:id/descendant_groups`` and
+``/groups/:id/projects?include_subgroups=true`` to walk a tree. ``gitlab.state.throttle``
+(``refuse_next``, ``let_through``, ``retry_after_seconds``) answers requests with 429 and
+GitLab's ``Retry-After`` / ``RateLimit-*`` headers.
 """
 
 from auditstream.server.gitlab.activity import DEFAULT_TYPES, KINDS, ActivitySpec

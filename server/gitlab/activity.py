@@ -77,6 +77,9 @@ def _fork(rng: random.Random, on: Namespace, author: User) -> tuple[Target, dict
             {"custom_message": f"Forked project to {author.username}/{on.path}"})
 
 
+# ``stored`` follows the "Saved to database" column of GitLab's audit event type list
+# (doc/user/compliance/audit_event_types.md): git operations, merge request creation and forks
+# are streamed only. ``reconcile.select.STREAM_ONLY_TYPES`` holds the same three.
 KINDS = {kind.name: kind for kind in (
     EventKind("repository_git_operation", stored=False, projects_only=True, details=_git),
     EventKind("merge_request_create", stored=False, projects_only=True, details=_merge_request),

@@ -155,7 +155,7 @@ ROUTES = (
     StandInRoute("PUT", "/knobs", put_knobs,
                  'set the streaming knobs: {"duplicate_rate": 0.1, "fresh_uuid_rate": 0, '
                  '"drop_rate": 0, "reorder": false, "job_retry_rate": 0, "job_retries": 0, '
-                 '"seed": 7}'),
+                 '"seed": 7, "circuit_breaker": false, "circuit_time_scale": 1}'),
     StandInRoute("DELETE", "/knobs", reset_knobs, "back to no knobs"),
     StandInRoute("GET", "/seed", get_seed,
                  "users (with their tokens), groups and projects, with their ids"),

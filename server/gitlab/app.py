@@ -12,7 +12,7 @@ from aiohttp import web
 from auditstream.server.gitlab.admin import add_admin_routes
 from auditstream.server.gitlab.errors import RestError
 from auditstream.server.gitlab.graphql_http import graphql_endpoint
-from auditstream.server.gitlab.rest import add_rest_routes
+from auditstream.server.gitlab.rest import add_rest_routes, throttled
 from auditstream.server.gitlab.state import GITLAB_STATE, GitLabState
 
 log = logging.getLogger("auditstream.server.gitlab")
@@ -21,7 +21,7 @@ GRAPHQL_PATH = "/api/graphql"
 
 
 def create_app(state: GitLabState) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json])
+    app = web.Application(middlewares=[errors_as_json, throttled])
     app[GITLAB_STATE] = state
     app.router.add_post(GRAPHQL_PATH, graphql_endpoint)
     add_rest_routes(app)

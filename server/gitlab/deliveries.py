@@ -26,6 +26,7 @@ class Result(StrEnum):
     TIMEOUT = "timeout"                # no answer within the timeout
     CONNECTION_ERROR = "connection_error"
     DROPPED = "dropped"                # never sent (the drop knob)
+    CIRCUIT_OPEN = "circuit_open"      # never sent: GitLab's circuit breaker skips it
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Delivery:
     error: str | None
     started_at: float
     seconds: float
+    batch: int = 1  # events in the POST that carried it (batched delivery: up to batch_size)
 
     @property
     def event(self) -> dict[str, Any]:
@@ -62,7 +64,7 @@ class Delivery:
 
     @property
     def sent(self) -> bool:
-        return self.result is not Result.DROPPED
+        return self.result not in (Result.DROPPED, Result.CIRCUIT_OPEN)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,7 +74,7 @@ class Delivery:
             "headers": dict(self.headers), "body": self.body.decode(),
             "reason": self.reason, "job_attempt": self.job_attempt,
             "result": self.result.value, "status": self.status, "error": self.error,
-            "started_at": self.started_at, "seconds": self.seconds,
+            "started_at": self.started_at, "seconds": self.seconds, "batch": self.batch,
         }
 
 

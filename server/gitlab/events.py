@@ -97,13 +97,20 @@ class AuditEvent:
         }
 
     def rest_item(self) -> dict[str, Any]:
-        """One item of ``GET /api/v4/.../audit_events``."""
+        """One item of ``GET /api/v4/.../audit_events``: author, target, IP and entity path
+        only inside ``details`` (with the author's e-mail, since 15.9), the type as
+        ``event_name`` (16.x+)."""
         return {
             "id": self.id, "author_id": self.author.id, "entity_id": self.entity.id,
             "entity_type": self.entity.type, "event_name": self.event_type,
-            "details": {**self.full_details(), "event_name": self.event_type},
+            "details": {**self.full_details(), "author_email": self.author_email,
+                        "event_name": self.event_type},
             "created_at": timestamp(self.created_at),
         }
+
+    @property
+    def author_email(self) -> str:
+        return f"{self.author.username}@example.com"
 
 
 def timestamp(moment: datetime) -> str:

@@ -150,8 +150,12 @@ def envelope_code(value: Any, token: HecToken) -> int | None:
             return INVALID_DATA_FORMAT
     if value.get("time") is not None and not valid_time(value["time"]):
         return INVALID_DATA_FORMAT
-    if value.get("fields") is not None and not flat_fields(value["fields"]):
-        return INDEXED_FIELDS
+    fields = value.get("fields")
+    if fields is not None:
+        if not isinstance(fields, dict):
+            return INVALID_DATA_FORMAT  # not even the object Splunk decodes it into
+        if not flat_fields(fields):
+            return INDEXED_FIELDS
     index = value.get("index")
     if index is not None and (not index or not token.allows_index(index)):
         return INCORRECT_INDEX
@@ -177,14 +181,18 @@ def valid_time(value: Any) -> bool:
     return False
 
 
-def flat_fields(fields: Any) -> bool:
-    """Indexed fields are an object of strings or lists of strings, never anything nested."""
-    if not isinstance(fields, dict):
-        return False
+def flat_fields(fields: Mapping[str, Any]) -> bool:
+    """Splunk refuses only nested indexed fields: a value that is an object, or a list holding
+    an object or a list. Strings, numbers, booleans and lists of them are taken (as the
+    OpenTelemetry Collector's HEC receiver, isFlatJSONField, also rules; clients such as
+    Splunk's own libraries send the event's numbers there)."""
     for field in fields.values():  # a loop for the same reason as in envelope_code
-        if not isinstance(field, str) and not (
-                isinstance(field, list) and all(isinstance(s, str) for s in field)):
+        if isinstance(field, dict):
             return False
+        if isinstance(field, list):
+            for item in field:
+                if isinstance(item, dict | list):
+                    return False
     return True
 
 

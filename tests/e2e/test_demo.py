@@ -6,11 +6,26 @@ from tests.processes import run_cli
 
 
 def test_demo_runs_the_whole_flow_and_the_figures_add_up() -> None:
-    result = run_cli("demo", "--events", "80", timeout=90)
+    result = run_cli("demo", "--events", "80", "--outage-share", "0", timeout=90)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all figures add up" in result.stdout
     assert "forged requests rejected (401)" in result.stdout
-    assert "80 distinct, 80 envelopes" in result.stdout
+    assert "80 distinct, 80 envelopes" in result.stdout  # no outage: all streamed
+
+
+def test_demo_outage_is_closed_by_reconcile_except_stream_only_events() -> None:
+    result = run_cli("demo", "--events", "80", "--outage-share", "0.5", timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all figures add up" in result.stdout  # every stored event came back, once
+    rows = [line.strip().rsplit("  ", 1) for line in result.stdout.splitlines()
+            if "  " in line.strip()]
+    lines = {label.strip(): value.strip() for label, value in rows}
+    made = int(lines["made while the receiver was down"])
+    lost = int(lines["could not come back (stream-only types, never stored)"])
+    back = int(lines["brought back by reconcile (GitLab's stored events)"])
+    assert made == 40
+    assert 0 < lost < made
+    assert back == made - lost + 1  # and the set-up's event
 
 
 def test_demo_with_sink_faults_still_delivers_everything() -> None:
@@ -27,7 +42,9 @@ def test_demo_summary_as_json_for_scripts() -> None:
     result = run_cli("demo", "--events", "20", "--output", "json", timeout=90)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = orjson.loads(result.stdout)
-    assert (summary["distinct"], summary["at_sink_distinct"], summary["problems"]) == (20, 20, [])
+    outage = summary["outage"]
+    assert (outage["made"], summary["problems"]) == (4, [])
+    assert summary["distinct"] + len(outage["brought_back"]) == summary["at_sink_distinct"]
     assert summary["forged_rejected"] == summary["forged_sent"]
 
 
@@ -45,7 +62,8 @@ def test_keep_running_prints_the_summary_first_then_stays_up_until_interrupted()
 
     from tests.processes import AUDITSTREAM
 
-    demo = subprocess.Popen([AUDITSTREAM, "demo", "--events", "30", "--keep-running"],
+    demo = subprocess.Popen([AUDITSTREAM, "demo", "--events", "30", "--outage-share", "0",
+                             "--keep-running"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
 

@@ -25,7 +25,8 @@ from tests.processes import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 # The repository's top-level folders that install as auditstream.<folder>.
-PARTS = ("receiver", "journal", "relay", "client", "server", "common", "config", "wiring", "cli")
+PARTS = ("receiver", "journal", "relay", "client", "server", "common", "config", "wiring", "cli",
+         "reconcile")
 INSTALL_TIMEOUT_SECONDS = 420
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(INSTALL_TIMEOUT_SECONDS + 120)]

@@ -429,3 +429,72 @@ async def test_readonly_journal_refuses_writes(journal: Journal,
 
 async def test_a_writable_journal_says_so(journal: Journal) -> None:
     await journal.check_writable()
+
+
+# -- origin and known: what reconcile relies on ----------------------------------------------
+
+async def test_origin_is_kept_and_a_backfilled_copy_of_a_streamed_event_is_a_duplicate(
+        journal: Journal) -> None:
+    streamed = event(7)
+    backfilled = event(8)._replace(origin="backfill")
+    assert await journal.append([streamed, backfilled]) == [ACCEPTED, ACCEPTED]
+    assert await journal.append([event(7)._replace(origin="backfill"),
+                                 event(8)]) == [DUPLICATE, DUPLICATE]
+    origins = {e.event_id: e.origin for e in await journal.read("any", 10, after=0)}
+    assert origins == {"7": "stream", "8": "backfill"}
+
+
+async def test_known_tells_which_keys_an_append_would_call_duplicates(
+        journal: Journal) -> None:
+    await journal.append([event(1), event(2, instance="other")])
+    assert await journal.known("default", ["id:1", "id:2", "id:3"]) == {"id:1"}
+    assert await journal.known("other", ["id:2"]) == {"id:2"}
+    assert await journal.append([event(3)]) == [ACCEPTED]  # known() changed nothing
+
+
+async def test_uptime_is_recorded_per_process_and_read_by_range(journal: Journal) -> None:
+    await journal.record_uptime("host:1", 100.0, 100.0)
+    await journal.record_uptime("host:1", 100.0, 160.0)  # a heartbeat moves seen_at on
+    await journal.record_uptime("host:2", 300.0, 400.0)
+    await journal.record_uptime("host:1", 100.0, 170.0, stopped=True)  # a clean stop
+    assert await journal.uptime(0.0, 1000.0) == [(100.0, 170.0, True), (300.0, 400.0, False)]
+    assert await journal.uptime(200.0, 250.0) == []
+    assert await journal.uptime(150.0, 310.0) == [(100.0, 170.0, True),
+                                                  (300.0, 400.0, False)]
+
+
+def from_destination(event_id: int, destination: str, body: bytes,
+                     origin: str = "stream") -> IncomingEvent:
+    return event(event_id, body=body)._replace(destination=destination, origin=origin)
+
+
+@pytest.mark.parametrize("backfill_first", [True, False], ids=["backfill-first", "stream-first"])
+async def test_a_backfilled_copy_is_never_a_collision_whatever_destination_streamed_it(
+        journal: Journal, backfill_first: bool) -> None:
+    # Two destinations stream the same group to this journal; reconcile runs for one of them.
+    # The backfilled body is the REST entity converted, never the streamed bytes.
+    streamed = [from_destination(9, "a", b'{"id": 9, "via": "stream"}'),
+                from_destination(9, "b", b'{"id": 9, "via": "stream"}')]
+    backfilled = from_destination(9, "b", b'{"id": 9, "via": "rest"}', origin="backfill")
+    if backfill_first:
+        assert await journal.append([backfilled]) == [ACCEPTED]
+        assert await journal.append(streamed) == [DUPLICATE, DUPLICATE]
+    else:
+        assert await journal.append(streamed) == [ACCEPTED, DUPLICATE]
+        assert await journal.append([backfilled]) == [DUPLICATE]
+    assert [e.event_id for e in await journal.read("any", 10, after=0)] == ["9"]
+    assert (await journal.stats()).collisions == 0
+
+
+# -- the destinations' last events (a restarted receiver's silence alarms) -------------------
+
+async def test_newest_received_at_is_each_destinations_latest_event(journal: Journal) -> None:
+    assert await journal.newest_received_at() == {}
+    await journal.append([event(1, destination="acme", received_at=100.0),
+                          event(2, destination="acme", received_at=300.0),
+                          event(3, destination="globex", received_at=200.0)])
+    await journal.append([event(4, destination="acme", received_at=250.0)])  # out of order
+    # A backfill says nothing about whether GitLab still streams.
+    await journal.append([event(5, destination="globex", received_at=900.0)._replace(
+        origin="backfill")])
+    assert await journal.newest_received_at() == {"acme": 300.0, "globex": 200.0}

@@ -168,3 +168,39 @@ async def test_retention_cuts_only_the_leading_run_of_old_events(
     result = await journal.purge(now=100.0 + 8 * 86400)
     assert result.bodies_removed == 1
     assert [e.event_id for e in await journal.tail(10)] == ["2", "3"]
+
+
+_VERSION_1_EVENTS = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE seen (id INTEGER PRIMARY KEY, instance TEXT NOT NULL, key TEXT NOT NULL,
+                   seen_at REAL NOT NULL);
+CREATE UNIQUE INDEX seen_key ON seen (instance, key);
+CREATE TABLE events (seq INTEGER PRIMARY KEY, instance TEXT NOT NULL, event_id TEXT NOT NULL,
+    destination TEXT NOT NULL, received_at REAL NOT NULL, event_type TEXT, created_at REAL,
+    entity_type TEXT, entity_path TEXT, body BLOB NOT NULL);
+CREATE TABLE cursors (sink TEXT PRIMARY KEY, cursor INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, sink TEXT NOT NULL, seq INTEGER NOT NULL,
+    event_id TEXT NOT NULL, reason TEXT NOT NULL, dead_at REAL NOT NULL, body BLOB NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1'), ('last_seq', '1'), ('duplicates_refused', '0');
+INSERT INTO seen (instance, key, seen_at) VALUES ('default', 'id:1', 1000.0);
+INSERT INTO events VALUES (1, 'default', '1', 'default', 1000.0, 'audit_operation', 999.5,
+    'Project', 'acme/app', CAST('{"id": 1}' AS BLOB));
+"""
+
+
+async def test_a_version_1_file_is_upgraded_in_place_and_keeps_its_events(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_VERSION_1_EVENTS)
+    config = JournalConfig(path=path, busy_timeout_seconds=0.2)
+    with pytest.raises(JournalCorrupt, match="upgrades it"):
+        await SqliteJournal.open_readonly(config)  # reading never changes a file
+    journal = await SqliteJournal.open(config)
+    try:
+        assert await journal.append([event(1), event(2)._replace(origin="backfill")]) == [
+            DUPLICATE, ACCEPTED]
+        [old, new] = await journal.read("any", 10, after=0)
+        assert (old.body, old.origin, new.origin) == (b'{"id": 1}', "stream", "backfill")
+    finally:
+        await journal.close()

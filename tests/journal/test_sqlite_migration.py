@@ -121,7 +121,7 @@ async def test_upgrade_happens_once(tmp_path: Path) -> None:
 async def test_reading_an_old_journal_says_how_to_upgrade_it(tmp_path: Path) -> None:
     path = tmp_path / "journal.db"
     old_journal(path)
-    with pytest.raises(JournalCorrupt, match="schema version 1, expected 3: opening it for "
-                                             "writing"):
+    with pytest.raises(JournalCorrupt, match=f"schema version 1, expected {SCHEMA_VERSION}: "
+                                             "opening it for writing"):
         await SqliteJournal.open_readonly(JournalConfig(path=path))
     assert version(path) == "1"  # inspection never changes the file

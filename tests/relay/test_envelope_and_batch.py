@@ -29,7 +29,8 @@ def test_envelope_maps_the_event_as_the_design_says() -> None:
     assert decoded == {
         "time": 1_795_000_000.123, "host": "gitlab.example.com", "source": "gitlab:acme",
         "sourcetype": "gitlab:audit", "index": "gitlab",
-        "fields": {"event_id": "42", "event_type": "repository_git_operation",
+        "fields": {"event_id": "42", "origin": "stream",
+                   "event_type": "repository_git_operation",
                    "entity_type": "Project", "entity_path": "acme/app"},
         "event": orjson.loads(BODY)}
     assert BODY in envelope.data  # the original event, byte for byte
@@ -50,7 +51,12 @@ def test_configured_host_source_and_sourcetype_win() -> None:
 def test_indexed_fields_skip_what_the_event_lacks() -> None:
     decoded = orjson.loads(encode(stored(event_type=None, entity_type=None, entity_path=None),
                                   EnvelopeSettings()).data)
-    assert decoded["fields"] == {"event_id": "42"}
+    assert decoded["fields"] == {"event_id": "42", "origin": "stream"}
+
+
+def test_a_backfilled_event_says_so_in_the_indexed_field_origin() -> None:
+    decoded = orjson.loads(encode(stored(origin="backfill"), EnvelopeSettings()).data)
+    assert decoded["fields"]["origin"] == "backfill"
 
 
 def test_index_routes_pick_by_event_type_then_entity_path() -> None:

@@ -67,7 +67,8 @@ async def test_envelopes_carry_the_design_mapping(
     assert envelope["time"] == 1_795_000_000.123
     assert (envelope["host"], envelope["source"], envelope["sourcetype"], envelope["index"]) == (
         "gitlab.example.com", "gitlab:acme", "gitlab:audit", "main")
-    assert envelope["fields"] == {"event_id": "1", "event_type": "repository_git_operation",
+    assert envelope["fields"] == {"event_id": "1", "origin": "stream",
+                                  "event_type": "repository_git_operation",
                                   "entity_type": "Project", "entity_path": "acme/app"}
     assert received.event == orjson.loads(gitlab_body(1))
     assert gitlab_body(1).decode() in received.text

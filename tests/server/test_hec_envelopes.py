@@ -69,9 +69,10 @@ def test_json_array_of_envelopes_is_invalid_data_format_at_position_zero() -> No
     (b'{"event":1,"index":"nope"}', 7),
     (b'{"event":1,"index":""}', 7),
     (b'{"event":1,"fields":{"a":{"b":"c"}}}', 15),
-    (b'{"event":1,"fields":{"a":1}}', 15),
-    (b'{"event":1,"fields":{"a":["x",2]}}', 15),
-    (b'{"event":1,"fields":["a"]}', 15),
+    (b'{"event":1,"fields":{"a":[{"b":"c"}]}}', 15),
+    (b'{"event":1,"fields":{"a":[["x"]]}}', 15),
+    (b'{"event":1,"fields":["a"]}', 6),
+    (b'{"event":1,"fields":"a=b"}', 6),
     (b'{"event":1,"time":"yesterday"}', 6),
     (b'{"event":1,"time":true}', 6),
     (b'{"event":1,"host":42}', 6),
@@ -91,6 +92,13 @@ def test_bad_second_envelope_accepts_the_first_and_names_position_one(second: by
 def test_string_and_list_indexed_fields_are_accepted() -> None:
     batch = parse(b'{"event":1,"fields":{"a":"x","b":["y","z"],"c":[]}}')
     assert batch.refusal is None
+
+
+def test_numbers_and_booleans_in_indexed_fields_are_accepted_as_splunk_does() -> None:
+    batch = parse(b'{"event":1,"fields":{"id":5000,"n":1.5,"ok":true,"none":null,'
+                  b'"mixed":["x",2,false]}}')
+    assert batch.refusal is None
+    assert batch.envelopes[0].value["fields"]["id"] == 5000
 
 
 def test_time_as_number_or_numeric_string_is_accepted() -> None:

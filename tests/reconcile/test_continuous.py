@@ -1,0 +1,116 @@
+"""Continuous reconcile: the windows it takes, its state across restarts, its failures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from auditstream.client.audit_events import AuditScope
+from auditstream.journal import Journal, JournalConfig, open_journal
+from auditstream.reconcile.config import ReconcileSettings
+from auditstream.reconcile.continuous import reconcile_periodically
+from auditstream.reconcile.metrics import ReconcileMetrics
+from auditstream.reconcile.schedule import Schedule, next_window
+from auditstream.reconcile.state import StateFile
+from auditstream.reconcile.uptime import assume_live, gaps
+from auditstream.server.gitlab import RunningGitLab
+
+pytestmark = pytest.mark.timeout(60)
+DAY = 86400.0
+SCHEDULE = Schedule(every_seconds=600, overlap_seconds=300)
+
+
+def test_a_pass_starts_where_the_last_one_ended_less_the_overlap() -> None:
+    window = next_window(SCHEDULE, done_until=10_000.0, now=10_600.0, dedup_window_seconds=DAY)
+    assert (window.since, window.until, window.clipped) == (9_700.0, 10_600.0, False)
+
+
+def test_the_first_pass_looks_back_one_period_and_the_overlap() -> None:
+    window = next_window(SCHEDULE, done_until=None, now=10_000.0, dedup_window_seconds=DAY)
+    assert window.since == 10_000.0 - 900
+
+
+def test_a_pass_never_looks_back_past_the_dedup_window() -> None:
+    now = 100 * DAY
+    window = next_window(SCHEDULE, done_until=now - 40 * DAY, now=now,
+                         dedup_window_seconds=30 * DAY)
+    assert window.clipped
+    assert now - 30 * DAY < window.since < now - 29 * DAY
+
+
+def test_the_state_file_survives_a_restart_and_never_moves_back(tmp_path: Path) -> None:
+    StateFile(tmp_path / "s.json").record("siem", 500.0)
+    again = StateFile(tmp_path / "s.json")
+    again.record("siem", 400.0)
+    again.record("other", 10.0)
+    assert StateFile(tmp_path / "s.json").load() == {"siem": 500.0, "other": 10.0}
+    (tmp_path / "s.json").write_text("{half")
+    assert StateFile(tmp_path / "s.json").load() == {}  # a torn file: look back further
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
+    opened = await open_journal(JournalConfig(path=tmp_path / "journal.db"))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+class Stop(Exception):
+    pass
+
+
+async def test_passes_add_what_appears_and_a_restart_continues_from_the_state(
+        gitlab: RunningGitLab, journal: Journal, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = ReconcileSettings(destination="siem", instance="gl", gitlab_url=gitlab.url,
+                                 scope=AuditScope("group", "acme"), token_env="GL",
+                                 schedule=SCHEDULE)
+    state = StateFile(tmp_path / "reconcile-state.json")
+    registry = CollectorRegistry()
+    metrics = ReconcileMetrics.create(registry)
+    passes: list[int] = []
+
+    async def sleep(seconds: float) -> None:
+        assert seconds == 600
+        passes.append(1)
+        if len(passes) == 2:
+            raise Stop
+        await gitlab.make_activity(5, event_types=("member_created",), on=("acme",))
+
+    monkeypatch.setenv("GL", gitlab.token_for("owner"))
+    await gitlab.make_activity(3, event_types=("member_created",), on=("acme/website",))
+    with pytest.raises(Stop):
+        await reconcile_periodically(settings, journal, state, DAY, metrics, sleep=sleep)
+    assert state.done_until("siem") is not None
+    ids = {e.event_id for e in await journal.read("any", 100, after=0)}
+    assert ids == {e.key for e in gitlab.events.stored}  # both passes' events, once each
+    text = generate_latest(registry).decode()
+    assert 'auditstream_reconcile_events_total{destination="siem",outcome="added"} 8.0' in text
+    # A restart without the token: two failed passes, counted, the state unchanged.
+    monkeypatch.delenv("GL")
+    before = state.done_until("siem")
+    passes.clear()
+    with pytest.raises(Stop):
+        await reconcile_periodically(settings, journal, StateFile(state.path), DAY, metrics,
+                                     sleep=sleep)
+    assert state.done_until("siem") == before
+    assert metrics.errors == {"siem": 2}
+
+
+def test_gaps_are_what_no_receivers_uptime_covers() -> None:
+    spans = [(100.0, 200.0), (150.0, 260.0), (400.0, 500.0)]
+    assert gaps(spans, 0.0, 600.0) == [(0.0, 100.0), (260.0, 400.0), (500.0, 600.0)]
+    assert gaps(spans, 120.0, 250.0) == []
+    assert gaps([], 10.0, 20.0) == [(10.0, 20.0)]
+    assert gaps([(0.0, 10.0), (10.5, 20.0)], 0.0, 20.0) == [(10.0, 10.5)]  # a fast restart
+
+
+def test_a_receiver_heard_from_lately_is_listening_until_now() -> None:
+    now = 10_000.0
+    spans = [(0.0, now - 20, False), (0.0, now - 600, False), (0.0, now - 20, True)]
+    assert assume_live(spans, now) == [(0.0, now), (0.0, now - 600), (0.0, now - 20)]

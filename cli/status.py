@@ -97,8 +97,10 @@ def show(report: StatusReport) -> None:
     else:
         click.echo("no dead letters")
     click.echo()
-    echo_table(["destination", "last event received"],
-               [[name, "-" if when is None else format_time(when)]
+    silent = report.process.silent if report.process is not None else frozenset()
+    echo_table(["destination", "last event received", ""],
+               [[name, "-" if when is None else format_time(when),
+                 "SILENT (past its expect_event_within)" if name in silent else ""]
                 for name, when in report.destinations])
 
 
@@ -126,7 +128,8 @@ def report_json(report: StatusReport) -> dict[str, object]:
                    "in_flight": s.in_flight} for s in report.sinks],
         "dead_letters": [{"sink": g.sink, "reason": g.reason, "count": g.count,
                           "retry_requested": g.retry_requested} for g in report.dead_letters],
-        "destinations": [{"destination": name, "last_event_at": when}
+        "destinations": [{"destination": name, "last_event_at": when,
+                          "silent": None if process is None else name in process.silent}
                          for name, when in report.destinations],
         "destinations_from_last_events": journal.tail_size,
     }

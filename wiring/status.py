@@ -12,6 +12,7 @@ import orjson
 
 from auditstream.config.app import AppConfig
 from auditstream.journal import JournalConfig, JournalError, open_journal_readonly
+from auditstream.journal.model import STREAM
 from auditstream.wiring.status_model import (
     JournalFacts,
     ProcessFacts,
@@ -91,9 +92,10 @@ async def read_journal(config: JournalConfig) -> JournalFacts:
             oldest = found[0] if found else None
         tail = await journal.tail(TAIL_FOR_DESTINATIONS)
         newest: dict[str, float] = {}
-        for event in tail:
-            newest[event.destination] = max(event.received_at,
-                                            newest.get(event.destination, 0.0))
+        for event in tail:  # streamed ones: a backfill says nothing of the stream
+            if event.origin == STREAM:
+                newest[event.destination] = max(event.received_at,
+                                                newest.get(event.destination, 0.0))
         first_undelivered = {}
         for position in stats.sinks:
             if position.backlog:

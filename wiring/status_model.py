@@ -28,6 +28,8 @@ class ProcessFacts:
     pending_acks: Mapping[str, float]
     in_flight: Mapping[str, float]
     has_receiver: bool
+    last_event: Mapping[str, float] = field(default_factory=dict)  # by destination
+    silent: frozenset[str] = frozenset()  # destinations quiet past their expect_event_within
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ def parse_process(url: str, metrics_text: str, readyz: Mapping[str, object]) -> 
     success: dict[str, float] = {}
     pending: dict[str, float] = {}
     in_flight: dict[str, float] = {}
+    last_event: dict[str, float] = {}
+    silent: set[str] = set()
     has_receiver = False
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:
@@ -108,6 +112,10 @@ def parse_process(url: str, metrics_text: str, readyz: Mapping[str, object]) -> 
                 pending[labels["sink"]] = sample.value
             elif sample.name == "auditstream_relay_in_flight_events":
                 in_flight[labels["sink"]] = sample.value
+            elif sample.name == "auditstream_receiver_last_event_timestamp_seconds":
+                last_event[labels["destination"]] = sample.value
+            elif sample.name == "auditstream_receiver_destination_silent" and sample.value:
+                silent.add(labels["destination"])
     components: dict[str, tuple[bool, str]] = {}
     raw = readyz.get("components")
     if isinstance(raw, dict):
@@ -117,7 +125,8 @@ def parse_process(url: str, metrics_text: str, readyz: Mapping[str, object]) -> 
     return ProcessFacts(url=url, ready=readyz.get("status") == "ready", components=components,
                         requests_total=total, requests_recent=recent, sink_states=states,
                         last_success=success, pending_acks=pending, in_flight=in_flight,
-                        has_receiver=has_receiver)
+                        has_receiver=has_receiver, last_event=last_event,
+                        silent=frozenset(silent))
 
 
 def build_report(now: float, process: ProcessFacts | None, unreachable: str | None,
@@ -134,8 +143,18 @@ def build_report(now: float, process: ProcessFacts | None, unreachable: str | No
         checked_at=now, source=source, source_detail=detail, process=process, journal=journal,
         sinks=tuple(_sink(name, now, process, journal, positions.get(name)) for name in names),
         dead_letters=_dead_letter_groups(journal.dead_letters),
-        destinations=tuple((name, journal.newest_by_destination.get(name)) for name in
-                           dict.fromkeys([*destinations, *journal.newest_by_destination])))
+        destinations=_destinations(process, journal, destinations))
+
+
+def _destinations(process: ProcessFacts | None, journal: JournalFacts,
+                  configured: Iterable[str]) -> tuple[tuple[str, float | None], ...]:
+    """Each destination's last event: the receiver's own count where it runs (it knows of
+    events older than the journal's last ones), else the journal's."""
+    told = dict(journal.newest_by_destination)
+    if process is not None:
+        for name, at in process.last_event.items():
+            told[name] = max(at, told.get(name, 0.0))
+    return tuple((name, told.get(name)) for name in dict.fromkeys([*configured, *told]))
 
 
 def _sink(name: str, now: float, process: ProcessFacts | None, journal: JournalFacts,

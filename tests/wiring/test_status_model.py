@@ -18,6 +18,11 @@ auditstream_relay_sink_state{sink="splunk",state="paused"} 1.0
 auditstream_relay_last_success_timestamp_seconds{sink="splunk"} 1000.0
 # TYPE auditstream_relay_in_flight_events gauge
 auditstream_relay_in_flight_events{sink="splunk"} 7.0
+# TYPE auditstream_receiver_last_event_timestamp_seconds gauge
+auditstream_receiver_last_event_timestamp_seconds{destination="acme"} 1020.0
+# TYPE auditstream_receiver_destination_silent gauge
+auditstream_receiver_destination_silent{destination="acme"} 0.0
+auditstream_receiver_destination_silent{destination="other"} 1.0
 """
 READYZ = {"status": "not ready", "components": {
     "journal": {"ok": True}, "sink:splunk": {"ok": False, "reason": "Incorrect index"}}}
@@ -49,7 +54,9 @@ def test_a_paused_sink_and_recent_refusals_come_from_the_process() -> None:
     assert (sink.state, sink.reason, sink.backlog, sink.lag_seconds, sink.last_success_at,
             sink.in_flight) == ("paused", "Incorrect index", 2, 30.0, 1000.0, 7)
     assert report.source == "process"
-    assert report.destinations == (("acme", 1_010.0), ("other", None))
+    # The receiver's own last event (newer than the journal's tail says) wins.
+    assert report.destinations == (("acme", 1_020.0), ("other", None))
+    assert process.silent == {"other"}
     assert [(g.sink, g.reason, g.count, g.retry_requested) for g in report.dead_letters] == [
         ("archive", "disk", 1, 0), ("splunk", "code 6", 2, 1)]
 

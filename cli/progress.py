@@ -26,6 +26,7 @@ class Progress:
         self._tty = sys.stderr.isatty() if tty is None else tty
         self._bar: Any = None
         self._last_line = float("-inf")
+        self._shown = -1  # what the last plain line said
 
     def __enter__(self) -> Progress:
         if self._tty:
@@ -48,9 +49,10 @@ class Progress:
                  traceback: TracebackType | None) -> None:
         if self._bar is not None:
             self._bar.__exit__(kind, error, traceback)
-        elif kind is None:
+        elif kind is None and self._shown != self._done:
             self._line()
 
     def _line(self) -> None:
+        self._shown = self._done
         share = f" ({100 * self._done // self._total}%)" if self._total else ""
         click.echo(f"{self._label}: {self._done} of {self._total}{share}", err=True)

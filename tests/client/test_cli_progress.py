@@ -26,3 +26,9 @@ def test_on_a_terminal_progress_is_a_bar_on_stderr(capsys: pytest.CaptureFixture
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "scanning the journal" in captured.err
+
+
+def test_the_last_line_is_not_said_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    with Progress("scanning the journal", 3, tty=False) as shown:
+        shown.update(3)
+    assert capsys.readouterr().err.splitlines() == ["scanning the journal: 3 of 3 (100%)"]

@@ -64,6 +64,15 @@ class NothingKept(Journal):
     async def dead_letters(self, sink: str | None, limit: int) -> list[DeadLetter]:
         return []
 
+    async def retry_dead_letters(self, ids: Sequence[str], now: float) -> int:
+        return 0
+
+    async def dead_letters_to_retry(self, sink: str, limit: int) -> list[DeadLetter]:
+        return []
+
+    async def remove_dead_letters(self, ids: Sequence[str]) -> int:
+        return 0
+
     async def tail(self, limit: int) -> list[StoredEvent]:
         return []
 

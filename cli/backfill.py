@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import click
 import orjson
 
 from auditstream.client.errors import GitLabError
+from auditstream.common import timespec
 from auditstream.common.printable import printable
 from auditstream.config.app import load_reconcile_config
 from auditstream.config.errors import ConfigError
@@ -27,22 +27,14 @@ from auditstream.reconcile.errors import ReconcileError
 from auditstream.reconcile.gitlab_filters import filters_from_gitlab
 from auditstream.reconcile.select import DestinationFilter
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
 
 def parse_time(text: str, now: datetime, option: str) -> datetime:
-    """ISO 8601 (a zone, or UTC when none is given) or a duration back from now (2h, 7d)."""
-    match = _DURATION.match(text)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    """ISO 8601 (a zone, or UTC when none is given) or a duration back from now (2h, 7d): the
+    syntax every command taking a TIME shares (``common.timespec``)."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"expected ISO 8601 (2026-01-31T12:00:00Z) or a duration "
-                                 f"back from now (30m, 2h, 7d), got {text!r}",
-                                 param_hint=option) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return datetime.fromtimestamp(timespec.parse_time(text, now.timestamp()), UTC)
+    except timespec.TimeSpecError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 @click.command()

@@ -21,6 +21,7 @@ from auditstream.journal import (
     JournalConfig,
     JournalError,
     StoredEvent,
+    open_journal,
     open_journal_readonly,
 )
 from auditstream.relay.formats import FORMATS, OCSF, RAW
@@ -56,9 +57,9 @@ def stats(config_path: Path | None, journal_path: Path | None, output: str) -> N
     """Events held, duplicates refused, id collisions, each sink's cursor and backlog, dead
     letters. A collision is an event stored although another destination had stored a
     different event under its id: the receiver's log names both destinations."""
-    config = _journal_config(config_path, journal_path)
-    shown = _shown(config)
-    result = _with_journal(config, lambda j: j.stats())
+    config = journal_config(config_path, journal_path)
+    shown = shown_journal(config)
+    result = with_journal(config, lambda j: j.stats())
     if output == "json":
         echo_json({
             "journal": str(shown), "events": result.events,
@@ -98,7 +99,7 @@ def tail(config_path: Path | None, journal_path: Path | None, count: int, event_
          output: str) -> None:
     """The latest events, oldest first, with their metadata and original body (or, with
     --format ocsf, the OCSF event each becomes: a preview of an ocsf sink's input)."""
-    events = _with_journal(_journal_config(config_path, journal_path), lambda j: j.tail(count))
+    events = with_journal(journal_config(config_path, journal_path), lambda j: j.tail(count))
     if output == "json":
         echo_json([to_ocsf(event) if event_format == OCSF else _event_json(event)
                    for event in events])
@@ -123,7 +124,7 @@ def _event_json(event: StoredEvent) -> dict[str, object]:
             "body": body, "body_text": event.body.decode("utf-8", "replace")}
 
 
-def _journal_config(config_path: Path | None, journal_path: Path | None) -> JournalConfig:
+def journal_config(config_path: Path | None, journal_path: Path | None) -> JournalConfig:
     """The configured journal (SQLite or Redis); ``--journal`` names a SQLite file."""
     if config_path is None:
         return JournalConfig(path=journal_path or DEFAULT_JOURNAL)
@@ -136,7 +137,7 @@ def _journal_config(config_path: Path | None, journal_path: Path | None) -> Jour
     return config
 
 
-def _shown(config: JournalConfig) -> Path | str:
+def shown_journal(config: JournalConfig) -> Path | str:
     """How the journal is named in the output (never with a password)."""
     if config.redis is None:
         return config.path
@@ -144,9 +145,15 @@ def _shown(config: JournalConfig) -> Path | str:
     return f"{url} {{{config.redis.key_prefix}}}"
 
 
-def _with_journal(config: JournalConfig, action: Callable[[Journal], Awaitable[T]]) -> T:
+def with_journal(config: JournalConfig, action: Callable[[Journal], Awaitable[T]], *,
+                 writable: bool = False) -> T:
+    """Run ``action`` on the journal, opened read-only unless ``writable``; a journal error
+    becomes a message and exit status 1."""
+    if writable and config.backend == "sqlite" and not config.path.is_file():
+        raise click.ClickException(f"no journal at {config.path}")
+
     async def run() -> T:
-        opened = await open_journal_readonly(config)
+        opened = await (open_journal(config) if writable else open_journal_readonly(config))
         try:
             return await action(opened)
         finally:

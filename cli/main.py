@@ -24,6 +24,12 @@ COMMANDS = {
                          "elsewhere)."),
     "journal": LazyCommand("auditstream.cli.journal:journal",
                            "Inspect the journal: counts, cursors, the latest events."),
+    "deadletters": LazyCommand("auditstream.cli.deadletters:deadletters",
+                               "The events a sink refused for good: list them, retry them once "
+                               "fixed, or drop them."),
+    "replay": LazyCommand("auditstream.cli.replay:replay",
+                          "Send a range of the journal to one sink again, through the sink's "
+                          "usual pipeline."),
     "destinations": LazyCommand("auditstream.cli.destinations:destinations",
                                 "List, create, update and delete streaming destinations."),
     "headers": LazyCommand("auditstream.cli.settings:headers",
@@ -32,6 +38,9 @@ COMMANDS = {
     "filters": LazyCommand("auditstream.cli.settings:filters",
                            "Which events a destination receives (all of them when it has no "
                            "filter)."),
+    "status": LazyCommand("auditstream.cli.status:status",
+                          "One screen: the receiver, the journal, each sink, dead letters, "
+                          "destinations."),
     "demo": LazyCommand("auditstream.cli.demo:demo",
                         "Run GitLab and Splunk stand-ins with auditstream between them, then "
                         "say what happened."),

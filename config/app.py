@@ -90,8 +90,8 @@ from auditstream.reconcile.config import ReconcileSettings
 from auditstream.reconcile.schedule import DEFAULT_OVERLAP_SECONDS, Schedule
 from auditstream.relay.config import RelayConfig
 
-__all__ = ["AppConfig", "load_config", "load_journal_config", "load_reconcile_config",
-           "parse_listen", "secret_from_env", "secret_from_file"]
+__all__ = ["AppConfig", "load_config", "load_journal_config", "load_outline",
+           "load_reconcile_config", "parse_listen", "secret_from_env", "secret_from_file"]
 
 DAY = 24 * 3600.0
 # What 'destinations check' compares with GitLab (read by it, not by the receiver).
@@ -145,6 +145,21 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None, *,
         relay=relay if Parts.RELAY in parts else None,
         canary=canary if Parts.RECEIVER in parts else None,
     )
+
+
+def load_outline(path: Path, environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Every part as the file describes it, with no secret read (for commands that only look
+    at what runs: ``status``). Checked as ``load_config`` checks it."""
+    environ = os.environ if environ is None else environ
+    document = _read_toml(path)
+    section = Section(document, "", path, environ)
+    section.only("receiver", "journal", "relay", "sinks", "canary")
+    receiver = _receiver(section.table("receiver", False)) if "receiver" in document else None
+    relay = relay_from(section.table("relay"), section.tables("sinks", False), path.parent)
+    if "canary" in document:
+        canary_from(section.table("canary", False))  # checked; not part of the outline
+    return AppConfig(receiver=receiver, journal=journal_from(section.table("journal"),
+                                                             path.parent), relay=relay)
 
 
 def load_journal_config(path: Path, environ: Mapping[str, str] | None = None) -> JournalConfig:

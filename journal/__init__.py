@@ -2,6 +2,7 @@
 
 from auditstream.journal.base import Journal
 from auditstream.journal.config import JournalConfig
+from auditstream.journal.deadletters import DeadLetterSelection
 from auditstream.journal.errors import (
     JournalClosed,
     JournalCorrupt,
@@ -28,6 +29,7 @@ __all__ = [
     "STREAM",
     "AppendOutcome",
     "DeadLetter",
+    "DeadLetterSelection",
     "IncomingEvent",
     "Journal",
     "JournalClosed",

@@ -15,6 +15,7 @@ import abc
 import asyncio
 from collections.abc import Sequence
 
+from auditstream.journal.deadletters import DeadLetterSelection
 from auditstream.journal.model import (
     STREAM,
     AppendOutcome,
@@ -87,7 +88,32 @@ class Journal(abc.ABC):
 
     @abc.abstractmethod
     async def dead_letters(self, sink: str | None, limit: int) -> list[DeadLetter]:
-        """The most recent dead letters, of one sink or of all."""
+        """The most recent dead letters, of one sink or of all, oldest first, each with its
+        ``id``, its retry request and the whole event."""
+
+    @abc.abstractmethod
+    async def retry_dead_letters(self, ids: Sequence[str], now: float) -> int:
+        """Ask for these dead letters to be sent again: each is marked "retry requested"
+        (at ``now``, unless it already was) until its sink's pipeline delivers it and
+        removes it. Unknown ids are ignored; returns how many are marked."""
+
+    @abc.abstractmethod
+    async def dead_letters_to_retry(self, sink: str, limit: int) -> list[DeadLetter]:
+        """Up to ``limit`` dead letters of ``sink`` marked "retry requested", oldest first:
+        what the sink's pipeline sends again. Where several readers share a sink (Redis),
+        each is handed to one reader at a time, as ``claim`` does: this reader holds what it
+        is given while it keeps asking, and another gets it once this one stops asking."""
+
+    @abc.abstractmethod
+    async def remove_dead_letters(self, ids: Sequence[str]) -> int:
+        """Forget these dead letters (dropped by an operator, or delivered on a retry).
+        Unknown ids are ignored; returns how many were removed."""
+
+    async def select_dead_letters(self, selection: DeadLetterSelection,
+                                  limit: int) -> list[DeadLetter]:
+        """The most recent ``limit`` dead letters ``selection`` names, oldest first."""
+        letters = await self.dead_letters(selection.sink, limit)
+        return [letter for letter in letters if selection.matches(letter)]
 
     @abc.abstractmethod
     async def tail(self, limit: int) -> list[StoredEvent]:

@@ -75,7 +75,12 @@ class StoredEvent(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """An event a sink can never accept, kept with the reason it gave."""
+    """An event a sink can never accept, kept with the reason it gave.
+
+    ``id`` names it for ``retry`` and ``drop`` (the backend's own handle, unique within the
+    journal); ``retry_requested_at`` is set once someone asked for it to be sent again and
+    until the sink confirms it; ``event`` is the whole event (None in dead letters recorded
+    before the journal kept more than the body)."""
 
     sink: str
     seq: int
@@ -83,6 +88,9 @@ class DeadLetter:
     reason: str
     dead_at: float
     body: bytes
+    id: str = ""
+    retry_requested_at: float | None = None
+    event: StoredEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)

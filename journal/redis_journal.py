@@ -66,6 +66,7 @@ from auditstream.journal.model import (
     StoredEvent,
 )
 from auditstream.journal.redis_appender import GroupAppender, ScriptResult
+from auditstream.journal.redis_deadletters import DeadLetterStream
 from auditstream.journal.redis_groups import SinkGroups, entries_in
 from auditstream.journal.redis_layout import (
     APPEND_SCRIPT,
@@ -91,7 +92,6 @@ _POOL_WAIT_SECONDS = 5.0
 _MAX_BLOCK_SECONDS = 4.0
 # Retention trims at most this many entries per XTRIM, so Redis is never busy for long.
 _TRIM_SLICE = 10_000
-_DEAD_LETTER_PAGE = 500
 
 
 _KNOWN_PER_CALL = 500  # EXISTS per pipeline round trip in known()
@@ -109,6 +109,8 @@ class RedisJournal(Journal):
         self._keys = Keys.for_prefix(self._settings.key_prefix)
         self._append = client.register_script(APPEND_SCRIPT)
         self._groups = SinkGroups(client, self._keys, self._settings.claim_idle_seconds)
+        self._dead = DeadLetterStream(client, self._keys, self._groups.consumer,
+                                      self._settings.claim_idle_seconds)
         self._appender = GroupAppender(self._append_call)
         self._renewing: asyncio.Task[None] | None = None
         self._closed = False
@@ -227,9 +229,15 @@ class RedisJournal(Journal):
 
     async def dead_letter(self, sink: str, event: StoredEvent, reason: str) -> None:
         with self._translated("record a dead letter", write=True):
-            await self._client.xadd(self._keys.dead, {
-                "sink": sink, "seq": event.seq, "event_id": event.event_id, "reason": reason,
-                "dead_at": repr(time.time()), "body": event.body})
+            await self._dead.record(sink, event, reason, time.time())
+
+    async def retry_dead_letters(self, ids: Sequence[str], now: float) -> int:
+        with self._translated("ask for a retry of dead letters", write=True):
+            return await self._dead.request_retry(ids, now)
+
+    async def remove_dead_letters(self, ids: Sequence[str]) -> int:
+        with self._translated("remove dead letters", write=True):
+            return await self._dead.remove(ids)
 
     async def check_writable(self) -> None:
         with self._translated("write", write=True):
@@ -305,18 +313,12 @@ class RedisJournal(Journal):
         return [decode_entry(entry, fields) for entry, fields in reversed(entries)]
 
     async def dead_letters(self, sink: str | None, limit: int) -> list[DeadLetter]:
-        found: list[DeadLetter] = []
-        end = "+"
         with self._translated("read dead letters"):
-            while len(found) < limit:
-                page = await entries_in(self._client, self._keys.dead, end, "-",
-                                        _DEAD_LETTER_PAGE, reverse=True)
-                found.extend(_dead_letter(f) for _, f in page
-                             if sink is None or f[b"sink"].decode() == sink)
-                if len(page) < _DEAD_LETTER_PAGE:
-                    break
-                end = "(" + page[-1][0].decode()
-        return list(reversed(found[:limit]))
+            return await self._dead.latest(sink, limit)
+
+    async def dead_letters_to_retry(self, sink: str, limit: int) -> list[DeadLetter]:
+        with self._translated("read dead letters to retry"):
+            return await self._dead.to_retry(sink, limit)
 
     async def stats(self) -> JournalStats:
         with self._translated("read stats"):
@@ -437,11 +439,3 @@ def _outcome(event: IncomingEvent, result: ScriptResult) -> AppendOutcome:
                       event.destination, int(seq))
         return AppendOutcome.COLLISION
     return AppendOutcome.ACCEPTED if result else AppendOutcome.DUPLICATE
-
-
-def _dead_letter(fields: dict[bytes, bytes]) -> DeadLetter:
-    return DeadLetter(sink=fields[b"sink"].decode(), seq=int(fields[b"seq"]),
-                      event_id=fields[b"event_id"].decode(),
-                      reason=fields[b"reason"].decode(), dead_at=float(fields[b"dead_at"]),
-                      body=fields[b"body"])
-

@@ -18,7 +18,11 @@ shard's work; see ``journal.redis_journal`` for what that means for scaling.
                         different event under their id (seq, first_destination, meta)
     {p}:seen-per-hour   hash: hour -> dedup keys written then (for stats; the keys expire
                         on their own)
-    {p}:dead            stream of dead letters
+    {p}:dead            stream of dead letters (sink, seq, event_id, reason, dead_at, body,
+                        and the event's metadata as "meta" where recorded since it is kept)
+    {p}:dead-retry      hash: dead letter entry id -> when an operator asked for its retry
+    {p}:dead-held:<id>  string: the consumer sending that dead letter again, expiring after
+                        claim_idle_seconds unless renewed (one relay at a time retries it)
     {p}:uptime          hash: receiving process -> "started_at seen_at stopped" (reconcile)
     consumer groups     on {p}:events, one per sink, named as the sink
 """
@@ -117,6 +121,8 @@ class Keys:
     meta: str
     seen_per_hour: str
     dead: str
+    dead_retry: str
+    dead_held_prefix: str
     seen_prefix: str
     collisions: str
     uptime: str
@@ -126,6 +132,7 @@ class Keys:
         tag = "{" + prefix + "}"
         return cls(events=f"{tag}:events", meta=f"{tag}:meta",
                    seen_per_hour=f"{tag}:seen-per-hour", dead=f"{tag}:dead",
+                   dead_retry=f"{tag}:dead-retry", dead_held_prefix=f"{tag}:dead-held:",
                    seen_prefix=f"{tag}:seen:", collisions=f"{tag}:collisions",
                    uptime=f"{tag}:uptime")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from auditstream.journal import sqlite_deadletters as dead_sql
 from auditstream.journal.base import Journal
 from auditstream.journal.collisions import (
     body_digest,
@@ -188,10 +189,14 @@ class SqliteJournal(Journal):
             (sink, upto)))
 
     async def dead_letter(self, sink: str, event: StoredEvent, reason: str) -> None:
-        await self._write(lambda conn: conn.execute(
-            "INSERT INTO dead_letters (sink, seq, event_id, reason, dead_at, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (sink, event.seq, event.event_id, reason, time.time(), event.body)))
+        now = time.time()
+        await self._write(lambda conn: dead_sql.record(conn, sink, event, reason, now))
+
+    async def retry_dead_letters(self, ids: Sequence[str], now: float) -> int:
+        return await self._write(lambda conn: dead_sql.request_retry(conn, ids, now))
+
+    async def remove_dead_letters(self, ids: Sequence[str]) -> int:
+        return await self._write(lambda conn: dead_sql.remove(conn, ids))
 
     async def check_writable(self) -> None:
         await self._write(lambda conn: conn.execute(
@@ -353,15 +358,10 @@ class SqliteJournal(Journal):
         return await self._read(query)
 
     async def dead_letters(self, sink: str | None, limit: int) -> list[DeadLetter]:
-        def query(conn: sqlite3.Connection) -> list[DeadLetter]:
-            where, args = ("WHERE sink = ?", (sink, limit)) if sink else ("", (limit,))
-            rows = conn.execute("SELECT sink, seq, event_id, reason, dead_at, body "
-                                f"FROM dead_letters {where} ORDER BY id DESC LIMIT ?",
-                                args).fetchall()
-            return [DeadLetter(sink=r[0], seq=r[1], event_id=r[2], reason=r[3], dead_at=r[4],
-                               body=r[5]) for r in reversed(rows)]
+        return await self._read(lambda conn: dead_sql.latest(conn, sink, limit))
 
-        return await self._read(query)
+    async def dead_letters_to_retry(self, sink: str, limit: int) -> list[DeadLetter]:
+        return await self._read(lambda conn: dead_sql.to_retry(conn, sink, limit))
 
     async def stats(self) -> JournalStats:
         return await self._read(_stats)

@@ -10,13 +10,15 @@ from pathlib import Path
 from auditstream.common.files import PRIVATE_FILE, open_private
 from auditstream.journal.errors import JournalCorrupt, JournalUnavailable
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 # seen: every dedup key ever accepted, in arrival order (rowid), so retention can drop a prefix,
 #   with the destination and body digest of the event it belongs to (NULL in rows written by
 #   schema 1), which tell a duplicate from a collision (journal.collisions).
 # events: bodies byte for byte; seq is assigned by the writer and never reused; origin NULL for
 #   a streamed event (the usual, and what older files' rows become), 'backfill' otherwise.
+# dead_letters: with the event's metadata (meta, JSON; NULL in rows from before schema 4) and,
+#   once an operator asked for a retry, when (retry_requested_at).
 # collisions: events stored although another destination had used their id for another event.
 # uptime: when each receiving process listened (one row per process run), for reconcile.
 _SCHEMA = """
@@ -57,7 +59,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     event_id TEXT NOT NULL,
     reason   TEXT NOT NULL,
     dead_at  REAL NOT NULL,
-    body     BLOB NOT NULL
+    body     BLOB NOT NULL,
+    meta     BLOB,
+    retry_requested_at REAL
 );
 CREATE TABLE IF NOT EXISTS uptime (
     process    TEXT PRIMARY KEY,
@@ -74,7 +78,7 @@ CREATE TABLE IF NOT EXISTS collisions (
     destination       TEXT NOT NULL,
     at                REAL NOT NULL
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '3');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '4');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', '0');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('duplicates_refused', '0');
 """
@@ -149,10 +153,14 @@ def connect_for_reading(path: Path, busy_timeout_seconds: float) -> sqlite3.Conn
 # there: ADD COLUMN rewrites nothing, so this is instant on a journal of any size).
 # 2 -> 3: events learn their origin, stream or backfill (NULL, read as stream, for the rows
 # already there; the uptime table comes with the schema script, which runs first).
+# 3 -> 4: dead letters keep the event's metadata and an operator's retry request (NULL in
+# the rows already there).
 _MIGRATIONS = {
     "1": ("ALTER TABLE seen ADD COLUMN destination TEXT",
           "ALTER TABLE seen ADD COLUMN digest BLOB"),
     "2": ("ALTER TABLE events ADD COLUMN origin TEXT",),
+    "3": ("ALTER TABLE dead_letters ADD COLUMN meta BLOB",
+          "ALTER TABLE dead_letters ADD COLUMN retry_requested_at REAL"),
 }
 
 

@@ -10,6 +10,7 @@ scrapes alike), so no lock is needed.
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -22,6 +23,9 @@ from prometheus_client.core import (
 )
 
 from auditstream.receiver.silence import StreamWatch
+
+# ``auditstream status`` shows the requests of the last minutes: counted per minute, this many.
+RECENT_MINUTES = 5
 
 APPEND_SECONDS_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
                           2.5, 5.0, 10.0)
@@ -64,6 +68,9 @@ class ReceiverMetrics:
     append_seconds: LatencyHistogram = field(default_factory=LatencyHistogram)
     journal_writable: int = 1
     streams: StreamWatch | None = None  # set by the app: last events, silence, refusals
+    # Requests by (minute, outcome), the last RECENT_MINUTES minutes of them (monotonic clock).
+    recent: dict[tuple[int, str], int] = field(default_factory=dict)
+    _minute: int = 0
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> ReceiverMetrics:
@@ -73,6 +80,25 @@ class ReceiverMetrics:
 
     def count_request(self, outcome: str) -> None:
         self.requests[outcome] = self.requests.get(outcome, 0) + 1
+        self._count_recent(outcome)
+
+    def _count_recent(self, outcome: str) -> None:
+        minute = int(time.monotonic() // 60)
+        if minute != self._minute:
+            self._minute = minute
+            self.recent = {key: n for key, n in self.recent.items()
+                           if key[0] > minute - RECENT_MINUTES}
+        key = (minute, outcome)
+        self.recent[key] = self.recent.get(key, 0) + 1
+
+    def recent_requests(self) -> dict[str, int]:
+        """Requests by outcome in the last ``RECENT_MINUTES`` minutes (the current one too)."""
+        horizon = int(time.monotonic() // 60) - RECENT_MINUTES
+        counts: dict[str, int] = {}
+        for (minute, outcome), count in self.recent.items():
+            if minute > horizon:
+                counts[outcome] = counts.get(outcome, 0) + count
+        return counts
 
     def count_stored(self, destination: str, accepted: int, duplicates: int,
                      collisions: int = 0) -> None:
@@ -80,6 +106,7 @@ class ReceiverMetrics:
         another destination had stored a different event under the id; see journal)."""
         requests = self.requests
         requests["ok"] = requests.get("ok", 0) + 1
+        self._count_recent("ok")
         if accepted:
             key = (destination, "accepted")
             self.events[key] = self.events.get(key, 0) + accepted
@@ -107,6 +134,12 @@ class _ReceiverCollector:
         for outcome, count in sorted(metrics.requests.items()):
             requests.add_metric([outcome], count)
         yield requests
+        recent = GaugeMetricFamily("auditstream_receiver_recent_requests",
+                                   f"Requests by outcome in the last {RECENT_MINUTES} minutes",
+                                   labels=["outcome"])
+        for outcome, count in sorted(metrics.recent_requests().items()):
+            recent.add_metric([outcome], count)
+        yield recent
         events = CounterMetricFamily("auditstream_receiver_events",
                                      "Events by destination and outcome",
                                      labels=["destination", "outcome"])

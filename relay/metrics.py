@@ -17,6 +17,7 @@ class RelayMetrics:
     last_success: Gauge
     state: Gauge
     pending_acks: Gauge
+    in_flight: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> RelayMetrics:
@@ -37,6 +38,9 @@ class RelayMetrics:
             pending_acks=Gauge("auditstream_relay_pending_acks",
                                "Batches awaiting indexer acknowledgement", ["sink"],
                                registry=registry),
+            in_flight=Gauge("auditstream_relay_in_flight_events",
+                            "Events read for the sink and not yet confirmed", ["sink"],
+                            registry=registry),
         )
 
     def set_state(self, sink: str, current: str) -> None:

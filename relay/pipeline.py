@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from auditstream.journal import Journal, JournalError, StoredEvent
+from auditstream.journal import JournalError, StoredEvent
 from auditstream.relay.acks import AckTracker
 from auditstream.relay.batch import Batch
 from auditstream.relay.config import AckSettings, BatchSettings, RetrySettings
@@ -40,6 +40,7 @@ from auditstream.relay.errors import RelayError
 from auditstream.relay.formats import OCSF
 from auditstream.relay.metrics import RelayMetrics
 from auditstream.relay.sinks.base import Sink, SinkHealth
+from auditstream.relay.sources import DeliverySource
 from auditstream.relay.window import Window, WindowLedger, make_window
 
 log = logging.getLogger("auditstream.relay")
@@ -62,7 +63,7 @@ class SinkPipeline:
     """Delivers everything after the sink's cursor, at least once; each batch in journal order,
     and the batches too when only one request may be in flight."""
 
-    def __init__(self, sink: Sink, journal: Journal, settings: PipelineSettings,
+    def __init__(self, sink: Sink, journal: DeliverySource, settings: PipelineSettings,
                  metrics: RelayMetrics, rng: random.Random | None = None,
                  cursor_moved: Callable[[], None] = lambda: None) -> None:
         self.sink = sink
@@ -81,6 +82,7 @@ class SinkPipeline:
         self._idle = asyncio.Event()  # clear while any sender has a batch in hand
         self._idle.set()
         self._stopping = False  # senders take no new batch once stop() began
+        self._stop_begun = False  # run() starts no stage once stop() began
         self._failing = asyncio.Lock()  # held by a sender retrying a failing sink
         senders = settings.max_requests_in_flight
         if sink.max_in_flight is not None:
@@ -119,6 +121,10 @@ class SinkPipeline:
     async def run(self) -> None:
         """Run until ``stop``; a failing stage (a bug) stops the others and is raised."""
         await self._journal.register_sink(self.name)
+        if self._stop_begun:
+            # stop() came while the sink was being registered (a Redis round trip): stages
+            # started now would outlive it, and the relay's stop would wait on them.
+            return
         self._cursor_moved()
         self._set_state("running")
         self._stages = {"read": asyncio.create_task(self._read_stage()),
@@ -127,8 +133,12 @@ class SinkPipeline:
                         "cursor": asyncio.create_task(self._cursor_stage())}
         if self._acks is not None:
             self._stages["acks"] = asyncio.create_task(self._acks.run())
-        done, _ = await asyncio.wait(self._stages.values(),
-                                     return_when=asyncio.FIRST_EXCEPTION)
+        try:
+            done, _ = await asyncio.wait(self._stages.values(),
+                                         return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:
+            await self._cancel(*self._stages)  # none of them may outlive the pipeline
+            raise
         failed = [task for task in done if not task.cancelled() and task.exception()]
         if failed:
             await self._cancel(*self._stages)
@@ -136,6 +146,7 @@ class SinkPipeline:
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop reading, let every batch in hand finish (within the grace), save the cursor."""
+        self._stop_begun = True
         await self._cancel("read", "acks")
         self._stopping = True
         if not self._idle.is_set():
@@ -164,6 +175,7 @@ class SinkPipeline:
 
     def _add(self, window: Window) -> None:
         self._ledger.add(window)
+        self._metrics.in_flight.labels(self.name).set(self._ledger.events)
         for batch in window.batches:
             self._work.put_nowait((window, batch))
 
@@ -377,6 +389,7 @@ class SinkPipeline:
 
     def _release(self, window: Window) -> None:
         upto, moved = self._ledger.release(window)
+        self._metrics.in_flight.labels(self.name).set(self._ledger.events)
         for _ in range(moved):
             self._window_slots.release()
         if upto is not None:

@@ -20,6 +20,7 @@ from auditstream.relay.pipeline import PipelineSettings, SinkPipeline
 from auditstream.relay.sinks.base import Sink, SinkHealth
 from auditstream.relay.sinks.file import FileSink
 from auditstream.relay.sinks.hec import HecSink
+from auditstream.relay.sources import RetrySource
 
 log = logging.getLogger("auditstream.relay")
 
@@ -55,8 +56,16 @@ class Relay:
         self.sinks = sinks if sinks is not None else [build_sink(s) for s in config.sinks]
         self.backlog = BacklogWatch(journal, [sink.name for sink in self.sinks], self.registry)
         self.pipelines = [
-            SinkPipeline(sink, journal, _settings(config, sink_config), self.metrics, rng,
+            SinkPipeline(sink, journal, pipeline_settings(config, sink_config), self.metrics, rng,
                          cursor_moved=self.backlog.nudge)
+            for sink, sink_config in zip(self.sinks, config.sinks, strict=True)]
+        # Beside each pipeline, one for the dead letters an operator asked to retry: it shares
+        # the sink and its settings, and keeps metrics of its own (the sink's state and
+        # counters are the main pipeline's).
+        retry_metrics = RelayMetrics.create(CollectorRegistry())
+        self.retry_pipelines = [
+            SinkPipeline(sink, RetrySource(journal, sink.name),
+                         pipeline_settings(config, sink_config), retry_metrics, rng)
             for sink, sink_config in zip(self.sinks, config.sinks, strict=True)]
         self._tasks: list[asyncio.Task[None]] = []
         self._watching: asyncio.Task[None] | None = None
@@ -103,12 +112,16 @@ class Relay:
         self._watching = asyncio.create_task(self.backlog.run(), name="relay:backlog")
         for pipeline in self.pipelines:
             self._tasks.append(asyncio.create_task(pipeline.run(), name=f"relay:{pipeline.name}"))
+        for pipeline in self.retry_pipelines:
+            self._tasks.append(asyncio.create_task(pipeline.run(),
+                                                   name=f"relay:{pipeline.name}:retries"))
         self._recheck_unusable()
 
     async def stop(self, grace_seconds: float) -> None:
         """Finish the batches in hand (within the grace), save cursors, close the sinks."""
         self._running = False
-        await asyncio.gather(*(p.stop(grace_seconds) for p in self.pipelines))
+        await asyncio.gather(*(p.stop(grace_seconds)
+                               for p in [*self.pipelines, *self.retry_pipelines]))
         background = [*self._rechecks.values(), *([self._watching] if self._watching else [])]
         for task in [*self._tasks, *background]:
             task.cancel()
@@ -153,7 +166,8 @@ def _probe(pipeline: SinkPipeline) -> ReadinessProbe:
     return probe
 
 
-def _settings(config: RelayConfig, sink: SinkConfig) -> PipelineSettings:
+def pipeline_settings(config: RelayConfig, sink: SinkConfig) -> PipelineSettings:
+    """How the pipeline of ``sink`` runs (a replay's too)."""
     return PipelineSettings(envelope=sink.envelope, batch=sink.batch, retry=config.retry,
                             ack=config.ack, poll_seconds=config.poll_seconds,
                             windows_in_flight=config.windows_in_flight,

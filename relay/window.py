@@ -47,9 +47,11 @@ class WindowLedger:
 
     def __init__(self) -> None:
         self._windows: deque[Window] = deque()
+        self.events = 0  # in the windows in flight
 
     def add(self, window: Window) -> None:
         self._windows.append(window)
+        self.events += len(window.events)
 
     def release(self, window: Window) -> tuple[int | None, int]:
         """One unit of ``window`` is confirmed: the new cursor (if it moves) and how many
@@ -58,7 +60,9 @@ class WindowLedger:
         upto: int | None = None
         moved = 0
         while self._windows and self._windows[0].confirmed:
-            upto = self._windows.popleft().last_seq
+            done = self._windows.popleft()
+            upto = done.last_seq
+            self.events -= len(done.events)
             moved += 1
         return upto, moved
 

@@ -27,6 +27,8 @@ class FileSink(Sink):
         self.name = name
         self.path = path
         self._fd: int | None = None
+        # The pipeline of dead letters to retry shares the sink: one write at a time still.
+        self._writing = asyncio.Lock()
 
     def _open(self) -> int:
         if self._fd is None:
@@ -55,7 +57,8 @@ class FileSink(Sink):
             raise SinkWriteFailed(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 
     async def send(self, batch: Batch) -> SinkAnswer:
-        await asyncio.to_thread(self._write, batch.body() + b"\n")
+        async with self._writing:
+            await asyncio.to_thread(self._write, batch.body() + b"\n")
         return SinkAnswer(200, _SUCCESS)
 
     async def health(self) -> SinkHealth:

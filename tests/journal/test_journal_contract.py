@@ -14,6 +14,7 @@ import pytest
 
 from auditstream.journal import (
     AppendOutcome,
+    DeadLetterSelection,
     IncomingEvent,
     Journal,
     JournalClosed,
@@ -291,6 +292,54 @@ async def test_stats_count_events_duplicates_and_dead_letters(journal: Journal) 
     assert (letter.sink, letter.seq, letter.event_id, letter.reason, letter.body) == (
         "hec", stored.seq, "1", "Incorrect index (code 7)", stored.body)
     assert [d.sink for d in await journal.dead_letters(None, 10)] == ["hec", "archive"]
+
+
+async def test_a_dead_letter_keeps_the_whole_event(journal: Journal) -> None:
+    await journal.append([event(1, destination="acme")])
+    [stored] = await journal.read("hec", 1)
+    await journal.dead_letter("hec", stored, "Invalid data format (code 6)")
+    [letter] = await journal.dead_letters("hec", 10)
+    assert letter.event == stored
+    assert letter.id
+    assert letter.retry_requested_at is None
+
+
+async def test_a_retry_request_is_kept_until_the_dead_letter_is_removed(
+        journal: Journal) -> None:
+    await journal.append([event(1), event(2), event(3)])
+    first, second, third = await journal.read("hec", 3)
+    for stored in (first, second):
+        await journal.dead_letter("hec", stored, "Invalid data format (code 6)")
+    await journal.dead_letter("archive", third, "other")
+    letters = await journal.dead_letters(None, 10)
+    assert await journal.dead_letters_to_retry("hec", 10) == []
+    assert await journal.retry_dead_letters([letters[1].id, "no-such-id", "99999"], 50.0) == 1
+    [requested] = await journal.dead_letters_to_retry("hec", 10)
+    assert (requested.id, requested.seq, requested.retry_requested_at) == (
+        letters[1].id, second.seq, 50.0)
+    assert await journal.retry_dead_letters([letters[1].id], 60.0) == 1  # asked twice: once
+    assert [d.retry_requested_at for d in await journal.dead_letters("hec", 10)] == [None, 50.0]
+    assert await journal.dead_letters_to_retry("archive", 10) == []
+    assert await journal.remove_dead_letters([letters[1].id]) == 1
+    assert await journal.dead_letters_to_retry("hec", 10) == []
+    assert [d.id for d in await journal.dead_letters(None, 10)] == [letters[0].id,
+                                                                    letters[2].id]
+
+
+async def test_removing_dead_letters_removes_only_those_named(journal: Journal) -> None:
+    await journal.append([event(1), event(2)])
+    first, second = await journal.read("hec", 2)
+    await journal.dead_letter("hec", first, "Invalid data format (code 6)")
+    await journal.dead_letter("hec", second, "Incorrect index (code 7)")
+    await journal.dead_letter("archive", second, "Incorrect index (code 7)")
+    named = await journal.select_dead_letters(
+        DeadLetterSelection(sink="hec", reason="CODE 7"), 100)
+    assert [(d.sink, d.seq) for d in named] == [("hec", second.seq)]
+    assert await journal.remove_dead_letters([named[0].id, "unknown"]) == 1
+    assert await journal.remove_dead_letters([named[0].id]) == 0
+    assert [(d.sink, d.seq) for d in await journal.dead_letters(None, 10)] == [
+        ("hec", first.seq), ("archive", second.seq)]
+    assert (await journal.stats()).dead_letters == 2
 
 
 async def test_tail_shows_the_latest_events_oldest_first(journal: Journal) -> None:

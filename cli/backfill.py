@@ -119,6 +119,13 @@ async def _run(config: JournalConfig, target: ReconcileTarget, since: datetime,
         await journal.close()
 
 
+def _stream_only(types: tuple[str, ...]) -> str:
+    if not types:
+        return "nothing"
+    return (f"{len(types)} stream-only types ({', '.join(types)}): GitLab never stores them, "
+            "so any sent while nothing listened are lost")
+
+
 def _gaps(report: BackfillReport) -> str:
     if report.not_listening is None:
         return "unknown (no receiver recorded its uptime in this journal)"
@@ -145,9 +152,7 @@ def table(report: BackfillReport) -> str:
                                      f"{'; '.join(filters) or 'none'})"),
         ("already in the journal", str(report.already_held)),
         (added_label, f"{data['would_add' if report.dry_run else 'added']} (origin=backfill)"),
-        ("cannot know", (", ".join(report.stream_only_types) or "nothing")
-         + (" (stream-only types: GitLab never stores them; any sent while nothing "
-            "listened are lost)" if report.stream_only_types else "")),
+        ("cannot know", _stream_only(report.stream_only_types)),
         ("nothing listened", _gaps(report)),
     ]
     width = max(len(label) for label, _ in rows)

@@ -5,10 +5,10 @@ only events whose entity is that group or project or below it. Backfill applies 
 rules to what GitLab lists, so it adds nothing the stream would not have brought.
 
 Stream-only types: GitLab's audit event type list (doc/user/compliance/audit_event_types.md)
-has a "Saved to database" column; these types say "no" there, so they are streamed but never
-listed over REST and cannot be backfilled. The table holds the common ones (GitLab's list has
-hundreds of types and grows every release: extend it from there); the stand-in's
-``server.gitlab.activity.KINDS`` marks the same ones ``stored=False``.
+has a "Saved to database" column; the types that say "no" there are streamed but never listed
+over REST and cannot be backfilled. The list ships with the package
+(``common.event_types``, 501 types of GitLab 18.7, 36 of them stream-only); the stand-in's
+``server.gitlab.activity.KINDS`` takes its ``stored`` flags from the same list.
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from auditstream.common.event_types import gitlab_event_types
 from auditstream.reconcile.convert import entity_path_of, event_type_of
 
-STREAM_ONLY_TYPES = frozenset({
-    "repository_git_operation",     # git clone/fetch/push over HTTP and SSH
-    "merge_request_create",
-    "project_fork_operation",
-})
+STREAM_ONLY_TYPES = frozenset(
+    t.name for t in gitlab_event_types().types if t.streamed and not t.saved_to_database)
 
 
 @dataclass(frozen=True, slots=True)

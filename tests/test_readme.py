@@ -47,7 +47,7 @@ def test_every_config_example_is_a_valid_config(tmp_path: Path) -> None:
         path = tmp_path / f"example-{number}.toml"
         path.write_text(example)
         config = load_config(path, env)
-        if "[[sinks]]" in example:
+        if "[[sinks]]" in example and "[receiver]" in example:  # the full example
             assert config.receiver is not None
             assert config.relay is not None
             assert [sink.name for sink in config.relay.sinks] == ["splunk", "archive"]

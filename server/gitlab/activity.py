@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from auditstream.common.event_types import gitlab_event_types
 from auditstream.server.gitlab.directory import Directory, Namespace, Project, User
 from auditstream.server.gitlab.errors import StandInRequestError
 from auditstream.server.gitlab.events import AuditEvent, Entity, EventLog, Target
@@ -77,20 +78,33 @@ def _fork(rng: random.Random, on: Namespace, author: User) -> tuple[Target, dict
             {"custom_message": f"Forked project to {author.username}/{on.path}"})
 
 
-# ``stored`` follows the "Saved to database" column of GitLab's audit event type list
-# (doc/user/compliance/audit_event_types.md): git operations, merge request creation and forks
-# are streamed only. ``reconcile.select.STREAM_ONLY_TYPES`` holds the same three.
+def _saved(name: str) -> bool:
+    """GitLab's "Saved to database" for the type (its published list, shipped with the
+    package: common/gitlab_audit_event_types.json); a type it does not list is stored, as
+    GitLab's generic audit events are."""
+    listed = {t.name: t for t in gitlab_event_types().types}.get(name)
+    return listed.saved_to_database if listed is not None else True
+
+
+# ``stored`` follows GitLab's list: git operations and merge request creation are streamed
+# only (reconcile cannot bring them back); forks, members and the rest are kept.
 KINDS = {kind.name: kind for kind in (
-    EventKind("repository_git_operation", stored=False, projects_only=True, details=_git),
-    EventKind("merge_request_create", stored=False, projects_only=True, details=_merge_request),
-    EventKind("project_fork_operation", stored=False, projects_only=True, details=_fork),
-    EventKind("member_created", stored=True, projects_only=False, details=_member("add")),
-    EventKind("member_updated", stored=True, projects_only=False, details=_member("change")),
-    EventKind("member_destroyed", stored=True, projects_only=False,
+    EventKind("repository_git_operation", stored=_saved("repository_git_operation"),
+              projects_only=True, details=_git),
+    EventKind("merge_request_create", stored=_saved("merge_request_create"),
+              projects_only=True, details=_merge_request),
+    EventKind("project_fork_operation", stored=_saved("project_fork_operation"),
+              projects_only=True, details=_fork),
+    EventKind("member_created", stored=_saved("member_created"), projects_only=False,
+              details=_member("add")),
+    EventKind("member_updated", stored=_saved("member_updated"), projects_only=False,
+              details=_member("change")),
+    EventKind("member_destroyed", stored=_saved("member_destroyed"), projects_only=False,
               details=_member("remove")),
-    EventKind("project_group_link_create", stored=True, projects_only=True,
-              details=_group_link),
-    EventKind("audit_operation", stored=True, projects_only=False, details=_generic),
+    EventKind("project_group_link_create", stored=_saved("project_group_link_create"),
+              projects_only=True, details=_group_link),
+    EventKind("audit_operation", stored=_saved("audit_operation"), projects_only=False,
+              details=_generic),
 )}
 DEFAULT_TYPES = ("repository_git_operation", "merge_request_create", "member_created")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import orjson
 
+from auditstream.cli.progress import Progress
 from auditstream.client.errors import GitLabError
 from auditstream.common import timespec
 from auditstream.common.printable import printable
@@ -114,7 +115,9 @@ async def _run(config: JournalConfig, target: ReconcileTarget, since: datetime,
     journal: Journal = await (open_journal_readonly(config) if dry_run
                               else open_journal(config))
     try:
-        return await backfill(target, journal, since, until, rules=rules, dry_run=dry_run)
+        with Progress("events listed by GitLab", None) as progress:
+            return await backfill(target, journal, since, until, rules=rules,
+                                  dry_run=dry_run, on_page=progress.update)
     finally:
         await journal.close()
 

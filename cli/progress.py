@@ -19,11 +19,13 @@ class Progress:
     """``update(n)`` as work gets done; a context manager that closes the bar or writes the
     last line."""
 
-    def __init__(self, label: str, total: int, *, tty: bool | None = None) -> None:
+    def __init__(self, label: str, total: int | None, *, tty: bool | None = None) -> None:
+        """``total`` None: not known beforehand (GitLab's keyset pages give no count); then
+        plain lines of what is done so far, on a terminal too."""
         self._label = label
-        self._total = max(0, total)
+        self._total = None if total is None else max(0, total)
         self._done = 0
-        self._tty = sys.stderr.isatty() if tty is None else tty
+        self._tty = (sys.stderr.isatty() if tty is None else tty) and total is not None
         self._bar: Any = None
         self._last_line = float("-inf")
         self._shown = -1  # what the last plain line said
@@ -54,5 +56,8 @@ class Progress:
 
     def _line(self) -> None:
         self._shown = self._done
+        if self._total is None:
+            click.echo(f"{self._label}: {self._done} so far", err=True)
+            return
         share = f" ({100 * self._done // self._total}%)" if self._total else ""
         click.echo(f"{self._label}: {self._done} of {self._total}{share}", err=True)

@@ -11,7 +11,7 @@ adds the rest and doubles nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -95,9 +95,11 @@ def plan(items: Sequence[dict[str, Any]], target: ReconcileTarget, rules: Destin
 
 async def backfill(target: ReconcileTarget, journal: Journal, since: datetime,
                    until: datetime, *, rules: DestinationFilter, dry_run: bool = False,
-                   session: RestSession | None = None) -> BackfillReport:
+                   session: RestSession | None = None,
+                   on_page: Callable[[int], None] | None = None) -> BackfillReport:
     """Run once over ``[since, until]``. GitLab's refusals raise ``GitLabError``, the journal's
-    ``JournalError``; what was appended before either stays appended."""
+    ``JournalError``; what was appended before either stays appended. ``on_page`` hears how
+    many events each page listed (for a progress display)."""
     found = filtered = held = 0
     added: list[str] = []
     async with session or RestSession(target.gitlab_url, target.token.reveal()) as rest:
@@ -108,6 +110,8 @@ async def backfill(target: ReconcileTarget, journal: Journal, since: datetime,
             found, filtered = found + len(page), filtered + chosen.filtered_out
             held += page_held
             added += page_added
+            if on_page is not None:
+                on_page(len(page))
         queries, waits = rest.requests, rest.rate_limited
     return BackfillReport(
         not_listening=await not_listening(journal, since, until),

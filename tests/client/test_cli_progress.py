@@ -32,3 +32,13 @@ def test_the_last_line_is_not_said_twice(capsys: pytest.CaptureFixture[str]) -> 
     with Progress("scanning the journal", 3, tty=False) as shown:
         shown.update(3)
     assert capsys.readouterr().err.splitlines() == ["scanning the journal: 3 of 3 (100%)"]
+
+
+def test_an_unknown_total_is_counted_in_plain_lines_even_on_a_terminal(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "LINE_INTERVAL_SECONDS", 3600.0)
+    with Progress("events listed by GitLab", None, tty=True) as shown:
+        shown.update(100)
+        shown.update(40)
+    assert capsys.readouterr().err.splitlines() == ["events listed by GitLab: 100 so far",
+                                                    "events listed by GitLab: 140 so far"]

@@ -51,7 +51,8 @@ async def test_a_receiver_outage_is_closed_by_backfill_and_nothing_doubles(
         run = await flow.start_run()
         code, out, err = await backfill(flow, "--since", "1h", "--output", "json")
         assert code == 0, err
-        report = orjson.loads(out)
+        report = orjson.loads(out)  # stdout is the JSON alone; progress went to stderr
+        assert f"events listed by GitLab: {report['found']} so far" in err
         wanted = set(flow.answered_200()) | stored_in_tree(flow)
         await flow.wait_for_sink(wanted)
         await asyncio.sleep(0.5)  # anything that should not arrive has its chance

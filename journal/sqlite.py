@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 from auditstream.journal import sqlite_deadletters as dead_sql
 from auditstream.journal.base import Journal
@@ -35,6 +34,21 @@ from auditstream.journal.model import (
     SinkPosition,
     StoredEvent,
 )
+from auditstream.journal.sqlite_queries import (
+    EVENT_COLUMNS,
+    KEYS_PER_LOOKUP,
+    PURGE_SLICE_ROWS,
+    cursor_of,
+    events_after,
+    forget_ids_slice,
+    insert_rows,
+    is_known,
+    journal_stats,
+    known_keys,
+    purge_bodies_slice,
+    sink_positions,
+    stored_event,
+)
 from auditstream.journal.sqlite_schema import (
     connect_for_reading,
     connect_for_writing,
@@ -43,15 +57,7 @@ from auditstream.journal.sqlite_schema import (
 
 T = TypeVar("T")
 
-# SQLite's default limit on bound parameters is 32766; stay far below it.
-_KEYS_PER_LOOKUP = 500
-# Rows per multi-row INSERT: 64 x 11 columns stays far below the parameter limit too.
-_MAX_ROWS_PER_INSERT = 64
-# Retention deletes in slices so a purge never holds the write lock for long.
-_PURGE_SLICE_ROWS = 5_000
 
-_EVENT_COLUMNS = ("seq, instance, event_id, destination, received_at, body, event_type, "
-                  "created_at, entity_type, entity_path, origin")
 
 
 class SqliteJournal(Journal):
@@ -203,9 +209,9 @@ class SqliteJournal(Journal):
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('ready_probe', '1')"))
 
     async def purge(self, now: float) -> PurgeResult:
-        bodies = await self._purge_slices(lambda conn: _purge_bodies_slice(
+        bodies = await self._purge_slices(lambda conn: purge_bodies_slice(
             conn, now - self._config.retention_seconds))
-        ids = await self._purge_slices(lambda conn: _forget_ids_slice(
+        ids = await self._purge_slices(lambda conn: forget_ids_slice(
             conn, now - self._config.dedup_window_seconds))
         return PurgeResult(bodies_removed=bodies, ids_forgotten=ids)
 
@@ -214,12 +220,12 @@ class SqliteJournal(Journal):
         while True:
             removed = await self._write(job)
             total += removed
-            if removed < _PURGE_SLICE_ROWS:
+            if removed < PURGE_SLICE_ROWS:
                 return total
 
     def _append_in(self, conn: sqlite3.Connection, events: Sequence[IncomingEvent],
                    collided: list[_Collision]) -> list[AppendOutcome]:
-        known = _known_keys(conn, events)
+        known = known_keys(conn, events)
         outcomes: list[AppendOutcome] = []
         # The rows' values, flat (what the multi-row INSERTs bind), not a tuple per row.
         new_keys: list[object] = []
@@ -248,7 +254,7 @@ class SqliteJournal(Journal):
                     outcomes.append(AppendOutcome.DUPLICATE)
                     continue
                 keys = (collision_key(keys[0], digest),)
-                if (instance, keys[0]) in known or _is_known(conn, instance, keys[0]):
+                if (instance, keys[0]) in known or is_known(conn, instance, keys[0]):
                     outcomes.append(AppendOutcome.DUPLICATE)  # this collision, again
                     continue
                 outcome = AppendOutcome.COLLISION
@@ -262,7 +268,7 @@ class SqliteJournal(Journal):
             if first is not None:
                 collided.append(_Collision(instance, event.event_id, seq, first[0] or "?",
                                            destination, event.received_at))
-            # _EVENT_COLUMNS: seq, then IncomingEvent's fields without dedup_keys, in order.
+            # EVENT_COLUMNS: seq, then IncomingEvent's fields without dedup_keys, in order.
             rows += (seq, instance, event.event_id, destination, event.received_at,
                      event.body, event.event_type, event.created_at, event.entity_type,
                      event.entity_path, None if event.origin == STREAM else event.origin)
@@ -270,10 +276,10 @@ class SqliteJournal(Journal):
         stored = seq - self._next_seq
         self._next_seq = seq
         if new_keys:
-            _insert_rows(conn, "INSERT INTO seen (instance, key, seen_at, destination, digest) "
+            insert_rows(conn, "INSERT INTO seen (instance, key, seen_at, destination, digest) "
                          "VALUES ", 5, new_keys)
         if stored:
-            _insert_rows(conn, f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ", 11, rows)
+            insert_rows(conn, f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ", 11, rows)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (str(seq),))
         if collided:
             conn.executemany("INSERT INTO collisions (instance, event_id, seq, "
@@ -304,7 +310,7 @@ class SqliteJournal(Journal):
 
     async def read(self, sink: str, limit: int, after: int | None = None) -> list[StoredEvent]:
         def query(conn: sqlite3.Connection) -> list[StoredEvent]:
-            return _events_after(conn, _cursor(conn, sink) if after is None else after, limit)
+            return events_after(conn, cursor_of(conn, sink) if after is None else after, limit)
 
         return await self._read(query)
 
@@ -329,8 +335,8 @@ class SqliteJournal(Journal):
         def query(conn: sqlite3.Connection) -> set[str]:
             found: set[str] = set()
             unique = list(dict.fromkeys(keys))
-            for start in range(0, len(unique), _KEYS_PER_LOOKUP):
-                chunk = unique[start:start + _KEYS_PER_LOOKUP]
+            for start in range(0, len(unique), KEYS_PER_LOOKUP):
+                chunk = unique[start:start + KEYS_PER_LOOKUP]
                 marks = ",".join("?" * len(chunk))
                 found.update(row[0] for row in conn.execute(
                     f"SELECT key FROM seen WHERE instance = ? AND key IN ({marks})",
@@ -344,16 +350,16 @@ class SqliteJournal(Journal):
         # cursor where that is further on (it is after a register_sink).
         held = self._claimed.get(sink, 0)
         events = await self._read(
-            lambda conn: _events_after(conn, max(held, _cursor(conn, sink)), limit))
+            lambda conn: events_after(conn, max(held, cursor_of(conn, sink)), limit))
         if events:
             self._claimed[sink] = events[-1].seq
         return events
 
     async def tail(self, limit: int) -> list[StoredEvent]:
         def query(conn: sqlite3.Connection) -> list[StoredEvent]:
-            rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?",
+            rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?",
                                 (limit,)).fetchall()
-            return [_stored(r) for r in reversed(rows)]
+            return [stored_event(r) for r in reversed(rows)]
 
         return await self._read(query)
 
@@ -364,10 +370,10 @@ class SqliteJournal(Journal):
         return await self._read(lambda conn: dead_sql.to_retry(conn, sink, limit))
 
     async def stats(self) -> JournalStats:
-        return await self._read(_stats)
+        return await self._read(journal_stats)
 
     async def positions(self) -> tuple[SinkPosition, ...]:
-        return await self._read(_positions)
+        return await self._read(sink_positions)
 
     async def newest_received_at(self) -> dict[str, float]:
         # Streamed events only: a backfill says nothing about whether GitLab still streams.
@@ -458,143 +464,3 @@ class _AppendGroup:
         for start, count, waiter in self.waiters:
             if not waiter.done():
                 waiter.set_result(outcomes[start:start + count])
-
-
-def _insert_rows(conn: sqlite3.Connection, insert: str, columns: int,
-                 values: Sequence[object]) -> None:
-    """Insert rows of ``columns`` values each, given flat, with statements of up to 64 rows.
-
-    ``executemany`` runs one statement step per row, and the sqlite3 module lets go of the GIL
-    and takes it back around every step; one multi-row statement does that once. Measured on
-    batches of 10 events: 33 -> 28 us of the writer's CPU per event. A batch of up to 64 is
-    one statement per table (the connection caches a statement for every size); splitting it
-    into powers of two made 3.6 statements per table per batch under load.
-    """
-    count = len(values) // columns
-    start = 0
-    while start < count:
-        size = min(_MAX_ROWS_PER_INSERT, count - start)
-        conn.execute(insert + _row_marks(columns, size),
-                     values[start * columns:(start + size) * columns])
-        start += size
-
-
-@functools.cache
-def _row_marks(columns: int, rows: int) -> str:
-    row = "(" + ", ".join("?" * columns) + ")"
-    return ", ".join([row] * rows)
-
-
-def _known_keys(conn: sqlite3.Connection, events: Sequence[IncomingEvent],
-                ) -> dict[tuple[str, str], tuple[str | None, bytes | None]]:
-    """Which of the events' keys are known: each with the destination and body digest of
-    the event that it was stored for (None in rows from before schema 2)."""
-    by_instance: dict[str, list[str]] = {}
-    for event in events:
-        by_instance.setdefault(event.instance, []).extend(event.dedup_keys)
-    known: dict[tuple[str, str], tuple[str | None, bytes | None]] = {}
-    for instance, keys in by_instance.items():
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _KEYS_PER_LOOKUP):
-            chunk = unique[start:start + _KEYS_PER_LOOKUP]
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute("SELECT key, destination, digest FROM seen "
-                                f"WHERE instance = ? AND key IN ({marks})", (instance, *chunk))
-            known.update(((instance, key), (destination, digest))
-                         for key, destination, digest in rows)
-    return known
-
-
-def _is_known(conn: sqlite3.Connection, instance: str, key: str) -> bool:
-    """One key, looked up alone: only on the rare path of a possible collision."""
-    return conn.execute("SELECT 1 FROM seen WHERE instance = ? AND key = ?",
-                        (instance, key)).fetchone() is not None
-
-
-def _cursor(conn: sqlite3.Connection, sink: str) -> int:
-    row = conn.execute("SELECT cursor FROM cursors WHERE sink = ?", (sink,)).fetchone()
-    return 0 if row is None else int(row[0])
-
-
-def _events_after(conn: sqlite3.Connection, seq: int, limit: int) -> list[StoredEvent]:
-    rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                        (seq, limit)).fetchall()
-    return [_stored(r) for r in rows]
-
-
-def _purge_bodies_slice(conn: sqlite3.Connection, older_than: float) -> int:
-    # Only below every sink's cursor, and never with no sink registered: a receiver that runs
-    # before its relay ever started must keep everything.
-    row = conn.execute("SELECT count(*), min(cursor) FROM cursors").fetchone()
-    if row[0] == 0:
-        return 0
-    upto = _old_prefix_end(conn.execute(
-        "SELECT seq, received_at FROM events WHERE seq <= ? ORDER BY seq LIMIT ?",
-        (row[1], _PURGE_SLICE_ROWS)), older_than)
-    if upto is None:
-        return 0
-    return conn.execute("DELETE FROM events WHERE seq <= ?", (upto,)).rowcount
-
-
-def _forget_ids_slice(conn: sqlite3.Connection, older_than: float) -> int:
-    upto = _old_prefix_end(conn.execute(
-        "SELECT id, seen_at FROM seen ORDER BY id LIMIT ?", (_PURGE_SLICE_ROWS,)), older_than)
-    if upto is None:
-        return 0
-    return conn.execute("DELETE FROM seen WHERE id <= ?", (upto,)).rowcount
-
-
-def _old_prefix_end(rows: Iterable[tuple[int, float]], older_than: float) -> int | None:
-    """The key of the last row of the leading run older than ``older_than``.
-
-    Rows come oldest first (keys follow arrival), so retention only ever cuts a prefix, and
-    reads at most one slice: asking SQLite for "rows older than X in key order" instead walks
-    the whole table under the write lock when none is old yet (a second per 10M ids).
-    """
-    upto = None
-    for key, when in rows:
-        if when >= older_than:
-            break
-        upto = key
-    return upto
-
-
-def _edge(conn: sqlite3.Connection, query: str) -> int | None:
-    value = conn.execute(query).fetchone()[0]
-    return None if value is None else int(value)
-
-
-def _stats(conn: sqlite3.Connection) -> JournalStats:
-    # Events are only ever removed from the front, so bounds give exact counts without a scan.
-    # One aggregate per statement: SQLite answers a lone min() or max() from the edge of the
-    # B-tree, but "SELECT min(x), max(x)" reads the whole table (a second per million events).
-    first = _edge(conn, "SELECT min(seq) FROM events")
-    last = _edge(conn, "SELECT max(seq) FROM events")
-    low = _edge(conn, "SELECT min(id) FROM seen")
-    high = _edge(conn, "SELECT max(id) FROM seen")
-    duplicates = int(conn.execute(
-        "SELECT value FROM meta WHERE key = 'duplicates_refused'").fetchone()[0])
-    dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
-    collisions = conn.execute("SELECT count(*) FROM collisions").fetchone()[0]
-    sinks = _positions(conn)
-    return JournalStats(
-        events=0 if first is None or last is None else last - first + 1,
-        first_seq=first, last_seq=last,
-        remembered_ids=0 if low is None or high is None else high - low + 1,
-        duplicates_refused=duplicates, dead_letters=dead, sinks=sinks, collisions=collisions)
-
-
-def _positions(conn: sqlite3.Connection) -> tuple[SinkPosition, ...]:
-    last_seq = int(conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0])
-    return tuple(SinkPosition(sink=s, cursor=c, backlog=max(0, last_seq - c))
-                 for s, c in conn.execute("SELECT sink, cursor FROM cursors ORDER BY sink"))
-
-
-def _stored(row: tuple[Any, ...]) -> StoredEvent:
-    (seq, instance, event_id, destination, received_at, body, etype, created, etyp, epath,
-     origin) = row
-    # Positional, in StoredEvent's field order: a third cheaper than by keyword, which counts
-    # at a relay's pace. SQLite gives a BLOB as bytes already: no copy. origin NULL: stream.
-    return StoredEvent(seq, instance, event_id, destination, received_at,
-                       body if type(body) is bytes else bytes(body), etype, created, etyp, epath,
-                       origin or STREAM)

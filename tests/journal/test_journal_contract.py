@@ -1,7 +1,7 @@
 """The journal contract, proved the same way on every backend (SQLite and Redis).
 
 What only one backend has (file permissions and locks; key expiry, consumer groups, WAIT)
-is tested beside it: ``test_sqlite_journal.py`` and ``tests/redis``.
+is tested beside it: ``test_sqlite_journal.py`` and ``tests/journal/redis``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from auditstream.journal import (
     open_journal,
     open_journal_readonly,
 )
-from tests.redis.server import redis_journal_config
+from tests.journal.redis.server import redis_journal_config
 
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
 COLLISION = AppendOutcome.COLLISION

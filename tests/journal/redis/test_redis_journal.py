@@ -21,7 +21,7 @@ from auditstream.journal import (
 )
 from auditstream.journal.config import RedisSettings
 from auditstream.journal.redis_journal import RedisJournal
-from tests.redis.server import RedisServer, redis_journal_config, running_redis
+from tests.journal.redis.server import RedisServer, redis_journal_config, running_redis
 
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
 OpenJournal = Callable[..., Awaitable[RedisJournal]]

@@ -20,9 +20,9 @@ import pytest
 
 from auditstream.journal import JournalConfig
 from auditstream.server.hec import RunningHec, running_hec
+from tests.journal.redis.server import RedisServer, redis_journal_config
+from tests.journal.redis.test_scale_out import kill_while_holding_claims, nothing_pending
 from tests.processes import ServerProcess
-from tests.redis.server import RedisServer, redis_journal_config
-from tests.redis.test_scale_out import kill_while_holding_claims, nothing_pending
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from auditstream.server.hec import RunningHec, running_hec
-from tests.server.conftest import (
+from tests.server.hec.conftest import (
     ACKED,
     CHANNEL,
     EVENT,

@@ -14,8 +14,8 @@ from auditstream.config.errors import ConfigError
 from auditstream.journal import IncomingEvent, JournalConfig, open_journal
 from auditstream.receiver.service import start_receiver
 from tests.conftest import TOKEN, receiver_config
+from tests.journal.redis.server import RedisServer, redis_journal_config, running_redis
 from tests.processes import run_cli
-from tests.redis.server import RedisServer, redis_journal_config, running_redis
 
 ENV = {"REDIS_PASSWORD": "s3cret-redis-password"}
 

@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 
 from auditstream.journal import JournalConfig, open_journal_readonly
 from auditstream.server.hec import RunningHec, running_hec
+from tests.journal.redis.server import RedisServer, redis_journal_config
 from tests.processes import ServerProcess
-from tests.redis.server import RedisServer, redis_journal_config
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,6 @@ import orjson
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from auditstream.common.secrets import Secret
 from auditstream.journal import JournalUnavailable, SinkPosition
@@ -31,6 +30,7 @@ from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
 from auditstream.relay.status import create_status_app
 from auditstream.server.hec import HecConfig, RunningHec, running_hec
 from auditstream.server.hec.config import DEFAULT_TOKEN
+from tests.helpers.metrics import sample_in
 from tests.processes import ServerProcess
 from tests.relay.conftest import StartRelay, fill, hec_sink, relay_config
 from tests.waiting import eventually
@@ -88,12 +88,7 @@ async def scraped_backlog(url: str, sink: str = "hec") -> float | None:
     async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as response:
         assert response.status == 200
         text = await response.text()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "auditstream_relay_backlog_events" and \
-                    sample.labels == {"sink": sink}:
-                return sample.value
-    return None
+    return sample_in(text, "auditstream_relay_backlog_events", sink=sink)
 
 
 async def readiness(url: str) -> tuple[int, dict[str, object]]:

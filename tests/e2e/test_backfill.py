@@ -17,7 +17,8 @@ import pytest
 from auditstream.journal import JournalConfig, open_journal_readonly
 from auditstream.server.gitlab import TOKEN_HEADER
 from tests.e2e.conftest import HEC_TOKEN, Flow
-from tests.processes import AUDITSTREAM, ServerProcess, run_cli, wait_until
+from tests.processes import AUDITSTREAM, ServerProcess, run_cli
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -161,7 +162,7 @@ async def test_run_reconciles_at_start_up_what_was_lost_while_it_was_down(flow: 
         await flow.gitlab.make_activity(6, event_types=TYPES, on=TREE)
         await flow.wait_for_sink()
         state = flow.workdir / "reconcile-state.json"  # beside the journal
-        await asyncio.to_thread(wait_until, state.exists, 20)  # the start-up pass is done
+        await eventually(state.exists, within=20)  # the start-up pass is done
         assert await asyncio.to_thread(run.terminate) == 0
         await flow.gitlab.make_activity(12, event_types=TYPES, on=TREE)  # nobody listens
         await flow.gitlab.settle()

@@ -23,7 +23,7 @@ from auditstream.relay.config import (
 from auditstream.relay.envelope import EnvelopeSettings
 from auditstream.relay.service import Relay
 from auditstream.relay.sinks.base import Sink
-from auditstream.server.hec import RunningHec, running_hec
+from auditstream.server.hec import RunningHec
 
 FAST_RETRY = RetrySettings(backoff_base_seconds=0.01, backoff_cap_seconds=0.05,
                            pause_retry_seconds=0.1)
@@ -45,12 +45,6 @@ async def fill(journal: SqliteJournal, count: int, start: int = 1) -> None:
         event_type="repository_git_operation", created_at=1_795_000_000.123,
         entity_type="Project", entity_path="acme/app") for i in range(start, start + count)]
     await journal.append(events)
-
-
-@pytest.fixture
-async def hec() -> AsyncIterator[RunningHec]:
-    async with running_hec() as running:
-        yield running
 
 
 def hec_sink(hec: RunningHec, **changes: object) -> HecSinkConfig:

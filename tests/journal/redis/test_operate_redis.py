@@ -13,7 +13,7 @@ import pytest
 from auditstream.journal import IncomingEvent, Journal, JournalConfig, open_journal
 from auditstream.relay.replay import RangeRequest, find_range, replay
 from auditstream.relay.service import Relay, build_sink, pipeline_settings
-from auditstream.server.hec import RunningHec, running_hec
+from auditstream.server.hec import RunningHec
 from tests.journal.redis.server import RedisServer, redis_journal_config
 from tests.relay.conftest import gitlab_body, hec_sink, relay_config
 from tests.waiting import eventually
@@ -34,12 +34,6 @@ async def journal(journal_config: JournalConfig) -> AsyncIterator[Journal]:
         yield opened
     finally:
         await opened.close()
-
-
-@pytest.fixture
-async def hec() -> AsyncIterator[RunningHec]:
-    async with running_hec() as running:
-        yield running
 
 
 async def fill(journal: Journal, ids: range) -> None:

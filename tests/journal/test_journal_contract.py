@@ -23,22 +23,12 @@ from auditstream.journal import (
     open_journal,
     open_journal_readonly,
 )
+from tests.helpers.events import event
 from tests.journal.redis.server import redis_journal_config
 
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
 COLLISION = AppendOutcome.COLLISION
 DAY = 86400.0
-
-
-def event(event_id: str | int, *, instance: str = "default", received_at: float = 1000.0,
-          body: bytes | None = None, extra_keys: tuple[str, ...] = (),
-          destination: str = "default") -> IncomingEvent:
-    return IncomingEvent(
-        instance=instance, event_id=str(event_id), dedup_keys=(f"id:{event_id}", *extra_keys),
-        destination=destination, received_at=received_at,
-        body=body if body is not None else b'{"id": %s}' % str(event_id).encode(),
-        event_type="audit_operation", created_at=999.5, entity_type="Project",
-        entity_path="acme/app")
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -9,13 +9,13 @@ from auditstream.common.secrets import Secret
 from auditstream.journal.sqlite import SqliteJournal
 from auditstream.relay.config import BatchSettings
 from auditstream.server.hec import RunningHec
+from tests.helpers.bodies import gitlab_body
 from tests.helpers.metrics import scraped
 from tests.relay.conftest import (
     StartRelay,
     cursor,
     cursor_at_least,
     fill,
-    gitlab_body,
     hec_sink,
     relay_config,
 )

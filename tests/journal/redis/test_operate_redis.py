@@ -14,8 +14,9 @@ from auditstream.journal import IncomingEvent, Journal, JournalConfig, open_jour
 from auditstream.relay.replay import RangeRequest, find_range, replay
 from auditstream.relay.service import Relay, build_sink, pipeline_settings
 from auditstream.server.hec import RunningHec
+from tests.helpers.bodies import gitlab_body
 from tests.journal.redis.server import RedisServer, redis_journal_config
-from tests.relay.conftest import gitlab_body, hec_sink, relay_config
+from tests.relay.conftest import hec_sink, relay_config
 from tests.waiting import eventually
 
 # How long a relay holds a dead letter it retries (claim_idle_seconds) in these tests.

@@ -4,7 +4,6 @@ the GitLab and HEC stand-ins in the test's process, everything on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from auditstream.server.gitlab import GitLabConfig, RunningGitLab, running_gitla
 from auditstream.server.gitlab.deliveries import Result
 from auditstream.server.gitlab.streaming import Knobs
 from auditstream.server.hec import HecConfig, HecToken, RunningHec, running_hec
+from tests.helpers.ports import unused_port
 from tests.processes import ServerProcess, run_cli
 
 HEC_TOKEN = "e2e-hec-token-0000-4000-8000-000000000001"
@@ -82,13 +82,6 @@ class Flow:
         await self.hec.received.wait_until(lambda: wanted <= set(self.at_sink()), within=within)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def knobs() -> Knobs:
     """Override in a test module for GitLab's duplicates and re-sends."""
@@ -99,4 +92,4 @@ def knobs() -> Knobs:
 async def flow(tmp_path: Path, knobs: Knobs) -> AsyncIterator[Flow]:
     async with running_gitlab(config=GitLabConfig(knobs=knobs, activity_seed=11)) as gitlab, \
             running_hec(HecConfig(tokens=(HecToken(HEC_TOKEN),))) as hec:
-        yield Flow(gitlab, hec, tmp_path, f"http://127.0.0.1:{free_port()}/acme")
+        yield Flow(gitlab, hec, tmp_path, f"http://127.0.0.1:{unused_port()}/acme")

@@ -11,6 +11,7 @@ from auditstream.relay.config import BatchSettings
 from auditstream.server.hec import RunningHec
 from tests.helpers.bodies import gitlab_body
 from tests.helpers.metrics import scraped
+from tests.helpers.ports import held_port, port_of
 from tests.relay.conftest import (
     StartRelay,
     cursor,
@@ -165,17 +166,13 @@ async def test_file_sink_writes_json_lines_before_the_cursor_moves(
 
 async def test_unreachable_sink_is_reported_by_name_at_start(
         journal: SqliteJournal, start_relay: StartRelay) -> None:
-    import socket
-
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     from auditstream.relay.config import HecSinkConfig
 
-    sink = HecSinkConfig(name="nowhere", url=f"http://127.0.0.1:{port}",
-                         token=Secret("t"), timeout_seconds=1.0)
-    relay = await start_relay(relay_config(sink))
-    health = await relay.check_sinks()
+    with held_port() as nobody_listens:
+        sink = HecSinkConfig(name="nowhere", url=f"http://127.0.0.1:{port_of(nobody_listens)}",
+                             token=Secret("t"), timeout_seconds=1.0)
+        relay = await start_relay(relay_config(sink))
+        health = await relay.check_sinks()
     assert not health["nowhere"].ok
     assert "unreachable" in health["nowhere"].reason
 

@@ -13,12 +13,14 @@ import orjson
 import pytest
 import tomlkit
 
+from auditstream.journal import JournalConfig, open_journal_readonly
 from auditstream.server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
 from auditstream.server.gitlab.deliveries import Result
 from auditstream.server.gitlab.streaming import Knobs
 from auditstream.server.hec import HecConfig, HecToken, RunningHec, running_hec
 from tests.helpers.ports import unused_port
 from tests.processes import ServerProcess, run_cli
+from tests.waiting import eventually
 
 HEC_TOKEN = "e2e-hec-token-0000-4000-8000-000000000001"
 
@@ -80,6 +82,23 @@ class Flow:
         await self.gitlab.settle()
         wanted = set(self.answered_200()) if ids is None else ids
         await self.hec.received.wait_until(lambda: wanted <= set(self.at_sink()), within=within)
+
+    async def wait_for_relay_to_catch_up(self, within: float = 30) -> None:
+        """Until GitLab has nothing in flight and the relay has confirmed every event the
+        journal holds: from then on nothing more can reach the sink, so what is there is
+        all that ever will be (the proof a test of "nothing extra arrived" waits for)."""
+        await self.gitlab.settle()
+        config = JournalConfig(path=self.workdir / "journal.db")
+
+        async def caught_up() -> bool:
+            journal = await open_journal_readonly(config)
+            try:
+                sinks = (await journal.stats()).sinks
+            finally:
+                await journal.close()
+            return bool(sinks) and all(s.backlog == 0 and not s.pending for s in sinks)
+
+        await eventually(caught_up, within=within)
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ async def test_a_receiver_outage_is_closed_by_backfill_and_nothing_doubles(
         report = orjson.loads(out)
         wanted = set(flow.answered_200()) | stored_in_tree(flow)
         await flow.wait_for_sink(wanted)
-        await asyncio.sleep(0.5)  # anything that should not arrive has its chance
+        await flow.wait_for_relay_to_catch_up()  # what should not arrive would be there now
         assert sorted(flow.at_sink()) == sorted(wanted)  # each exactly once
         never = {e.key for e in lost if not e.stored}
         assert not never & set(flow.at_sink())  # stream-only: not invented
@@ -82,7 +82,7 @@ async def test_a_receiver_outage_is_closed_by_backfill_and_nothing_doubles(
         assert code == 0, err
         assert "added                     0 (origin=backfill)" in out
         assert "repository_git_operation" in out
-        await asyncio.sleep(0.3)
+        await flow.wait_for_relay_to_catch_up()
         assert sorted(flow.at_sink()) == sorted(wanted)
     finally:
         await asyncio.to_thread(run.kill)

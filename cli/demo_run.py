@@ -32,6 +32,7 @@ from auditstream.config.app import AppConfig, load_config
 from auditstream.config.write import write_destination
 from auditstream.journal import Journal
 from auditstream.receiver.app import TOKEN_HEADER
+from auditstream.receiver.connections import reserve
 from auditstream.reconcile.backfill import backfill
 from auditstream.reconcile.config import ReconcileTarget
 from auditstream.reconcile.select import DestinationFilter
@@ -122,12 +123,20 @@ async def run_demo(options: DemoOptions, progress: Progress,
                 running_hec(HecConfig(tokens=(HecToken(hec_token),))) as hec:
             _inject(hec, options.sink_faults)
             workdir = Path(folder)
-            url = f"http://127.0.0.1:{_free_port()}/demo"
-            config_path = await _create_destination(gitlab.url, gitlab.token_for("owner"), url,
-                                                    workdir)
-            world = DemoWorld(gitlab.url, gitlab.token_for("owner"), url, hec.url, hec_token,
-                              workdir / "auditstream.db", config_path)
-            return await _run(options, progress, gitlab, hec, world, keep_running)
+            # The receiver's socket, bound now on a port the system picks and held until the
+            # receiver serves on it: GitLab's destination needs the URL before the receiver
+            # starts (its token is in the config), and no one else can take the port between.
+            # Not listening yet, so GitLab's own event about the new destination is refused as
+            # before. (Creating it with a placeholder URL and updating it once the receiver
+            # is up streams the update's audit event: one event more than --events.)
+            with reserve("127.0.0.1", 0) as listener:
+                url = f"http://127.0.0.1:{listener.getsockname()[1]}/demo"
+                config_path = await _create_destination(gitlab.url, gitlab.token_for("owner"),
+                                                        url, workdir)
+                world = DemoWorld(gitlab.url, gitlab.token_for("owner"), url, hec.url,
+                                  hec_token, workdir / "auditstream.db", config_path)
+                return await _run(options, progress, gitlab, hec, world, keep_running,
+                                  listener)
 
 
 async def _create_destination(gitlab_url: str, token: str, url: str, workdir: Path) -> Path:
@@ -143,7 +152,10 @@ async def _create_destination(gitlab_url: str, token: str, url: str, workdir: Pa
 
 
 async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, hec: RunningHec,
-               world: DemoWorld, keep_running: StayUp | None) -> DemoSummary:
+               world: DemoWorld, keep_running: StayUp | None,
+               listener: socket.socket) -> DemoSummary:
+    """``listener``: the receiver's bound socket for its first start; after the outage it
+    binds the same address again (the config's listen), as a restarted receiver does."""
     relay_config = RelayConfig(
         sinks=(HecSinkConfig(name="hec", url=hec.url, token=Secret(world.hec_token),
                              timeout_seconds=2.0, envelope=EnvelopeSettings(index="main"),
@@ -158,11 +170,13 @@ async def _run(options: DemoOptions, progress: Progress, gitlab: RunningGitLab, 
     first = (0, 0)
     lost: list[AuditEvent] = []
     if down:  # up, then down while GitLab makes events, then up again and reconcile
-        async with running_parts(config, receive=True, relay=True, announce=_quiet):
+        async with running_parts(config, receive=True, relay=True, announce=_quiet,
+                                 listener=listener):
             first = await _stream(before, options.events, progress, gitlab, hec,
                                   world.receiver_url)
         lost = await gitlab.make_activity(down, event_types=EVENT_TYPES, on=PROJECTS)
-    async with running_parts(config, receive=True, relay=True, announce=_quiet) as parts:
+    async with running_parts(config, receive=True, relay=True, announce=_quiet,
+                             listener=None if down else listener) as parts:
         outage = Outage()
         if down:
             report = await backfill(_target(gitlab, world, config), parts.journal, since,
@@ -308,10 +322,4 @@ def _inject(hec: RunningHec, faults: tuple[str, ...]) -> None:
         elif fault == "bad-event":
             hec.faults.bad_event(1, next=1)
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 

@@ -24,12 +24,12 @@ from auditstream.journal import (
     open_journal,
     open_journal_readonly,
 )
+from auditstream.journal.config import DEFAULT_JOURNAL_PATH
 from auditstream.relay.formats import FORMATS, OCSF, RAW
 from auditstream.relay.formats.ocsf import to_ocsf
 
 T = TypeVar("T")
 
-DEFAULT_JOURNAL = Path("auditstream.db")
 
 
 def journal_options(command: Any) -> Any:
@@ -37,7 +37,8 @@ def journal_options(command: Any) -> Any:
     command = click.option(
         "--journal", "journal_path", type=click.Path(path_type=Path, dir_okay=False),
         envvar="AUDITSTREAM_JOURNAL",
-        help=f"The journal file (default {DEFAULT_JOURNAL}; overrides --config's path).")(command)
+        help=f"The journal file (default {DEFAULT_JOURNAL_PATH}; overrides --config's "
+             "path).")(command)
     return click.option(
         "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
         envvar="AUDITSTREAM_CONFIG",
@@ -127,7 +128,7 @@ def _event_json(event: StoredEvent) -> dict[str, object]:
 def journal_config(config_path: Path | None, journal_path: Path | None) -> JournalConfig:
     """The configured journal (SQLite or Redis); ``--journal`` names a SQLite file."""
     if config_path is None:
-        return JournalConfig(path=journal_path or DEFAULT_JOURNAL)
+        return JournalConfig(path=journal_path or DEFAULT_JOURNAL_PATH)
     try:
         config = load_journal_config(config_path)
     except ConfigError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -20,9 +21,16 @@ from auditstream.config.app import (
 )
 from auditstream.config.errors import ConfigError
 from auditstream.config.relay import check_hec_url, default_sourcetype
+from auditstream.config.section import check_count
 from auditstream.config.write import TOKENS_DIR
 from auditstream.journal import JournalConfig, JournalError
-from auditstream.receiver.config import DEFAULT_DESTINATION, DestinationConfig, ReceiverConfig
+from auditstream.receiver.config import (
+    DEFAULT_DESTINATION,
+    DEFAULT_INSTANCE,
+    MAX_TOKENS_PER_DESTINATION,
+    DestinationConfig,
+    ReceiverConfig,
+)
 from auditstream.relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
 from auditstream.relay.envelope import EnvelopeSettings
 from auditstream.relay.formats import FORMATS, OCSF, RAW
@@ -47,11 +55,34 @@ def receiver_options(command: Any) -> Any:
                           "'default'."),
         click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
                      multiple=True, help="File holding the verification token."),
-        click.option("--instance", default="default", show_default=True,
-                     help="Without --config: the GitLab instance name that scopes dedup."),
+        click.option("--gitlab-instance", "instance", default=DEFAULT_INSTANCE,
+                     show_default=True, metavar="NAME",
+                     help="Without --config: the GitLab instance's name, which scopes dedup "
+                          "(the config file's destination key 'instance')."),
+        # The old name of --gitlab-instance, kept for one release: the GitLab commands'
+        # --instance means instance-level destinations, a different thing.
+        click.option("--instance", "deprecated_instance", hidden=True, metavar="NAME"),
     ]):
         command = option(command)
     return command
+
+
+def _deprecated_instance(command: Any) -> Any:
+    """``--instance NAME`` still works for one release, says so on stderr, and stands for
+    ``--gitlab-instance NAME``."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, deprecated_instance: str | None, **kwargs: Any) -> Any:
+        if deprecated_instance is not None:
+            click.echo("warning: --instance is deprecated for run and receive (and removed "
+                       "in the next release); use --gitlab-instance NAME", err=True)
+            if kwargs["instance"] != DEFAULT_INSTANCE and \
+                    kwargs["instance"] != deprecated_instance:
+                raise click.UsageError("give --gitlab-instance only (--instance is its old "
+                                       "name)")
+            kwargs["instance"] = deprecated_instance
+        return command(*args, **kwargs)
+
+    return wrapper
 
 
 def sink_options(command: Any) -> Any:
@@ -80,6 +111,7 @@ def sink_options(command: Any) -> Any:
 @click.command()
 @receiver_options
 @sink_options
+@_deprecated_instance
 def run(config_path: Path | None, listen: str | None, journal_path: Path | None,
         token_env: tuple[str, ...], token_file: tuple[Path, ...], instance: str,
         hec_url: str | None, hec_token_env: str | None, hec_index: str | None, hec_ack: bool,
@@ -98,6 +130,7 @@ def run(config_path: Path | None, listen: str | None, journal_path: Path | None,
 
 @click.command()
 @receiver_options
+@_deprecated_instance
 def receive(config_path: Path | None, listen: str | None, journal_path: Path | None,
             token_env: tuple[str, ...], token_file: tuple[Path, ...], instance: str) -> None:
     """Receive GitLab's audit event stream and keep every event in the journal.
@@ -155,8 +188,8 @@ def receive_config(config_path: Path | None, listen: str | None, journal_path: P
                   *(secret_from_file(path, "--token-file") for path in token_file)]
         if not tokens:
             raise ConfigError("give --config FILE, or --token-env NAME for a single destination")
-        if len(tokens) > 2:
-            raise ConfigError("--token-env/--token-file: at most two tokens (old and new)")
+        check_count(len(tokens), 1, MAX_TOKENS_PER_DESTINATION, "a destination",
+                    "--token-env/--token-file")
         destination = DestinationConfig(name=DEFAULT_DESTINATION, tokens=tuple(tokens),
                                         instance=instance)
         config = AppConfig(receiver=ReceiverConfig(destinations=(destination,)),

@@ -61,33 +61,44 @@ from auditstream.config.section import (
 )
 from auditstream.journal import JournalConfig
 from auditstream.journal.config import (
+    DEFAULT_BACKEND,
     DEFAULT_BUSY_TIMEOUT_SECONDS,
     DEFAULT_CLAIM_IDLE_SECONDS,
     DEFAULT_DEDUP_WINDOW_SECONDS,
+    DEFAULT_JOURNAL_PATH,
     DEFAULT_PURGE_INTERVAL_SECONDS,
     DEFAULT_REDIS_KEY_PREFIX,
     DEFAULT_RETENTION_SECONDS,
+    DEFAULT_WAIT_REPLICAS,
     DEFAULT_WAIT_TIMEOUT_SECONDS,
+    MIN_JOURNAL_SIZE_BYTES,
     RedisSettings,
 )
 from auditstream.journal.open import BACKENDS
 from auditstream.receiver.config import (
     DEFAULT_BODY_TIMEOUT_SECONDS,
+    DEFAULT_CONTENT_HASH_DEDUP,
     DEFAULT_DRIFT_INTERVAL_SECONDS,
     DEFAULT_DRIFT_REFUSALS,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_INSTANCE,
+    DEFAULT_LISTEN,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_RETRY_AFTER_SECONDS,
     DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+    MAX_TOKENS_PER_DESTINATION,
     DestinationConfig,
     ReceiverConfig,
 )
 from auditstream.receiver.network import Network, parse_networks
 from auditstream.receiver.tls import server_context
 from auditstream.reconcile.config import ReconcileSettings
-from auditstream.reconcile.schedule import DEFAULT_OVERLAP_SECONDS, Schedule
+from auditstream.reconcile.schedule import (
+    DEFAULT_EVERY_SECONDS,
+    DEFAULT_OVERLAP_SECONDS,
+    Schedule,
+)
 from auditstream.relay.config import RelayConfig
 
 __all__ = ["AppConfig", "load_config", "load_journal_config", "load_outline",
@@ -96,7 +107,6 @@ __all__ = ["AppConfig", "load_config", "load_journal_config", "load_outline",
 DAY = 24 * 3600.0
 # What 'destinations check' compares with GitLab (read by it, not by the receiver).
 CHECKED_KEYS = ("event_type_filters", "namespace_filter", "headers")
-MAX_TOKENS_PER_DESTINATION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,21 +201,17 @@ def journal_from(section: Section, base: Path) -> JournalConfig:
     section.only("backend", "path", "dedup_window_days", "retention_days",
                  "busy_timeout_seconds", "purge_interval_seconds", "max_size_bytes",
                  *_REDIS_KEYS)
-    backend = section.string("backend", "sqlite")
-    if backend not in BACKENDS:
-        raise section.error("backend", f"unknown journal backend {backend!r} "
-                                       f"(known: {', '.join(BACKENDS)})")
+    backend = section.choice("backend", DEFAULT_BACKEND, tuple(BACKENDS))
     redis = _redis(section) if backend == "redis" else None
     if redis is None:
         _no_redis_keys(section)
-    max_size = section.data.get("max_size_bytes")
-    if max_size is not None and (redis is not None or isinstance(max_size, bool)
-                                 or not isinstance(max_size, int) or max_size < 65536):
-        raise section.error("max_size_bytes", "an SQLite journal's cap in bytes, at least "
-                                              f"65536 (Redis has maxmemory), got {max_size!r}")
+    if redis is not None and "max_size_bytes" in section.data:
+        raise section.error("max_size_bytes", "only for an SQLite journal "
+                                              "(Redis has maxmemory)")
+    max_size = section.optional_whole_number("max_size_bytes", MIN_JOURNAL_SIZE_BYTES)
     return JournalConfig(
         redis=redis,
-        path=base / section.string("path", "auditstream.db"),
+        path=base / section.string("path", str(DEFAULT_JOURNAL_PATH)),
         backend=backend,
         dedup_window_seconds=section.number("dedup_window_days",
                                             DEFAULT_DEDUP_WINDOW_SECONDS / DAY) * DAY,
@@ -230,25 +236,18 @@ def _redis(section: Section) -> RedisSettings:
     if ":" in user_info:
         raise section.error("url", "put no password in the URL (a user name is fine): use "
                                    "password_env or password_file")
-    passwords = [*section.secrets_from_env("password_env"),
-                 *section.secrets_from_file("password_file")]
-    if len(passwords) > 1:
-        raise section.error("password_env", "give one of password_env and password_file")
+    passwords = section.secrets("password_env", "password_file", fewest=0, most=1,
+                                what="a Redis journal")
     prefix = section.string("key_prefix", DEFAULT_REDIS_KEY_PREFIX)
     if any(c in prefix for c in "{}"):
         raise section.error("key_prefix", "must not contain { or } (it becomes the hash tag)")
-    replicas = section.number("wait_replicas", 0)
-    if replicas != int(replicas):
-        raise section.error("wait_replicas", f"must be a whole number, got {replicas!r}")
-    claim_idle = section.number("claim_idle_seconds", DEFAULT_CLAIM_IDLE_SECONDS)
-    if claim_idle <= 0:
-        raise section.error("claim_idle_seconds", "must be above 0")
     return RedisSettings(
         url=url, password=passwords[0] if passwords else None, key_prefix=prefix,
-        wait_replicas=int(replicas),
+        wait_replicas=section.whole_number("wait_replicas", DEFAULT_WAIT_REPLICAS, minimum=0),
         wait_timeout_seconds=section.number("wait_timeout_seconds",
                                             DEFAULT_WAIT_TIMEOUT_SECONDS),
-        claim_idle_seconds=claim_idle)
+        claim_idle_seconds=section.positive_number("claim_idle_seconds",
+                                                   DEFAULT_CLAIM_IDLE_SECONDS))
 
 
 def _no_redis_keys(section: Section) -> None:
@@ -263,7 +262,7 @@ def _receiver(section: Section) -> ReceiverConfig:
                  "tls_cert", "tls_key", "allow_networks", "trusted_proxies", "max_connections",
                  "max_connections_per_client", "token_drift_refusals",
                  "token_drift_interval")
-    host, port = parse_listen(section.string("listen", "127.0.0.1:8080"),
+    host, port = parse_listen(section.string("listen", DEFAULT_LISTEN),
                               section.where("listen"))
     tls_cert, tls_key = _tls(section)
     destination_names(section)
@@ -274,9 +273,9 @@ def _receiver(section: Section) -> ReceiverConfig:
     _check_unique(section, destinations)
     return ReceiverConfig(
         destinations=destinations, host=host, port=port,
-        max_body_bytes=int(section.number("max_body_bytes", DEFAULT_MAX_BODY_BYTES)),
-        retry_after_seconds=int(section.number("retry_after_seconds",
-                                               DEFAULT_RETRY_AFTER_SECONDS)),
+        max_body_bytes=section.whole_number("max_body_bytes", DEFAULT_MAX_BODY_BYTES),
+        retry_after_seconds=section.whole_number("retry_after_seconds",
+                                                 DEFAULT_RETRY_AFTER_SECONDS, minimum=0),
         body_timeout_seconds=section.positive_number("body_timeout_seconds",
                                                      DEFAULT_BODY_TIMEOUT_SECONDS),
         idle_timeout_seconds=section.positive_number("idle_timeout_seconds",
@@ -286,14 +285,13 @@ def _receiver(section: Section) -> ReceiverConfig:
         tls_cert=tls_cert, tls_key=tls_key,
         allow_networks=_networks(section, "allow_networks"),
         trusted_proxies=_networks(section, "trusted_proxies"),
-        max_connections=(section.whole_number("max_connections", 1)
-                         if "max_connections" in section.data else None),
+        max_connections=section.optional_whole_number("max_connections"),
         max_connections_per_client=section.whole_number("max_connections_per_client",
                                                         DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
         token_drift_refusals=section.whole_number("token_drift_refusals",
                                                   DEFAULT_DRIFT_REFUSALS),
-        token_drift_interval_seconds=(section.optional_duration("token_drift_interval")
-                                      or DEFAULT_DRIFT_INTERVAL_SECONDS),
+        token_drift_interval_seconds=section.duration("token_drift_interval",
+                                                      DEFAULT_DRIFT_INTERVAL_SECONDS),
         config_path=str(section.path),
     )
 
@@ -315,9 +313,7 @@ def _tls(section: Section) -> tuple[Path | None, Path | None]:
 
 
 def _networks(section: Section, key: str) -> tuple[Network, ...]:
-    value = section.data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise section.error(key, 'must be a list of networks such as ["34.74.90.64/28"]')
+    value = section.strings(key, example='["34.74.90.64/28"]')
     try:
         return parse_networks(value)
     except ValueError as exc:
@@ -329,19 +325,15 @@ def _destination(section: Section) -> DestinationConfig:
     section.only("name", "instance", "token_env", "token_file", "path", "content_hash_dedup",
                  "gitlab_destination_id", "gitlab_scope", "expect_event_within",
                  *CHECKED_KEYS, *_RECONCILE_KEYS)
-    tokens = [*section.secrets_from_env("token_env"), *section.secrets_from_file("token_file")]
-    if not tokens:
-        raise section.error("token_env", "a destination needs token_env or token_file")
-    if len(tokens) > MAX_TOKENS_PER_DESTINATION:
-        raise section.error("token_env", "at most two tokens (the old and the new, "
-                                         "while rotating)")
+    tokens = section.secrets("token_env", "token_file", fewest=1,
+                             most=MAX_TOKENS_PER_DESTINATION, what="a destination")
     path = section.optional_string("path")
     if path is not None and not path.startswith("/"):
         raise section.error("path", f"must start with '/', got {path!r}")
     return DestinationConfig(
         name=section.string("name"), tokens=tuple(tokens),
         instance=section.string("instance", DEFAULT_INSTANCE), path=path,
-        content_hash_dedup=section.boolean("content_hash_dedup", False),
+        content_hash_dedup=section.boolean("content_hash_dedup", DEFAULT_CONTENT_HASH_DEDUP),
         gitlab_id=section.optional_string("gitlab_destination_id"),
         expect_event_within_seconds=section.optional_duration("expect_event_within"),
         gitlab_scope=section.optional_string("gitlab_scope"))
@@ -381,7 +373,8 @@ def _schedule(section: Section) -> Schedule | None:
             raise section.error("reconcile_overlap_minutes", "only with reconcile_every_minutes")
         return None
     return Schedule(
-        every_seconds=section.positive_number("reconcile_every_minutes", 10) * 60,
+        every_seconds=section.positive_number("reconcile_every_minutes",
+                                              DEFAULT_EVERY_SECONDS / 60) * 60,
         overlap_seconds=section.number("reconcile_overlap_minutes",
                                        DEFAULT_OVERLAP_SECONDS / 60) * 60)
 

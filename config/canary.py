@@ -24,6 +24,8 @@ from auditstream.config.section import Section
 DEFAULT_CANARY_EVERY_SECONDS = 1800.0
 DEFAULT_CANARY_WAIT_SECONDS = 120.0
 CANARY_APIS = ("auto", "legacy", "consolidated")
+DEFAULT_CANARY_API = "auto"
+DEFAULT_CANARY_INSTANCE = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,7 @@ class CanaryConfig:
     group: str | None  # None: the instance's destinations
     every_seconds: float = DEFAULT_CANARY_EVERY_SECONDS
     wait_seconds: float = DEFAULT_CANARY_WAIT_SECONDS
-    api: str = "auto"
+    api: str = DEFAULT_CANARY_API
 
     @property
     def scope(self) -> str:
@@ -48,18 +50,14 @@ def canary_from(section: Section) -> CanaryConfig:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise section.error("gitlab_url", f"expected an http(s) URL such as "
                                           f"https://gitlab.example.com, got {url!r}")
-    tokens = [*section.secrets_from_env("token_env"), *section.secrets_from_file("token_file")]
-    if len(tokens) != 1:
-        raise section.error("token_env", "give one of token_env and token_file (a GitLab "
-                                         "access token with the api scope)")
+    tokens = section.secrets("token_env", "token_file", fewest=1, most=1,
+                             what="the canary (a GitLab access token with the api scope)")
     group = section.optional_string("group")
-    if (group is None) != section.boolean("instance", False):
+    if (group is None) != section.boolean("instance", DEFAULT_CANARY_INSTANCE):
         raise section.error("group", "give exactly one of group = PATH and instance = true")
-    api = section.string("api", "auto")
-    if api not in CANARY_APIS:
-        raise section.error("api", f"one of {', '.join(CANARY_APIS)}, got {api!r}")
-    wait = section.optional_duration("wait") or DEFAULT_CANARY_WAIT_SECONDS
-    every = section.optional_duration("every") or DEFAULT_CANARY_EVERY_SECONDS
+    api = section.choice("api", DEFAULT_CANARY_API, CANARY_APIS)
+    wait = section.duration("wait", DEFAULT_CANARY_WAIT_SECONDS)
+    every = section.duration("every", DEFAULT_CANARY_EVERY_SECONDS)
     if wait >= every:
         raise section.error("wait", "must be shorter than every")
     return CanaryConfig(gitlab_url=url, token=tokens[0], group=group, every_seconds=every,

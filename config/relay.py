@@ -27,8 +27,20 @@ from urllib.parse import urlsplit
 
 from auditstream.config.errors import ConfigError
 from auditstream.config.section import Section
+from auditstream.relay.batch import (
+    DEFAULT_BATCH_MAX_BYTES,
+    DEFAULT_BATCH_MAX_EVENTS,
+    DEFAULT_BATCH_MAX_WAIT_SECONDS,
+)
 from auditstream.relay.config import (
+    DEFAULT_ACK,
+    DEFAULT_ACK_POLL_SECONDS,
+    DEFAULT_ACK_TIMEOUT_SECONDS,
+    DEFAULT_GZIP,
+    DEFAULT_MAX_PENDING_ACKS,
     DEFAULT_MAX_REQUESTS_IN_FLIGHT,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_TLS_VERIFY,
     AckSettings,
     BatchSettings,
     FileSinkConfig,
@@ -37,8 +49,16 @@ from auditstream.relay.config import (
     RetrySettings,
     SinkConfig,
 )
+from auditstream.relay.decision import (
+    DEFAULT_BACKOFF_BASE_SECONDS,
+    DEFAULT_BACKOFF_CAP_SECONDS,
+    DEFAULT_PAUSE_RETRY_SECONDS,
+)
 from auditstream.relay.envelope import (
+    DEFAULT_CIM_FIELDS,
+    DEFAULT_FORMAT,
     DEFAULT_OCSF_SOURCETYPE,
+    DEFAULT_RAW_DATA,
     DEFAULT_SOURCETYPE,
     EnvelopeSettings,
     IndexRoute,
@@ -46,6 +66,8 @@ from auditstream.relay.envelope import (
 from auditstream.relay.formats import FORMATS, OCSF
 from auditstream.relay.sinks.hec import DEFAULT_GZIP_LEVEL, DEFAULT_TIMEOUT_SECONDS
 
+HEC, FILE = "hec", "file"
+SINK_TYPES = (HEC, FILE)
 _ENVELOPE_KEYS = ("host", "source", "sourcetype", "index", "index_routes", "format", "raw_data",
                   "cim_fields")
 _BATCH_KEYS = ("batch_max_events", "batch_max_bytes", "batch_max_wait_seconds")
@@ -60,17 +82,16 @@ def relay_from(relay: Section, sinks: list[Section], base: Path) -> RelayConfig 
                "ack_poll_seconds", "ack_timeout_seconds", "max_pending_acks", "poll_seconds",
                "max_requests_in_flight")
     # [relay] is checked whether or not there are sinks: a mistake there is one either way.
-    retry, ack = RetrySettings(), AckSettings()
     retry = RetrySettings(
-        backoff_base_seconds=relay.number("backoff_base_seconds", retry.backoff_base_seconds),
-        backoff_cap_seconds=relay.number("backoff_cap_seconds", retry.backoff_cap_seconds),
-        pause_retry_seconds=relay.number("pause_retry_seconds", retry.pause_retry_seconds))
+        backoff_base_seconds=relay.number("backoff_base_seconds", DEFAULT_BACKOFF_BASE_SECONDS),
+        backoff_cap_seconds=relay.number("backoff_cap_seconds", DEFAULT_BACKOFF_CAP_SECONDS),
+        pause_retry_seconds=relay.number("pause_retry_seconds", DEFAULT_PAUSE_RETRY_SECONDS))
     ack = AckSettings(
-        poll_seconds=relay.number("ack_poll_seconds", ack.poll_seconds),
-        timeout_seconds=relay.number("ack_timeout_seconds", ack.timeout_seconds),
-        max_pending=max(1, int(relay.number("max_pending_acks", ack.max_pending))))
-    poll_seconds = relay.number("poll_seconds", RelayConfig(sinks=()).poll_seconds)
-    in_flight = _at_least_one(relay, "max_requests_in_flight", DEFAULT_MAX_REQUESTS_IN_FLIGHT)
+        poll_seconds=relay.number("ack_poll_seconds", DEFAULT_ACK_POLL_SECONDS),
+        timeout_seconds=relay.number("ack_timeout_seconds", DEFAULT_ACK_TIMEOUT_SECONDS),
+        max_pending=relay.whole_number("max_pending_acks", DEFAULT_MAX_PENDING_ACKS))
+    poll_seconds = relay.number("poll_seconds", DEFAULT_POLL_SECONDS)
+    in_flight = relay.whole_number("max_requests_in_flight", DEFAULT_MAX_REQUESTS_IN_FLIGHT)
     if not sinks:
         return None
     parsed = tuple(_sink(section, base) for section in sinks)
@@ -82,16 +103,9 @@ def relay_from(relay: Section, sinks: list[Section], base: Path) -> RelayConfig 
                        max_requests_in_flight=in_flight)
 
 
-def _at_least_one(section: Section, key: str, default: int) -> int:
-    value = section.data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise section.error(key, f"must be a whole number of at least 1, got {value!r}")
-    return value
-
-
 def _sink(section: Section, base: Path) -> SinkConfig:
-    kind = section.string("type", "hec")
-    if kind == "file":
+    kind = section.choice("type", HEC, SINK_TYPES)
+    if kind == FILE:
         section.only(*_FILE_KEYS)
         envelope = _envelope(section, bare_ocsf=True)
         if envelope.bare and envelope.cim_fields:
@@ -99,24 +113,19 @@ def _sink(section: Section, base: Path) -> SinkConfig:
                                               "OCSF events: there are no indexed fields")
         return FileSinkConfig(name=section.string("name"), path=base / section.string("path"),
                               envelope=envelope, batch=_batch(section))
-    if kind != "hec":
-        raise section.error("type", f"unknown sink type {kind!r} (known: hec, file)")
     section.only(*_HEC_KEYS)
-    tokens = [*section.secrets_from_env("token_env"), *section.secrets_from_file("token_file")]
-    if len(tokens) != 1:
-        raise section.error("token_env", "a HEC sink needs exactly one of token_env or "
-                                         "token_file")
+    tokens = section.secrets("token_env", "token_file", fewest=1, most=1, what="a HEC sink")
     url = section.string("url")
     check_hec_url(url, section.where("url"))
     ca_file = section.optional_string("ca_file")
     return HecSinkConfig(
         name=section.string("name"), url=url, token=tokens[0],
-        gzip=section.boolean("gzip", True),
-        gzip_level=int(section.number("gzip_level", DEFAULT_GZIP_LEVEL)),
-        ack=section.boolean("ack", False),
+        gzip=section.boolean("gzip", DEFAULT_GZIP),
+        gzip_level=section.whole_number("gzip_level", DEFAULT_GZIP_LEVEL, minimum=0, maximum=9),
+        ack=section.boolean("ack", DEFAULT_ACK),
         timeout_seconds=section.number("timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
         ca_file=base / ca_file if ca_file else None,
-        tls_verify=section.boolean("tls_verify", True),
+        tls_verify=section.boolean("tls_verify", DEFAULT_TLS_VERIFY),
         envelope=_envelope(section), batch=_batch(section))
 
 
@@ -127,15 +136,9 @@ def check_hec_url(url: str, where: str) -> None:
                           f"https://splunk.example.com:8088, got {url!r}")
 
 
-def sink_format(value: str, where: str) -> str:
-    if value not in FORMATS:
-        raise ConfigError(f"{where}: unknown format {value!r} (known: {', '.join(FORMATS)})")
-    return value
-
-
 def _envelope(section: Section, bare_ocsf: bool = False) -> EnvelopeSettings:
     """``bare_ocsf``: the sink writes OCSF events without an envelope (the file sink)."""
-    fmt = sink_format(section.string("format", "raw"), section.where("format"))
+    fmt = section.choice("format", DEFAULT_FORMAT, tuple(FORMATS))
     routes = []
     for route in section.tables("index_routes"):
         route.only("index", "event_type", "entity_path_prefix")
@@ -147,8 +150,8 @@ def _envelope(section: Section, bare_ocsf: bool = False) -> EnvelopeSettings:
                             sourcetype=section.string("sourcetype", default_sourcetype(fmt)),
                             index=section.optional_string("index"),
                             index_routes=tuple(routes), format=fmt,
-                            raw_data=section.boolean("raw_data", True),
-                            cim_fields=section.boolean("cim_fields", False),
+                            raw_data=section.boolean("raw_data", DEFAULT_RAW_DATA),
+                            cim_fields=section.boolean("cim_fields", DEFAULT_CIM_FIELDS),
                             bare=bare_ocsf and fmt == OCSF)
 
 
@@ -158,8 +161,8 @@ def default_sourcetype(fmt: str) -> str:
 
 
 def _batch(section: Section) -> BatchSettings:
-    default = BatchSettings()
     return BatchSettings(
-        max_events=max(1, int(section.number("batch_max_events", default.max_events))),
-        max_bytes=max(1, int(section.number("batch_max_bytes", default.max_bytes))),
-        max_wait_seconds=section.number("batch_max_wait_seconds", default.max_wait_seconds))
+        max_events=section.whole_number("batch_max_events", DEFAULT_BATCH_MAX_EVENTS),
+        max_bytes=section.whole_number("batch_max_bytes", DEFAULT_BATCH_MAX_BYTES),
+        max_wait_seconds=section.number("batch_max_wait_seconds",
+                                        DEFAULT_BATCH_MAX_WAIT_SECONDS))

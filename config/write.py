@@ -31,11 +31,12 @@ from auditstream.common.files import open_private, private_dir_problem, replace_
 from auditstream.config.app import destination_names
 from auditstream.config.errors import ConfigError
 from auditstream.config.section import Section
+from auditstream.journal.config import DEFAULT_JOURNAL_PATH
 
 TOKENS_DIR = "tokens"
 GITLAB_TOKEN_ENV = "GITLAB_TOKEN"  # noqa: S105 (the variable's name, not a token)
 DEFAULT_LISTEN_PORT = 8080
-DEFAULT_JOURNAL_FILE = "auditstream.db"
+DEFAULT_JOURNAL_FILE = str(DEFAULT_JOURNAL_PATH)
 _NEW_FILE = """\
 # auditstream receiver configuration. Destinations below were written by
 # 'auditstream destinations create --write-config' or 'destinations sync'.

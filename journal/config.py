@@ -21,6 +21,10 @@ DEFAULT_REDIS_KEY_PREFIX = "auditstream"
 DEFAULT_CLAIM_IDLE_SECONDS = 60.0
 # How long the receiver waits for replicas to confirm a write (WAIT) before answering 503.
 DEFAULT_WAIT_TIMEOUT_SECONDS = 2.0
+DEFAULT_WAIT_REPLICAS = 0
+DEFAULT_BACKEND = "sqlite"
+# The smallest cap on an SQLite journal's file worth having: a few pages past the schema.
+MIN_JOURNAL_SIZE_BYTES = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +38,7 @@ class RedisSettings:
     url: str
     password: Secret | None = field(default=None, repr=False)
     key_prefix: str = DEFAULT_REDIS_KEY_PREFIX
-    wait_replicas: int = 0
+    wait_replicas: int = DEFAULT_WAIT_REPLICAS
     wait_timeout_seconds: float = DEFAULT_WAIT_TIMEOUT_SECONDS
     claim_idle_seconds: float = DEFAULT_CLAIM_IDLE_SECONDS
 
@@ -49,7 +53,7 @@ class JournalConfig:
     """
 
     path: Path = DEFAULT_JOURNAL_PATH
-    backend: str = "sqlite"
+    backend: str = DEFAULT_BACKEND
     dedup_window_seconds: float = DEFAULT_DEDUP_WINDOW_SECONDS
     retention_seconds: float = DEFAULT_RETENTION_SECONDS
     busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS

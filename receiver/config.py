@@ -10,9 +10,13 @@ from auditstream.receiver.network import Network
 
 DEFAULT_LISTEN_HOST = "127.0.0.1"
 DEFAULT_LISTEN_PORT = 8080
+DEFAULT_LISTEN = f"{DEFAULT_LISTEN_HOST}:{DEFAULT_LISTEN_PORT}"
+DEFAULT_CONTENT_HASH_DEDUP = False
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_INSTANCE = "default"
 DEFAULT_DESTINATION = "default"
+# A destination's tokens: the old and the new while GitLab's token rotates.
+MAX_TOKENS_PER_DESTINATION = 2
 # What a 503 asks the sender to wait. GitLab itself never retries, but a proxy or a batched
 # sender may, and a short wait is all a lock or a full disk usually needs.
 DEFAULT_RETRY_AFTER_SECONDS = 5
@@ -55,7 +59,7 @@ class DestinationConfig:
     tokens: tuple[Secret, ...]
     instance: str = DEFAULT_INSTANCE
     path: str | None = None
-    content_hash_dedup: bool = False
+    content_hash_dedup: bool = DEFAULT_CONTENT_HASH_DEDUP
     expect_event_within_seconds: float | None = None
     gitlab_scope: str | None = None
     gitlab_id: str | None = None

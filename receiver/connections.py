@@ -56,6 +56,21 @@ def bind(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
 
 
+def reserve(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` but not listening: its port is known and held, and
+    connections are refused until a receiver serves on it (``start_receiver(listener=)``).
+    No SO_REUSEADDR until it serves: on Linux two such sockets, neither listening, may share
+    a port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class ConnectionGate:
     """Admits a connection, or says no when it would go over a cap."""
 

@@ -81,6 +81,9 @@ async def start_receiver(config: ReceiverConfig, journal: Journal,
     tls = server_context(config.tls_cert, config.tls_key) \
         if config.tls_cert is not None and config.tls_key is not None else None
     sock = listener if listener is not None else bind(config.host, config.port)
+    # As bind() sets it: a restarted receiver can bind this address again at once (its old
+    # connections in TIME_WAIT inherit the flag). A reserved socket gets it only now.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     gate = ConnectionGate(config.max_connections or default_max_connections(open_files_limit()),
                           config.max_connections_per_client, config.trusted_proxies)
     await runner.setup()

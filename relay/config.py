@@ -29,6 +29,9 @@ DEFAULT_WINDOWS_IN_FLIGHT = 2
 # Requests per sink at once: two keep the sink busy while the relay prepares the next batch
 # (one left both idle half the time); more measured no faster (docs/benchmarks-relay.md).
 DEFAULT_MAX_REQUESTS_IN_FLIGHT = 2
+DEFAULT_GZIP = True
+DEFAULT_ACK = False
+DEFAULT_TLS_VERIFY = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +60,12 @@ class HecSinkConfig:
     name: str
     url: str
     token: Secret
-    gzip: bool = True
+    gzip: bool = DEFAULT_GZIP
     gzip_level: int = DEFAULT_GZIP_LEVEL
-    ack: bool = False
+    ack: bool = DEFAULT_ACK
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     ca_file: Path | None = None
-    tls_verify: bool = True
+    tls_verify: bool = DEFAULT_TLS_VERIFY
     envelope: EnvelopeSettings = field(default_factory=EnvelopeSettings)
     batch: BatchSettings = field(default_factory=BatchSettings)
 

@@ -22,6 +22,9 @@ from auditstream.relay.formats.ocsf import encode_ocsf
 
 DEFAULT_SOURCETYPE = "gitlab:audit"
 DEFAULT_OCSF_SOURCETYPE = "gitlab:audit:ocsf"
+DEFAULT_FORMAT = RAW
+DEFAULT_RAW_DATA = True
+DEFAULT_CIM_FIELDS = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +52,9 @@ class EnvelopeSettings:
     sourcetype: str = DEFAULT_SOURCETYPE
     index: str | None = None           # default: the token's default index
     index_routes: tuple[IndexRoute, ...] = ()
-    format: str = RAW                  # raw | ocsf (relay.formats)
-    raw_data: bool = True              # ocsf: keep the original event in raw_data
-    cim_fields: bool = False           # add CIM-named indexed fields
+    format: str = DEFAULT_FORMAT       # raw | ocsf (relay.formats)
+    raw_data: bool = DEFAULT_RAW_DATA  # ocsf: keep the original event in raw_data
+    cim_fields: bool = DEFAULT_CIM_FIELDS  # add CIM-named indexed fields
     bare: bool = False                 # no envelope: one event a line (file sink, ocsf)
 
 

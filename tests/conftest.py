@@ -15,6 +15,7 @@ from auditstream.journal import JournalConfig
 from auditstream.journal.sqlite import SqliteJournal
 from auditstream.receiver.config import DestinationConfig, ReceiverConfig
 from auditstream.receiver.service import RunningReceiver, start_receiver
+from auditstream.server.hec import HecConfig, RunningHec, running_hec
 
 # The machines that run this suite are shared and noisy: Hypothesis's per-example deadline
 # (200 ms) failed a property test on a slow moment, not on a wrong answer. pytest-timeout bounds
@@ -89,3 +90,17 @@ async def start_receiver_on_journal(journal: SqliteJournal) -> AsyncIterator[Sta
 @pytest.fixture
 async def receiver(start_receiver_on_journal: StartReceiver) -> ReceiverUnderTest:
     return await start_receiver_on_journal(receiver_config())
+
+
+@pytest.fixture
+def hec_config() -> HecConfig:
+    """The HEC stand-in's settings for ``hec``: its defaults (one token, no ack). A folder
+    whose tests need another stand-in says so by overriding this, not ``hec``."""
+    return HecConfig()
+
+
+@pytest.fixture
+async def hec(hec_config: HecConfig) -> AsyncIterator[RunningHec]:
+    """A HEC stand-in on 127.0.0.1, port 0, for the length of the test."""
+    async with running_hec(hec_config) as running:
+        yield running

@@ -80,8 +80,12 @@ class Reloader:
 async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
                         status_listen: tuple[str, int] | None = None,
                         registry: CollectorRegistry | None = None,
-                        announce: Announce = print) -> AsyncIterator[RunningParts]:
+                        announce: Announce = print,
+                        listener: socket.socket | None = None) -> AsyncIterator[RunningParts]:
     """Start the parts asked for; on leaving, stop receiving first, then let the relay finish.
+
+    ``listener``: the receiver's socket, already bound by the caller (who needed its port
+    before the receiver could start); else the receiver binds its config's address.
 
     The receiver listens first: GitLab never retries, so nothing that is not the receiver's
     own journal (a sink's start-up check, a slow Redis on the relay's side) may delay it. Its
@@ -89,7 +93,8 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
     receiver_config = config.receiver if receive else None
     if receiver_config is not None:
         raise_open_files_limit()  # before the connection cap is derived from it
-    listener = bind_listener(receiver_config) if receiver_config is not None else None
+    if listener is None and receiver_config is not None:
+        listener = bind_listener(receiver_config)
     try:
         check_journal_place(config.journal)
         journal = await _open_journal(config)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -79,8 +80,10 @@ class RunningHec:
         await self.runner.cleanup()
 
 
-async def start_hec(config: HecConfig | None = None) -> RunningHec:
-    """Start listening; with port 0 (the default) the system picks a free port."""
+async def start_hec(config: HecConfig | None = None,
+                    listener: socket.socket | None = None) -> RunningHec:
+    """Start listening; with port 0 (the default) the system picks a free port. With
+    ``listener``, a socket the caller bound (and held), serve on it instead."""
     config = config if config is not None else HecConfig()
     state = HecState.create(config)
     # We decode gzip ourselves (max_content_length is measured on the wire), and a handler
@@ -89,7 +92,8 @@ async def start_hec(config: HecConfig | None = None) -> RunningHec:
                            handler_cancellation=True, handle_signals=False,
                            shutdown_timeout=config.shutdown_timeout_seconds)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    site: web.BaseSite = (web.SockSite(runner, listener) if listener is not None
+                          else web.TCPSite(runner, config.host, config.port, reuse_address=True))
     try:
         await site.start()
     except OSError:
@@ -101,9 +105,10 @@ async def start_hec(config: HecConfig | None = None) -> RunningHec:
 
 
 @asynccontextmanager
-async def running_hec(config: HecConfig | None = None) -> AsyncIterator[RunningHec]:
-    """The stand-in for the length of an ``async with`` block."""
-    hec = await start_hec(config)
+async def running_hec(config: HecConfig | None = None,
+                      listener: socket.socket | None = None) -> AsyncIterator[RunningHec]:
+    """The stand-in for the length of an ``async with`` block (``listener``: ``start_hec``)."""
+    hec = await start_hec(config, listener)
     try:
         yield hec
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import orjson
 import pytest
 
 from auditstream.server.gitlab import RunningGitLab, running_gitlab
+from tests.helpers.ports import unused_port
 from tests.processes import ServerProcess, run_cli
 
 
@@ -249,7 +249,7 @@ async def test_instance_destinations_need_an_administrator(gitlab: RunningGitLab
 
 async def test_created_destination_written_to_config_receives_gitlabs_events(
         gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}/acme"
     config = tmp_path / "auditstream.toml"
     config.write_text(f'[receiver]\nlisten = "127.0.0.1:{port}"\n[journal]\npath = "j.db"\n')
@@ -267,13 +267,6 @@ async def test_created_destination_written_to_config_receives_gitlabs_events(
                                     str(tmp_path / "j.db"), "--output", "json")
     assert orjson.loads(stats.stdout)["events"] == 3
     assert "acme-siem" in config.read_text()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_sync_brings_the_receiver_config_in_line_with_gitlab(

@@ -4,7 +4,6 @@ the GitLab and HEC stand-ins in the test's process, everything on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,11 +13,14 @@ import orjson
 import pytest
 import tomlkit
 
+from auditstream.journal import JournalConfig, open_journal_readonly
 from auditstream.server.gitlab import GitLabConfig, RunningGitLab, running_gitlab
 from auditstream.server.gitlab.deliveries import Result
 from auditstream.server.gitlab.streaming import Knobs
 from auditstream.server.hec import HecConfig, HecToken, RunningHec, running_hec
+from tests.helpers.ports import unused_port
 from tests.processes import ServerProcess, run_cli
+from tests.waiting import eventually
 
 HEC_TOKEN = "e2e-hec-token-0000-4000-8000-000000000001"
 
@@ -81,12 +83,22 @@ class Flow:
         wanted = set(self.answered_200()) if ids is None else ids
         await self.hec.received.wait_until(lambda: wanted <= set(self.at_sink()), within=within)
 
+    async def wait_for_relay_to_catch_up(self, within: float = 30) -> None:
+        """Until GitLab has nothing in flight and the relay has confirmed every event the
+        journal holds: from then on nothing more can reach the sink, so what is there is
+        all that ever will be (the proof a test of "nothing extra arrived" waits for)."""
+        await self.gitlab.settle()
+        config = JournalConfig(path=self.workdir / "journal.db")
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        async def caught_up() -> bool:
+            journal = await open_journal_readonly(config)
+            try:
+                sinks = (await journal.stats()).sinks
+            finally:
+                await journal.close()
+            return bool(sinks) and all(s.backlog == 0 and not s.pending for s in sinks)
+
+        await eventually(caught_up, within=within)
 
 
 @pytest.fixture
@@ -99,4 +111,4 @@ def knobs() -> Knobs:
 async def flow(tmp_path: Path, knobs: Knobs) -> AsyncIterator[Flow]:
     async with running_gitlab(config=GitLabConfig(knobs=knobs, activity_seed=11)) as gitlab, \
             running_hec(HecConfig(tokens=(HecToken(HEC_TOKEN),))) as hec:
-        yield Flow(gitlab, hec, tmp_path, f"http://127.0.0.1:{free_port()}/acme")
+        yield Flow(gitlab, hec, tmp_path, f"http://127.0.0.1:{unused_port()}/acme")

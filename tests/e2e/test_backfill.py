@@ -17,7 +17,8 @@ import pytest
 from auditstream.journal import JournalConfig, open_journal_readonly
 from auditstream.server.gitlab import TOKEN_HEADER
 from tests.e2e.conftest import HEC_TOKEN, Flow
-from tests.processes import AUDITSTREAM, ServerProcess, run_cli, wait_until
+from tests.processes import AUDITSTREAM, ServerProcess, run_cli
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -55,7 +56,7 @@ async def test_a_receiver_outage_is_closed_by_backfill_and_nothing_doubles(
         assert f"events listed by GitLab: {report['found']} so far" in err
         wanted = set(flow.answered_200()) | stored_in_tree(flow)
         await flow.wait_for_sink(wanted)
-        await asyncio.sleep(0.5)  # anything that should not arrive has its chance
+        await flow.wait_for_relay_to_catch_up()  # what should not arrive would be there now
         assert sorted(flow.at_sink()) == sorted(wanted)  # each exactly once
         never = {e.key for e in lost if not e.stored}
         assert not never & set(flow.at_sink())  # stream-only: not invented
@@ -82,7 +83,7 @@ async def test_a_receiver_outage_is_closed_by_backfill_and_nothing_doubles(
         assert code == 0, err
         assert "added                     0 (origin=backfill)" in out
         assert "repository_git_operation" in out
-        await asyncio.sleep(0.3)
+        await flow.wait_for_relay_to_catch_up()
         assert sorted(flow.at_sink()) == sorted(wanted)
     finally:
         await asyncio.to_thread(run.kill)
@@ -162,7 +163,7 @@ async def test_run_reconciles_at_start_up_what_was_lost_while_it_was_down(flow: 
         await flow.gitlab.make_activity(6, event_types=TYPES, on=TREE)
         await flow.wait_for_sink()
         state = flow.workdir / "reconcile-state.json"  # beside the journal
-        await asyncio.to_thread(wait_until, state.exists, 20)  # the start-up pass is done
+        await eventually(state.exists, within=20)  # the start-up pass is done
         assert await asyncio.to_thread(run.terminate) == 0
         await flow.gitlab.make_activity(12, event_types=TYPES, on=TREE)  # nobody listens
         await flow.gitlab.settle()

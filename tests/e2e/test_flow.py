@@ -75,7 +75,7 @@ async def test_fresh_uuid_resends_are_caught_only_with_the_content_hash_option(
         made = await flow.gitlab.make_activity(10, event_types=("repository_git_operation",),
                                                on=ON)
         await flow.wait_for_sink({str(e.id) for e in made})
-        await asyncio.sleep(0.5)  # let anything that should not arrive have its chance
+        await flow.wait_for_relay_to_catch_up()  # what should not arrive would be there now
     finally:
         await asyncio.to_thread(run.terminate)
     answered = set(flow.answered_200())

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.ports import unused_port
 from tests.processes import AUDITSTREAM, ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -267,15 +268,6 @@ def _get(url: str) -> tuple[int, dict[str, Any]]:
         return answer.status, json.loads(body) if body.startswith((b"{", b"[")) else {}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def test_every_command_not_run_is_still_in_the_readme() -> None:
     shown = set(readme_commands())
     assert sorted(set(NOT_RUN) - shown) == []
@@ -291,7 +283,7 @@ def test_every_command_the_readme_shows_runs_against_the_stand_ins(tmp_path: Pat
         seed = _get(gitlab.url + "/_stand-in/seed")[1]
         owner = next(u for u in seed["users"] if u["username"] == "owner")
         session = Session(cwd=tmp_path, gitlab_url=gitlab.url, owner_token=owner["token"],
-                          hec_url=hec.url, receiver_port=_free_port())
+                          hec_url=hec.url, receiver_port=unused_port())
         commands = list(readme_commands())
         for command in commands:
             if command not in NOT_RUN and command not in NAMES:

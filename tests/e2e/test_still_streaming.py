@@ -9,7 +9,6 @@ log line."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import orjson
 import pytest
 
 from auditstream.server.gitlab import Knobs, Result, RunningGitLab, running_gitlab
+from tests.helpers.ports import unused_port
 from tests.processes import ServerProcess, run_cli
 from tests.waiting import eventually
 
@@ -35,13 +35,6 @@ mutation Update($input: GroupAuditEventStreamingDestinationsUpdateInput!) {
 async def gitlab() -> AsyncIterator[RunningGitLab]:
     async with running_gitlab() as running:
         yield running
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def cli(gitlab: RunningGitLab, *args: str) -> subprocess.CompletedProcess[str]:
@@ -109,7 +102,7 @@ async def start_receiver(config: Path) -> ServerProcess:
 
 async def test_a_token_rotated_in_gitlab_only_is_reported_and_sync_clears_it(
         gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     config = receiver_config(tmp_path, port)
     destination = await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
     old_tokens = tokens_in(config)
@@ -145,7 +138,7 @@ async def test_a_token_rotated_in_gitlab_only_is_reported_and_sync_clears_it(
 
 async def test_gitlabs_circuit_breaker_is_caught_by_the_silence_alarm(
         gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}/acme"
     config = receiver_config(tmp_path, port)
     destination = await create(gitlab, config, url, "acme-siem")
@@ -193,7 +186,7 @@ def differences(report: dict[str, Any]) -> dict[str, list[str]]:
 
 async def test_check_finds_each_kind_of_difference(gitlab: RunningGitLab,
                                                    tmp_path: Path) -> None:
-    config = receiver_config(tmp_path, free_port())
+    config = receiver_config(tmp_path, unused_port())
     base = "https://receiver.example.com"
     # GitLab allows 5 destinations a group: some differ in several ways.
     ids = {name: await create(gitlab, config, f"{base}/{name}", name)
@@ -230,7 +223,7 @@ async def test_check_finds_each_kind_of_difference(gitlab: RunningGitLab,
 
 async def test_the_canary_arrives_through_a_receiver_that_is_up(gitlab: RunningGitLab,
                                                                 tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     config = receiver_config(tmp_path, port)
     await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
     receiver = await start_receiver(config)
@@ -249,7 +242,7 @@ async def test_the_canary_arrives_through_a_receiver_that_is_up(gitlab: RunningG
 
 async def test_the_canary_is_missing_through_a_receiver_that_is_down(
         gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     config = receiver_config(tmp_path, port)
     await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
     stopped = await start_receiver(config)  # the journal exists; nobody listens now
@@ -264,7 +257,7 @@ async def test_the_canary_is_missing_through_a_receiver_that_is_down(
 
 async def test_the_canary_is_missing_through_a_filtered_destination(
         gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     config = receiver_config(tmp_path, port)
     destination = await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
     done = await cli(gitlab, "filters", "add", destination, "--event-type", "audit_operation",
@@ -299,7 +292,7 @@ async def metrics_of(url: str) -> str:
 
 async def test_the_continuous_canary_reports_its_latency_and_its_failures(
         gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     config = receiver_config(tmp_path, port)
     destination = await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
     owner_token = gitlab.token_for("owner")

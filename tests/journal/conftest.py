@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.redis.server import RedisServer, running_redis
+from tests.journal.redis.server import RedisServer, running_redis
 
 
 @pytest.fixture(scope="session")

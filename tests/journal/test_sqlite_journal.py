@@ -15,24 +15,14 @@ import pytest
 
 from auditstream.journal import (
     AppendOutcome,
-    IncomingEvent,
     JournalConfig,
     JournalCorrupt,
     JournalUnavailable,
 )
 from auditstream.journal.sqlite import SqliteJournal
+from tests.helpers.events import event
 
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
-
-
-def event(event_id: str | int, *, instance: str = "default", received_at: float = 1000.0,
-          body: bytes | None = None, extra_keys: tuple[str, ...] = ()) -> IncomingEvent:
-    return IncomingEvent(
-        instance=instance, event_id=str(event_id), dedup_keys=(f"id:{event_id}", *extra_keys),
-        destination="default", received_at=received_at,
-        body=body if body is not None else b'{"id": %s}' % str(event_id).encode(),
-        event_type="audit_operation", created_at=999.5, entity_type="Project",
-        entity_path="acme/app")
 
 
 async def test_read_returns_events_after_the_cursor_in_order(journal: SqliteJournal) -> None:

@@ -22,7 +22,8 @@ from tests.conftest import (
     destination,
     receiver_config,
 )
-from tests.receiver.test_receiver_http import gitlab_event, gitlab_headers, post
+from tests.helpers.bodies import gitlab_body, gitlab_headers
+from tests.receiver.test_receiver_http import post
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ async def test_forged_id_does_not_erase_another_destinations_event(
         caplog: pytest.LogCaptureFixture) -> None:
     url = two_destinations.url + "/"
     forged = orjson.dumps({"id": 5000})
-    real = gitlab_event(5000)
+    real = gitlab_body(5000)
     assert (await post(http, url, forged, gitlab_headers(OTHER_TOKEN)))[:2] == (
         200, {"accepted": 1, "duplicates": 0})
     with caplog.at_level(logging.WARNING, logger="auditstream.journal"):
@@ -71,7 +72,7 @@ async def test_forged_id_does_not_erase_another_destinations_event(
 async def test_same_event_to_group_and_instance_destinations_is_stored_once(
         two_destinations: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
     url = two_destinations.url + "/"
-    real = gitlab_event(6000)
+    real = gitlab_body(6000)
     assert (await post(http, url, real, gitlab_headers(TOKEN)))[:2] == (
         200, {"accepted": 1, "duplicates": 0})
     assert (await post(http, url, real, gitlab_headers(OTHER_TOKEN)))[:2] == (

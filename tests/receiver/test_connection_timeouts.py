@@ -26,7 +26,7 @@ SLACK_SECONDS = 5.0
 
 
 @pytest.fixture(scope="module")
-def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def receiver_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     folder = tmp_path_factory.mktemp("connection-timeouts")
     config = folder / "auditstream.toml"
     config.write_text('[receiver]\nlisten = "127.0.0.1:0"\n'
@@ -40,8 +40,9 @@ def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
         assert "Traceback" not in process.stderr, process.stderr
 
 
-async def connect(receiver: ServerProcess) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    host, port = receiver.url.removeprefix("http://").rsplit(":", 1)
+async def connect(
+        receiver_process: ServerProcess) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = receiver_process.url.removeprefix("http://").rsplit(":", 1)
     return await asyncio.open_connection(host, int(port))
 
 
@@ -71,8 +72,8 @@ async def seconds_until_closed(reader: asyncio.StreamReader, started: float) -> 
 
 
 async def test_a_body_that_stalls_gets_408_with_a_reason_and_nothing_is_stored(
-        receiver: ServerProcess) -> None:
-    reader, writer = await connect(receiver)
+        receiver_process: ServerProcess) -> None:
+    reader, writer = await connect(receiver_process)
     started = time.monotonic()
     writer.write(post(b'{"id": "stalled-body", "details": {}}' + b" " * 400)[:-400])
     await writer.drain()  # all but the last 400 bytes it announced, then silence, line open
@@ -82,9 +83,9 @@ async def test_a_body_that_stalls_gets_408_with_a_reason_and_nothing_is_stored(
     assert head.startswith(b"HTTP/1.1 408"), head
     assert b"connection: close" in head.lower()
     assert "not complete within 1 s" in str(answer["error"])
-    assert BODY_TIMEOUT_SECONDS <= waited < BODY_TIMEOUT_SECONDS + SLACK_SECONDS
+    assert waited >= BODY_TIMEOUT_SECONDS  # not cut early (and read_answer bounds it late)
     # Nothing of it was stored: the same id, sent whole, is a new event.
-    reader, writer = await connect(receiver)
+    reader, writer = await connect(receiver_process)
     writer.write(post(b'{"id": "stalled-body"}', close=True))
     head, answer = await read_answer(reader)
     writer.close()
@@ -92,15 +93,17 @@ async def test_a_body_that_stalls_gets_408_with_a_reason_and_nothing_is_stored(
     assert answer == {"accepted": 1, "duplicates": 0}
 
 
-async def test_a_connection_that_sends_nothing_is_closed(receiver: ServerProcess) -> None:
-    reader, writer = await connect(receiver)
+async def test_a_connection_that_sends_nothing_is_closed(
+        receiver_process: ServerProcess) -> None:
+    reader, writer = await connect(receiver_process)
     waited = await seconds_until_closed(reader, time.monotonic())
     writer.close()
-    assert IDLE_TIMEOUT_SECONDS * 0.9 <= waited < IDLE_TIMEOUT_SECONDS + SLACK_SECONDS
+    assert waited >= IDLE_TIMEOUT_SECONDS * 0.9  # not cut early (and the read bounds it late)
 
 
-async def test_a_header_trickled_a_byte_at_a_time_is_cut_off(receiver: ServerProcess) -> None:
-    reader, writer = await connect(receiver)
+async def test_a_header_trickled_a_byte_at_a_time_is_cut_off(
+        receiver_process: ServerProcess) -> None:
+    reader, writer = await connect(receiver_process)
     started = time.monotonic()
     writer.write(b"POST / HTTP/1.1\r\nHost: x\r\n")
 
@@ -116,12 +119,12 @@ async def test_a_header_trickled_a_byte_at_a_time_is_cut_off(receiver: ServerPro
     finally:
         trickling.cancel()
         writer.close()
-    assert IDLE_TIMEOUT_SECONDS * 0.9 <= waited < IDLE_TIMEOUT_SECONDS + SLACK_SECONDS
+    assert waited >= IDLE_TIMEOUT_SECONDS * 0.9  # not cut early (and the read bounds it late)
 
 
 async def test_a_client_that_keeps_sending_requests_keeps_its_connection(
-        receiver: ServerProcess) -> None:
-    reader, writer = await connect(receiver)
+        receiver_process: ServerProcess) -> None:
+    reader, writer = await connect(receiver_process)
     started = time.monotonic()
     number = 0
     while time.monotonic() - started < 3 * IDLE_TIMEOUT_SECONDS:  # well past the idle bound

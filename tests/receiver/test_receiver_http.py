@@ -9,7 +9,6 @@ import sqlite3
 from collections.abc import AsyncIterator
 
 import aiohttp
-import orjson
 import pytest
 
 from auditstream.receiver.config import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
@@ -21,25 +20,7 @@ from tests.conftest import (
     destination,
     receiver_config,
 )
-
-FORM = "application/x-www-form-urlencoded"
-
-
-def gitlab_headers(token: str | None = TOKEN, event_type: str = "audit_operation",
-                   **extra: str) -> dict[str, str]:
-    """What GitLab sends: the token, the type, and a form content type for a JSON body."""
-    headers = {"Content-Type": FORM, "X-Gitlab-Audit-Event-Type": event_type, **extra}
-    if token is not None:
-        headers["X-Gitlab-Event-Streaming-Token"] = token
-    return headers
-
-
-def gitlab_event(event_id: int | str, **fields: object) -> bytes:
-    return orjson.dumps({"id": event_id, "author_id": 1, "entity_id": 6,
-                         "entity_type": "Project", "entity_path": "acme/app",
-                         "details": {"custom_message": "Added member"},
-                         "created_at": "2026-11-29T10:00:00.123Z",
-                         "event_type": "audit_operation", **fields})
+from tests.helpers.bodies import gitlab_body, gitlab_headers
 
 
 @pytest.fixture
@@ -60,8 +41,8 @@ async def stored_ids(receiver: ReceiverUnderTest) -> list[str]:
 
 async def test_valid_event_is_accepted_and_stored_byte_for_byte(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
-    body = gitlab_event(1)
-    status, answer, _ = await post(http, receiver.url + "/", body, gitlab_headers())
+    body = gitlab_body(1)
+    status, answer, _ = await post(http, receiver.url + "/", body, gitlab_headers(TOKEN))
     assert (status, answer) == (200, {"accepted": 1, "duplicates": 0})
     [stored] = await receiver.journal.tail(10)
     assert stored.body == body
@@ -71,8 +52,8 @@ async def test_valid_event_is_accepted_and_stored_byte_for_byte(
 
 async def test_same_id_again_is_a_duplicate_stored_once(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
-    await post(http, receiver.url, gitlab_event(1), gitlab_headers())
-    status, answer, _ = await post(http, receiver.url, gitlab_event(1), gitlab_headers())
+    await post(http, receiver.url, gitlab_body(1), gitlab_headers(TOKEN))
+    status, answer, _ = await post(http, receiver.url, gitlab_body(1), gitlab_headers(TOKEN))
     assert (status, answer) == (200, {"accepted": 0, "duplicates": 1})
     assert await stored_ids(receiver) == ["1"]
 
@@ -83,7 +64,7 @@ async def test_same_id_under_another_gitlab_instance_is_stored(
         destination("one", TOKEN, instance="gitlab-one"),
         destination("two", OTHER_TOKEN, instance="gitlab-two")))
     for token in (TOKEN, OTHER_TOKEN):
-        status, answer, _ = await post(http, receiver.url, gitlab_event(9), gitlab_headers(token))
+        status, answer, _ = await post(http, receiver.url, gitlab_body(9), gitlab_headers(token))
         assert (status, answer) == (200, {"accepted": 1, "duplicates": 0})
     stored = await receiver.journal.tail(10)
     assert [(e.instance, e.event_id, e.destination) for e in stored] == [
@@ -93,7 +74,7 @@ async def test_same_id_under_another_gitlab_instance_is_stored(
 @pytest.mark.parametrize("token", [None, "", "wrong-token-0123456789", TOKEN[:-1], TOKEN + "x"])
 async def test_missing_or_wrong_token_is_refused_with_401_and_nothing_stored(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession, token: str | None) -> None:
-    status, answer, _ = await post(http, receiver.url, gitlab_event(1), gitlab_headers(token))
+    status, answer, _ = await post(http, receiver.url, gitlab_body(1), gitlab_headers(token))
     assert status == 401
     assert "X-Gitlab-Event-Streaming-Token" in str(answer["error"])
     assert await stored_ids(receiver) == []
@@ -104,12 +85,13 @@ async def test_token_bound_to_another_path_is_refused(
     receiver = await start_receiver_on_journal(receiver_config(
         destination("acme", TOKEN, path="/acme"),
         destination("globex", OTHER_TOKEN, path="/globex/")))
-    assert (await post(http, receiver.url + "/acme", gitlab_event(1), gitlab_headers()))[0] == 200
-    assert (await post(http, receiver.url + "/globex", gitlab_event(2),
-                       gitlab_headers()))[0] == 401
-    assert (await post(http, receiver.url + "/other", gitlab_event(3),
-                       gitlab_headers()))[0] == 401
-    assert (await post(http, receiver.url + "/globex", gitlab_event(4),
+    assert (await post(http, receiver.url + "/acme", gitlab_body(1),
+                       gitlab_headers(TOKEN)))[0] == 200
+    assert (await post(http, receiver.url + "/globex", gitlab_body(2),
+                       gitlab_headers(TOKEN)))[0] == 401
+    assert (await post(http, receiver.url + "/other", gitlab_body(3),
+                       gitlab_headers(TOKEN)))[0] == 401
+    assert (await post(http, receiver.url + "/globex", gitlab_body(4),
                        gitlab_headers(OTHER_TOKEN)))[0] == 200
     assert await stored_ids(receiver) == ["1", "4"]
 
@@ -119,7 +101,7 @@ async def test_both_tokens_are_accepted_during_a_rotation(
     receiver = await start_receiver_on_journal(receiver_config(
         destination("acme", "new-token-0123456789", previous_token="old-token-0123456789")))
     for number, token in enumerate(["old-token-0123456789", "new-token-0123456789"]):
-        status, _, _ = await post(http, receiver.url, gitlab_event(number), gitlab_headers(token))
+        status, _, _ = await post(http, receiver.url, gitlab_body(number), gitlab_headers(token))
         assert status == 200
 
 
@@ -134,7 +116,7 @@ async def test_both_tokens_are_accepted_during_a_rotation(
 async def test_bad_body_is_refused_with_400_naming_the_problem_and_nothing_stored(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession, body: bytes,
         reason: str) -> None:
-    status, answer, _ = await post(http, receiver.url, body, gitlab_headers())
+    status, answer, _ = await post(http, receiver.url, body, gitlab_headers(TOKEN))
     assert status == 400
     assert reason in str(answer["error"])
     assert await stored_ids(receiver) == []
@@ -142,8 +124,8 @@ async def test_bad_body_is_refused_with_400_naming_the_problem_and_nothing_store
 
 async def test_body_over_the_limit_is_refused_with_413(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
-    big = gitlab_event(1, padding="x" * 70_000)
-    status, answer, _ = await post(http, receiver.url, big, gitlab_headers())
+    big = gitlab_body(1, padding="x" * 70_000)
+    status, answer, _ = await post(http, receiver.url, big, gitlab_headers(TOKEN))
     assert status == 413
     assert "limit" in str(answer["error"])
 
@@ -156,16 +138,16 @@ async def test_chunked_body_over_the_limit_is_refused_with_413(
             yield b"x" * 1000
         yield b'"}'
 
-    async with http.post(receiver.url, data=chunks(), headers=gitlab_headers()) as response:
+    async with http.post(receiver.url, data=chunks(), headers=gitlab_headers(TOKEN)) as response:
         assert response.status == 413
     assert await stored_ids(receiver) == []
 
 
 async def test_gzip_body_is_accepted_and_stored_decoded(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
-    body = gitlab_event(5)
+    body = gitlab_body(5)
     status, _, _ = await post(http, receiver.url, gzip.compress(body),
-                              gitlab_headers(**{"Content-Encoding": "gzip"}))
+                              gitlab_headers(TOKEN, **{"Content-Encoding": "gzip"}))
     assert status == 200
     assert [e.body for e in await receiver.journal.tail(10)] == [body]
 
@@ -174,38 +156,38 @@ async def test_gzip_bomb_is_refused_with_413(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
     bomb = gzip.compress(b'{"id": 1, "x": "' + b"a" * 20_000_000 + b'"}')
     status, _, _ = await post(http, receiver.url, bomb,
-                              gitlab_headers(**{"Content-Encoding": "gzip"}))
+                              gitlab_headers(TOKEN, **{"Content-Encoding": "gzip"}))
     assert status == 413
 
 
 async def test_unknown_content_encoding_is_refused_with_400(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
-    status, answer, _ = await post(http, receiver.url, gitlab_event(1),
-                                   gitlab_headers(**{"Content-Encoding": "br"}))
+    status, answer, _ = await post(http, receiver.url, gitlab_body(1),
+                                   gitlab_headers(TOKEN, **{"Content-Encoding": "br"}))
     assert status == 400
     assert "Content-Encoding" in str(answer["error"])
 
 
 async def test_batched_array_and_ndjson_bodies_store_each_event(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
-    array = b"[" + gitlab_event(1) + b", " + gitlab_event(2) + b"]"
-    ndjson = gitlab_event(2) + b"\n" + gitlab_event("c3d4-uuid") + b"\n"
-    assert (await post(http, receiver.url, array, gitlab_headers()))[:2] == (
+    array = b"[" + gitlab_body(1) + b", " + gitlab_body(2) + b"]"
+    ndjson = gitlab_body(2) + b"\n" + gitlab_body("c3d4-uuid") + b"\n"
+    assert (await post(http, receiver.url, array, gitlab_headers(TOKEN)))[:2] == (
         200, {"accepted": 2, "duplicates": 0})
-    assert (await post(http, receiver.url, ndjson, gitlab_headers()))[:2] == (
+    assert (await post(http, receiver.url, ndjson, gitlab_headers(TOKEN)))[:2] == (
         200, {"accepted": 1, "duplicates": 1})
     stored = await receiver.journal.tail(10)
-    assert [e.body for e in stored] == [gitlab_event(1), gitlab_event(2), gitlab_event("c3d4-uuid")]
+    assert [e.body for e in stored] == [gitlab_body(1), gitlab_body(2), gitlab_body("c3d4-uuid")]
 
 
 async def test_content_hash_option_catches_a_resend_with_a_fresh_uuid(
         start_receiver_on_journal: StartReceiver, http: aiohttp.ClientSession) -> None:
     receiver = await start_receiver_on_journal(receiver_config(
         destination("acme", TOKEN, content_hash_dedup=True)))
-    first = gitlab_event("9b1c-first-uuid", event_type="repository_git_operation")
-    resent = gitlab_event("77aa-fresh-uuid", event_type="repository_git_operation")
-    await post(http, receiver.url, first, gitlab_headers())
-    status, answer, _ = await post(http, receiver.url, resent, gitlab_headers())
+    first = gitlab_body("9b1c-first-uuid", event_type="repository_git_operation")
+    resent = gitlab_body("77aa-fresh-uuid", event_type="repository_git_operation")
+    await post(http, receiver.url, first, gitlab_headers(TOKEN))
+    status, answer, _ = await post(http, receiver.url, resent, gitlab_headers(TOKEN))
     assert (status, answer) == (200, {"accepted": 0, "duplicates": 1})
 
 
@@ -219,8 +201,8 @@ async def test_concurrent_posts_with_repeated_ids_store_exactly_the_distinct_ids
     connector = aiohttp.TCPConnector(limit=DEFAULT_MAX_CONNECTIONS_PER_CLIENT)
     async with aiohttp.ClientSession(connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=60)) as session:
-        answers = await asyncio.gather(*(post(session, receiver.url, gitlab_event(i),
-                                              gitlab_headers()) for i in ids))
+        answers = await asyncio.gather(*(post(session, receiver.url, gitlab_body(i),
+                                              gitlab_headers(TOKEN)) for i in ids))
     assert {status for status, _, _ in answers} == {200}
     assert sum(int(str(a["accepted"])) for _, a, _ in answers) == len(distinct)
     assert sum(int(str(a["duplicates"])) for _, a, _ in answers) == 400
@@ -232,8 +214,8 @@ async def test_unwritable_journal_answers_503_with_retry_after_then_recovers(
     blocker = sqlite3.connect(receiver.journal.path, isolation_level=None)
     try:
         blocker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
-        status, answer, headers = await post(http, receiver.url, gitlab_event(1),
-                                             gitlab_headers())
+        status, answer, headers = await post(http, receiver.url, gitlab_body(1),
+                                             gitlab_headers(TOKEN))
         assert (status, headers["Retry-After"]) == (503, "7")
         assert "journal" in str(answer["error"])
         async with http.get(receiver.url + "/readyz") as response:
@@ -242,7 +224,7 @@ async def test_unwritable_journal_answers_503_with_retry_after_then_recovers(
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    status, answer, _ = await post(http, receiver.url, gitlab_event(1), gitlab_headers())
+    status, answer, _ = await post(http, receiver.url, gitlab_body(1), gitlab_headers(TOKEN))
     assert (status, answer) == (200, {"accepted": 1, "duplicates": 0})
     async with http.get(receiver.url + "/readyz") as response:
         assert response.status == 200
@@ -250,9 +232,9 @@ async def test_unwritable_journal_answers_503_with_retry_after_then_recovers(
 
 async def test_health_and_metrics_endpoints_answer(
         receiver: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
-    await post(http, receiver.url, gitlab_event(1), gitlab_headers())
-    await post(http, receiver.url, gitlab_event(1), gitlab_headers())
-    await post(http, receiver.url, gitlab_event(2), gitlab_headers("bad-token-0123456789"))
+    await post(http, receiver.url, gitlab_body(1), gitlab_headers(TOKEN))
+    await post(http, receiver.url, gitlab_body(1), gitlab_headers(TOKEN))
+    await post(http, receiver.url, gitlab_body(2), gitlab_headers("bad-token-0123456789"))
     async with http.get(receiver.url + "/healthz") as response:
         assert (response.status, await response.json()) == (200, {"status": "alive"})
     async with http.get(receiver.url + "/readyz") as response:

@@ -30,7 +30,7 @@ from tests.conftest import (
     destination,
     receiver_config,
 )
-from tests.receiver.test_receiver_http import gitlab_event, gitlab_headers
+from tests.helpers.bodies import gitlab_body, gitlab_headers
 from tests.waiting import eventually
 
 WRONG = "wrong-token-0123456789ab"
@@ -117,7 +117,7 @@ async def metrics_of(receiver: ReceiverUnderTest) -> str:
 
 async def send(receiver: ReceiverUnderTest, event_id: int, token: str, path: str = "/") -> int:
     async with aiohttp.ClientSession() as http, http.post(
-            receiver.url + path, data=gitlab_event(event_id),
+            receiver.url + path, data=gitlab_body(event_id),
             headers=gitlab_headers(token)) as response:
         return response.status
 

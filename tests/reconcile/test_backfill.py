@@ -4,9 +4,7 @@ one copy whichever of stream and backfill comes first."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
 import pytest
@@ -17,7 +15,7 @@ from auditstream.client.legacy import LegacyStreamingApi
 from auditstream.client.rest import RestSession
 from auditstream.client.session import GitLabSession
 from auditstream.common.secrets import Secret
-from auditstream.journal import AppendOutcome, IncomingEvent, JournalConfig, open_journal
+from auditstream.journal import AppendOutcome, IncomingEvent
 from auditstream.journal.sqlite import SqliteJournal
 from auditstream.reconcile.backfill import BackfillReport, backfill
 from auditstream.reconcile.config import ReconcileTarget
@@ -32,14 +30,6 @@ TYPES = ("member_created", "audit_operation", "repository_git_operation")
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[SqliteJournal]:
-    opened = await open_journal(JournalConfig(path=tmp_path / "journal.db"))
-    assert isinstance(opened, SqliteJournal)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def target(gitlab: RunningGitLab, user: str = "owner", scope: AuditScope | None = None,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from auditstream.client.audit_events import AuditScope
-from auditstream.journal import Journal, JournalConfig, open_journal
+from auditstream.journal import Journal
 from auditstream.reconcile.config import ReconcileSettings
 from auditstream.reconcile.continuous import reconcile_periodically
 from auditstream.reconcile.metrics import ReconcileMetrics
@@ -51,13 +50,6 @@ def test_the_state_file_survives_a_restart_and_never_moves_back(tmp_path: Path) 
     assert StateFile(tmp_path / "s.json").load() == {}  # a torn file: look back further
 
 
-@pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    opened = await open_journal(JournalConfig(path=tmp_path / "journal.db"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 class Stop(Exception):

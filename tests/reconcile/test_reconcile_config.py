@@ -99,7 +99,7 @@ def test_continuous_reconcile_is_opt_in_per_destination(tmp_path: Path) -> None:
                                        "reconcile_overlap_minutes = 2"), ENV).reconcile
     assert on.schedule is not None
     assert (on.schedule.every_seconds, on.schedule.overlap_seconds) == (300, 120)
-    with pytest.raises(ConfigError, match="reconcile_every_minutes: must be more than 0"):
+    with pytest.raises(ConfigError, match="reconcile_every_minutes: must be a number more than 0"):
         load_config(write(tmp_path, "reconcile_every_minutes = 0"), ENV)
     with pytest.raises(ConfigError, match="only with reconcile_every_minutes"):
         load_config(write(tmp_path, "reconcile_overlap_minutes = 2"), ENV)

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from typing import Protocol
 
-import orjson
 import pytest
 
 from auditstream.common.secrets import Secret
@@ -23,19 +22,12 @@ from auditstream.relay.config import (
 from auditstream.relay.envelope import EnvelopeSettings
 from auditstream.relay.service import Relay
 from auditstream.relay.sinks.base import Sink
-from auditstream.server.hec import RunningHec, running_hec
+from auditstream.server.hec import RunningHec
+from tests.helpers.bodies import gitlab_body
 
 FAST_RETRY = RetrySettings(backoff_base_seconds=0.01, backoff_cap_seconds=0.05,
                            pause_retry_seconds=0.1)
 FAST_ACKS = AckSettings(poll_seconds=0.05, timeout_seconds=0.5, max_pending=50)
-
-
-def gitlab_body(event_id: int) -> bytes:
-    return orjson.dumps({
-        "id": event_id, "author_id": 1, "author_name": "Ada", "entity_id": 6,
-        "entity_type": "Project", "entity_path": "acme/app",
-        "details": {"custom_message": {"protocol": "web", "action": "git-receive-pack"}},
-        "created_at": "2026-11-29T10:00:00.123Z", "event_type": "repository_git_operation"})
 
 
 async def fill(journal: SqliteJournal, count: int, start: int = 1) -> None:
@@ -45,12 +37,6 @@ async def fill(journal: SqliteJournal, count: int, start: int = 1) -> None:
         event_type="repository_git_operation", created_at=1_795_000_000.123,
         entity_type="Project", entity_path="acme/app") for i in range(start, start + count)]
     await journal.append(events)
-
-
-@pytest.fixture
-async def hec() -> AsyncIterator[RunningHec]:
-    async with running_hec() as running:
-        yield running
 
 
 def hec_sink(hec: RunningHec, **changes: object) -> HecSinkConfig:

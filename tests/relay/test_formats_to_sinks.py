@@ -14,11 +14,11 @@ from auditstream.journal.sqlite import SqliteJournal
 from auditstream.relay.config import BatchSettings, FileSinkConfig
 from auditstream.relay.envelope import DEFAULT_OCSF_SOURCETYPE, EnvelopeSettings
 from auditstream.server.hec import RunningHec
+from tests.helpers.bodies import gitlab_body
 from tests.relay.conftest import (
     StartRelay,
     cursor_at_least,
     fill,
-    gitlab_body,
     hec_sink,
     relay_config,
 )

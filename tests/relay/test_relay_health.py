@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import orjson
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from auditstream.common.secrets import Secret
 from auditstream.journal import JournalUnavailable, SinkPosition
@@ -29,8 +27,10 @@ from auditstream.relay.config import BatchSettings, FileSinkConfig, HecSinkConfi
 from auditstream.relay.service import Relay
 from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
 from auditstream.relay.status import create_status_app
-from auditstream.server.hec import HecConfig, RunningHec, running_hec
+from auditstream.server.hec import RunningHec, running_hec
 from auditstream.server.hec.config import DEFAULT_TOKEN
+from tests.helpers.metrics import sample_in
+from tests.helpers.ports import held_port, port_of
 from tests.processes import ServerProcess
 from tests.relay.conftest import StartRelay, fill, hec_sink, relay_config
 from tests.waiting import eventually
@@ -88,12 +88,7 @@ async def scraped_backlog(url: str, sink: str = "hec") -> float | None:
     async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as response:
         assert response.status == 200
         text = await response.text()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "auditstream_relay_backlog_events" and \
-                    sample.labels == {"sink": sink}:
-                return sample.value
-    return None
+    return sample_in(text, "auditstream_relay_backlog_events", sink=sink)
 
 
 async def readiness(url: str) -> tuple[int, dict[str, object]]:
@@ -188,12 +183,6 @@ def logged(caplog: pytest.LogCaptureFixture, sink: str) -> list[logging.LogRecor
     return [r for r in caplog.records if r.getMessage().startswith(f"sink {sink} ")]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def is_ready(url: str) -> bool:
     return (await readiness(url))[0] == 200
 
@@ -231,20 +220,21 @@ async def test_a_wrong_url_is_not_ready_from_the_start_and_names_the_url(
 
 async def test_an_unreachable_sink_is_a_warning_and_ready_once_a_later_check_reaches_it(
         start_relay: StartRelay, caplog: pytest.LogCaptureFixture) -> None:
-    port = free_port()
-    sink = HecSinkConfig(name="later", url=f"http://127.0.0.1:{port}",
-                         token=Secret(DEFAULT_TOKEN), timeout_seconds=1.0)
-    relay = await start_relay(relay_config(sink))
-    async with status_server(relay) as url:
-        await relay.check_sinks()
-        status, ready = await readiness(url)
-        assert status == 503
-        assert "unreachable" in ready["components"]["sink:later"]["reason"]  # type: ignore[index]
-        [record] = logged(caplog, "later")
-        assert record.levelname == "WARNING"
-        assert "will be retried" in record.getMessage()
-        async with running_hec(HecConfig(port=port)):  # the sink comes up, nothing is sent
-            await eventually(lambda: is_ready(url), within=10)
+    with held_port() as down:  # refused until the stand-in serves on it
+        sink = HecSinkConfig(name="later", url=f"http://127.0.0.1:{port_of(down)}",
+                             token=Secret(DEFAULT_TOKEN), timeout_seconds=1.0)
+        relay = await start_relay(relay_config(sink))
+        async with status_server(relay) as url:
+            await relay.check_sinks()
+            status, ready = await readiness(url)
+            assert status == 503
+            reason = ready["components"]["sink:later"]["reason"]  # type: ignore[index]
+            assert "unreachable" in reason
+            [record] = logged(caplog, "later")
+            assert record.levelname == "WARNING"
+            assert "will be retried" in record.getMessage()
+            async with running_hec(listener=down):  # the sink comes up, nothing is sent
+                await eventually(lambda: is_ready(url), within=10)
     assert logged(caplog, "later")[-1].getMessage() == (
         "sink later is reachable and takes our token")
 

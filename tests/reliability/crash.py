@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import dataclasses
 import random
-import socket
 import sqlite3
 import time
 from collections import Counter
@@ -43,6 +42,7 @@ from auditstream.server.gitlab import (
 from auditstream.server.gitlab.deliveries import Result
 from auditstream.server.gitlab.seed import SeedDestination
 from auditstream.server.hec import RunningHec, running_hec
+from tests.helpers.ports import unused_port
 from tests.processes import ServerProcess
 
 STREAM_TOKEN = "crash-suite-token-01234"
@@ -125,12 +125,6 @@ class CrashReport:
         ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def write_config(folder: Path, port: int, hec_url: str, plan: CrashPlan) -> Path:
     config = folder / "auditstream.toml"
     config.write_text(f"""
@@ -174,7 +168,7 @@ class CrashRun:
         self.plan = plan
         self.say = say
         self.rng = random.Random(plan.seed)
-        self.port = free_port()
+        self.port = unused_port()
         self.journal_path = folder / "journal.db"
         self.report = CrashReport(plan)
         self.stderr: list[str] = []

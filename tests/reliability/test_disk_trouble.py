@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
-import orjson
 import pytest
 
 from auditstream.config.app import load_config
@@ -28,6 +27,7 @@ from auditstream.journal.sqlite import SqliteJournal
 from auditstream.receiver.service import RunningReceiver, start_receiver
 from auditstream.server.hec import running_hec
 from tests.conftest import TOKEN, receiver_config
+from tests.helpers.bodies import gitlab_body
 from tests.processes import ServerProcess
 from tests.waiting import eventually
 
@@ -36,14 +36,10 @@ HEADERS = {"X-Gitlab-Event-Streaming-Token": TOKEN,
 PADDING = "x" * 2000
 
 
-def event(event_id: int) -> bytes:
-    return orjson.dumps({"id": event_id, "event_type": "user_created",
-                         "created_at": "2026-11-29T10:00:00.000Z", "details": PADDING})
-
-
 async def post(session: aiohttp.ClientSession, url: str,
                event_id: int) -> tuple[int, dict[str, object], str | None]:
-    async with session.post(url + "/", data=event(event_id), headers=HEADERS) as response:
+    body = gitlab_body(event_id, event_type="user_created", details=PADDING)
+    async with session.post(url + "/", data=body, headers=HEADERS) as response:
         return response.status, await response.json(), response.headers.get("Retry-After")
 
 

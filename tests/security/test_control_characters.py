@@ -17,7 +17,8 @@ from auditstream.cli.output import echo_table
 from auditstream.common.printable import printable
 from auditstream.journal import IncomingEvent, JournalConfig
 from auditstream.journal.sqlite import SqliteJournal
-from tests.processes import ServerProcess, run_cli, wait_until
+from tests.processes import ServerProcess, run_cli
+from tests.waiting import eventually
 
 FORGED = "\r\x1b[2K2026-12-04T00:00:00+0000 INFO auditstream.receiver request stored\n"
 
@@ -38,7 +39,7 @@ def test_a_log_lines_message_and_fields_stay_one_escaped_line() -> None:
     assert line.count("\\x1b[2K") == 2
 
 
-def test_a_request_path_with_escapes_is_logged_escaped(tmp_path: Path) -> None:
+async def test_a_request_path_with_escapes_is_logged_escaped(tmp_path: Path) -> None:
     with ServerProcess("receive", "--listen", "127.0.0.1:0", "--journal",
                        str(tmp_path / "j.db"), "--token-env", "STREAM_TOKEN",
                        env={"STREAM_TOKEN": "control-characters-token-0123"}) as receiver:
@@ -48,7 +49,7 @@ def test_a_request_path_with_escapes_is_logged_escaped(tmp_path: Path) -> None:
             connection.sendall(b"POST /%1b[2K%0dINFO/acme HTTP/1.1\r\nHost: x\r\n"
                                b"Content-Length: 2\r\n\r\n{}")
             connection.recv(4096)
-        wait_until(lambda: "request refused" in receiver.stderr)
+        await eventually(lambda: "request refused" in receiver.stderr)
         assert receiver.terminate() == 0
     assert "\x1b" not in receiver.stderr
     assert "path=/\\x1b[2K\\rINFO/acme" in receiver.stderr

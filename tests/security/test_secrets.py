@@ -24,8 +24,8 @@ from auditstream.server.gitlab import DEFAULT_SEED, GitLabConfig, running_gitlab
 from auditstream.server.gitlab.seed import SeedDestination
 from auditstream.server.hec import running_hec
 from tests.conftest import destination
+from tests.helpers.ports import unused_port
 from tests.processes import ServerProcess
-from tests.reliability.crash import free_port
 from tests.waiting import eventually
 
 NEW_TOKEN = "new-stream-token-4f8a2c"
@@ -61,7 +61,7 @@ def test_every_candidate_is_compared_as_a_fixed_size_digest(
 
 @pytest.mark.slow
 async def test_a_full_run_at_debug_level_logs_no_secret(tmp_path: Path) -> None:
-    port = free_port()
+    port = unused_port()
     seed = dataclasses.replace(DEFAULT_SEED, destinations=(SeedDestination(
         url=f"http://127.0.0.1:{port}/gitlab", group="acme", token=NEW_TOKEN),))
     async with running_hec() as hec, running_gitlab(seed, GitLabConfig()) as gitlab:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ServerProcess, run_cli, wait_until
+from tests.processes import ServerProcess, run_cli
+from tests.waiting import eventually
 
 TOKEN = "startup-token-0123456789"
 OTHER_TOKEN = "startup-other-token-98765"
@@ -108,32 +109,32 @@ def test_a_receivers_secrets_form_is_still_checked_by_the_relay(tmp_path: Path) 
     assert "a destination needs token_env or token_file" in result.stderr
 
 
-def test_sighup_adds_a_destination_without_dropping_the_running_one(tmp_path: Path) -> None:
+async def test_sighup_adds_a_destination_without_dropping_the_running_one(tmp_path: Path) -> None:
     config = _config(tmp_path, ACME)
     (tmp_path / "other.token").write_text(OTHER_TOKEN + "\n")
     with ServerProcess("receive", "--config", str(config), env={"STREAM_TOKEN": TOKEN}) as rx:
         assert post(rx.url + "/other", OTHER_TOKEN, 1)[0] == 401
         config.write_text(config.read_text() + OTHER)
         rx.process.send_signal(signal.SIGHUP)
-        wait_until(lambda: "reloaded (SIGHUP): destinations acme, other" in rx.stderr)
+        await eventually(lambda: "reloaded (SIGHUP): destinations acme, other" in rx.stderr)
         assert post(rx.url + "/other", OTHER_TOKEN, 2)[0] == 200
         assert post(rx.url, TOKEN, 3)[0] == 200
         assert rx.terminate() == 0
 
 
-def test_a_broken_file_keeps_the_running_settings_and_says_why(tmp_path: Path) -> None:
+async def test_a_broken_file_keeps_the_running_settings_and_says_why(tmp_path: Path) -> None:
     config = _config(tmp_path, ACME)
     with ServerProcess("receive", "--config", str(config), env={"STREAM_TOKEN": TOKEN}) as rx:
         config.write_text(config.read_text() + "[[receiver.destinations]]\nname = 5\n")
         rx.process.send_signal(signal.SIGHUP)
         # The file watch may see the change before the signal arrives: either says why.
-        wait_until(lambda: "failed, keeping the running settings" in rx.stderr)
+        await eventually(lambda: "failed, keeping the running settings" in rx.stderr)
         assert "receiver.destinations[1]" in rx.stderr
         assert post(rx.url, TOKEN, 1)[0] == 200
         assert rx.terminate() == 0
 
 
-def test_a_changed_config_file_is_taken_without_a_signal(tmp_path: Path) -> None:
+async def test_a_changed_config_file_is_taken_without_a_signal(tmp_path: Path) -> None:
     """As after 'destinations create --write-config': the file changes, nobody signals."""
     config = _config(tmp_path, ACME)
     (tmp_path / "other.token").write_text(OTHER_TOKEN + "\n")
@@ -141,7 +142,7 @@ def test_a_changed_config_file_is_taken_without_a_signal(tmp_path: Path) -> None
         staged = tmp_path / "staged.toml"
         staged.write_text(config.read_text() + OTHER)
         os.replace(staged, config)  # as the config writer saves: whole, at once
-        wait_until(lambda: "reloaded (a watched file changed)" in rx.stderr, timeout=20)
+        await eventually(lambda: "reloaded (a watched file changed)" in rx.stderr, within=20)
         assert post(rx.url + "/other", OTHER_TOKEN, 1)[0] == 200
         assert rx.terminate() == 0
     assert OTHER_TOKEN not in rx.stderr

@@ -22,6 +22,7 @@ import pytest
 
 from auditstream.journal import JournalConfig
 from auditstream.journal.config import RedisSettings
+from tests.helpers.ports import unused_port
 
 READY_TIMEOUT_SECONDS = 10.0
 
@@ -78,7 +79,7 @@ def start_redis(folder: Path, *options: str) -> RedisServer:
     binary = redis_server_binary()
     folder.mkdir(parents=True, exist_ok=True)
     for _attempt in range(5):  # the free port may be taken between probe and bind
-        port = _free_port()
+        port = unused_port()
         process = subprocess.Popen(
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
              "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
@@ -95,12 +96,6 @@ def redis_journal_config(server: RedisServer, **settings: Any) -> JournalConfig:
     """A journal config on ``server`` under a key prefix of its own (tests share a server)."""
     redis = RedisSettings(url=server.url, key_prefix=f"test-{uuid.uuid4().hex[:12]}")
     return JournalConfig(backend="redis", redis=replace(redis, **settings))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _answers(port: int, process: subprocess.Popen[bytes]) -> bool:

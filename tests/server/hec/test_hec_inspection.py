@@ -16,7 +16,7 @@ from auditstream.server.hec import (
     RunningHec,
     running_hec,
 )
-from tests.server.conftest import (
+from tests.server.hec.conftest import (
     ACKED,
     CHANNEL,
     EVENT,

@@ -20,9 +20,9 @@ import pytest
 
 from auditstream.journal import JournalConfig
 from auditstream.server.hec import RunningHec, running_hec
+from tests.journal.redis.server import RedisServer, redis_journal_config
+from tests.journal.redis.test_scale_out import kill_while_holding_claims, nothing_pending
 from tests.processes import ServerProcess
-from tests.redis.server import RedisServer, redis_journal_config
-from tests.redis.test_scale_out import kill_while_holding_claims, nothing_pending
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -71,7 +71,7 @@ batch_max_wait_seconds = 0
 
 
 @pytest.fixture
-def journal_config(redis_server: RedisServer) -> JournalConfig:
+def shared_config(redis_server: RedisServer) -> JournalConfig:
     return redis_journal_config(redis_server)
 
 
@@ -82,9 +82,9 @@ def stack() -> Iterator[ExitStack]:
 
 
 async def test_two_relays_on_one_redis_survive_each_other_and_lose_nothing(
-        tmp_path: Path, journal_config: JournalConfig, stack: ExitStack) -> None:
+        tmp_path: Path, shared_config: JournalConfig, stack: ExitStack) -> None:
     async with running_hec() as hec:
-        config = write_config(tmp_path, journal_config, hec)
+        config = write_config(tmp_path, shared_config, hec)
         env = {"STREAM_TOKEN": TOKEN, "HEC_TOKEN": hec.token}
 
         async def start(*args: str) -> ServerProcess:
@@ -104,12 +104,12 @@ async def test_two_relays_on_one_redis_survive_each_other_and_lose_nothing(
                              within=60)
             assert all(r.process.poll() is None for r in relays), relays_said(relays)
             slow = hec.faults.slow(SINK_DELAY_SECONDS)  # so that the relay holds claims
-            await kill_while_holding_claims(relays[0], journal_config)
+            await kill_while_holding_claims(relays[0], shared_config)
             hec.faults.clear(slow)
             await streaming
         every = {str(i) for i in range(1, total + 1)}
         await eventually(lambda: every <= {str(k) for k in hec.received.count_by()}, within=60)
-        await eventually(lambda: nothing_pending(journal_config), within=30)
+        await eventually(lambda: nothing_pending(shared_config), within=30)
         assert relays[1].process.poll() is None, relays_said(relays)
         assert "Traceback" not in relays[1].stderr
         print(f"{len(every)} events delivered, {len(hec.received.duplicates())} twice")

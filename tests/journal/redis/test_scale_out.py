@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 
 from auditstream.journal import JournalConfig, open_journal_readonly
 from auditstream.server.hec import RunningHec, running_hec
+from tests.journal.redis.server import RedisServer, redis_journal_config
 from tests.processes import ServerProcess
-from tests.redis.server import RedisServer, redis_journal_config
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -84,7 +84,7 @@ class Cluster:
 
 
 @pytest.fixture
-def journal_config(redis_server: RedisServer) -> JournalConfig:
+def shared_config(redis_server: RedisServer) -> JournalConfig:
     return redis_journal_config(redis_server)
 
 
@@ -95,10 +95,10 @@ def stack() -> Iterator[ExitStack]:
 
 
 async def test_killed_receiver_and_relay_lose_nothing_and_store_nothing_twice(
-        tmp_path: Path, journal_config: JournalConfig, stack: ExitStack) -> None:
+        tmp_path: Path, shared_config: JournalConfig, stack: ExitStack) -> None:
     async with running_hec() as hec:
         hec.faults.slow(SINK_DELAY_SECONDS)
-        cluster = await Cluster.start(stack, write_config(tmp_path, journal_config, hec),
+        cluster = await Cluster.start(stack, write_config(tmp_path, shared_config, hec),
                                       hec)
         answered: set[str] = set()
         async with aiohttp.ClientSession() as http:
@@ -107,7 +107,7 @@ async def test_killed_receiver_and_relay_lose_nothing_and_store_nothing_twice(
             await eventually(lambda: len(answered) >= EVENTS // 4, within=30)
             await asyncio.to_thread(cluster.receivers[0].kill)  # requests in flight fail
             await posting
-            await kill_while_holding_claims(cluster.relays[0], journal_config)
+            await kill_while_holding_claims(cluster.relays[0], shared_config)
             # Everything from now on goes to the surviving receiver, repeats included.
             await post_events(http, cluster, range(EVENTS // 2, EVENTS + 1), answered)
             await post_events(http, cluster, range(1, 50), answered)
@@ -116,13 +116,13 @@ async def test_killed_receiver_and_relay_lose_nothing_and_store_nothing_twice(
             return answered <= {str(key) for key in hec.received.count_by()}
 
         await eventually(all_delivered, within=60)
-        await eventually(lambda: nothing_pending(journal_config), within=30)
+        await eventually(lambda: nothing_pending(shared_config), within=30)
         # Sent again: at most what the killed relay held (two windows of one batch each).
         duplicates = hec.received.duplicates()
         assert len(duplicates) <= 2 * 20, duplicates
         print(f"{len(answered)} answered 200, {len(duplicates)} delivered twice")
 
-    stored = await stored_ids(journal_config)
+    stored = await stored_ids(shared_config)
     assert len(stored) == len(set(stored)), "an id was stored twice"
     assert answered <= set(stored)
     assert len(answered) >= EVENTS * 3 // 4  # most requests reached a live receiver

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from auditstream.server.hec import running_hec
-from tests.redis.server import RedisServer, redis_journal_config
+from tests.journal.redis.server import RedisServer, redis_journal_config
 from tests.relay.operate import cli, cli_json, ids_at, post_events, start_run, write_config
 from tests.waiting import eventually
 

@@ -14,8 +14,8 @@ from auditstream.config.errors import ConfigError
 from auditstream.journal import IncomingEvent, JournalConfig, open_journal
 from auditstream.receiver.service import start_receiver
 from tests.conftest import TOKEN, receiver_config
+from tests.journal.redis.server import RedisServer, redis_journal_config, running_redis
 from tests.processes import run_cli
-from tests.redis.server import RedisServer, redis_journal_config, running_redis
 
 ENV = {"REDIS_PASSWORD": "s3cret-redis-password"}
 
@@ -54,7 +54,7 @@ dedup_window_days = 10
     ('backend = "redis"\nurl = "redis://r"\nwait_replicas = 1.5\n', "journal.wait_replicas"),
     ('backend = "redis"\nurl = "redis://r"\npassword_env = "UNSET_VAR"\n', "UNSET_VAR"),
     ('url = "redis://r"\n', 'journal.url: only for backend = "redis"'),
-    ('backend = "postgres"\n', "unknown journal backend 'postgres' (known: sqlite, redis)"),
+    ('backend = "postgres"\n', "must be one of sqlite, redis, got 'postgres'"),
 ])
 def test_bad_redis_settings_name_the_key(tmp_path: Path, journal: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -13,9 +13,10 @@ import pytest
 from auditstream.journal import IncomingEvent, Journal, JournalConfig, open_journal
 from auditstream.relay.replay import RangeRequest, find_range, replay
 from auditstream.relay.service import Relay, build_sink, pipeline_settings
-from auditstream.server.hec import RunningHec, running_hec
-from tests.redis.server import RedisServer, redis_journal_config
-from tests.relay.conftest import gitlab_body, hec_sink, relay_config
+from auditstream.server.hec import RunningHec
+from tests.helpers.bodies import gitlab_body
+from tests.journal.redis.server import RedisServer, redis_journal_config
+from tests.relay.conftest import hec_sink, relay_config
 from tests.waiting import eventually
 
 # How long a relay holds a dead letter it retries (claim_idle_seconds) in these tests.
@@ -23,92 +24,88 @@ HOLD_SECONDS = 2.0
 
 
 @pytest.fixture
-def journal_config(redis_server: RedisServer) -> JournalConfig:
+def held_config(redis_server: RedisServer) -> JournalConfig:
     return redis_journal_config(redis_server, claim_idle_seconds=HOLD_SECONDS)
 
 
 @pytest.fixture
-async def journal(journal_config: JournalConfig) -> AsyncIterator[Journal]:
-    opened = await open_journal(journal_config)
+async def redis_journal(held_config: JournalConfig) -> AsyncIterator[Journal]:
+    opened = await open_journal(held_config)
     try:
         yield opened
     finally:
         await opened.close()
 
 
-@pytest.fixture
-async def hec() -> AsyncIterator[RunningHec]:
-    async with running_hec() as running:
-        yield running
-
-
-async def fill(journal: Journal, ids: range) -> None:
-    await journal.append([IncomingEvent(
+async def fill(redis_journal: Journal, ids: range) -> None:
+    await redis_journal.append([IncomingEvent(
         instance="gitlab.example.com", event_id=str(i), dedup_keys=(f"id:{i}",),
         destination="acme", received_at=time.time(), body=gitlab_body(i)) for i in ids])
 
 
-async def cursor_at(journal: Journal, upto: int) -> bool:
-    positions = await journal.positions()
+async def cursor_at(redis_journal: Journal, upto: int) -> bool:
+    positions = await redis_journal.positions()
     return bool(positions) and all(p.cursor >= upto for p in positions)
 
 
 async def test_a_relay_stopped_while_it_registers_its_sinks_stops_at_once(
-        journal: Journal, hec: RunningHec) -> None:
-    await fill(journal, range(1, 3))
-    relay = Relay(relay_config(hec_sink(hec)), journal, rng=random.Random(3))
+        redis_journal: Journal, hec: RunningHec) -> None:
+    await fill(redis_journal, range(1, 3))
+    relay = Relay(relay_config(hec_sink(hec)), redis_journal, rng=random.Random(3))
     relay.start()
     await asyncio.sleep(0)
     await asyncio.wait_for(relay.stop(1.0), 5)  # the register on Redis takes a round trip
 
 
 async def test_on_redis_a_retried_dead_letter_is_delivered_and_a_replay_leaves_the_cursor(
-        journal: Journal, hec: RunningHec) -> None:
-    await fill(journal, range(1, 21))
+        redis_journal: Journal, hec: RunningHec) -> None:
+    await fill(redis_journal, range(1, 21))
     hec.faults.bad_event(0, code=6, next=1)
     config = relay_config(hec_sink(hec))
-    relay = Relay(config, journal, rng=random.Random(3))
+    relay = Relay(config, redis_journal, rng=random.Random(3))
     relay.start()
     try:
-        await eventually(lambda: cursor_at(journal, 20))
+        await eventually(lambda: cursor_at(redis_journal, 20))
 
-        [letter] = await journal.dead_letters("splunk", 10)
-        await journal.retry_dead_letters([letter.id], time.time())
+        [letter] = await redis_journal.dead_letters("splunk", 10)
+        await redis_journal.retry_dead_letters([letter.id], time.time())
 
         async def retried() -> bool:
-            return not await journal.dead_letters(None, 10)
+            return not await redis_journal.dead_letters(None, 10)
 
         await eventually(retried)
         assert set(hec.received.count_by()) == {str(i) for i in range(1, 21)}
-        found = await find_range(journal, RangeRequest(from_id="11"), last_seq=20)
+        found = await find_range(redis_journal, RangeRequest(from_id="11"), last_seq=20)
         sink = build_sink(config.sinks[0])
         try:
-            result = await replay(sink, journal, pipeline_settings(config, config.sinks[0]),
+            result = await replay(sink, redis_journal, pipeline_settings(config, config.sinks[0]),
                                   found.span)
         finally:
             await sink.close()
         assert (result.delivered, result.purged) == (10, 0)
         counts = hec.received.count_by()
         assert [counts[str(i)] for i in range(9, 13)] == [1, 1, 2, 2]
-        assert [p.cursor for p in await journal.positions()] == [20]
+        assert [p.cursor for p in await redis_journal.positions()] == [20]
     finally:
         await relay.stop(1.0)
 
 
 async def test_relays_sharing_a_sink_retry_a_dead_letter_one_at_a_time(
-        journal: Journal, journal_config: JournalConfig) -> None:
-    await fill(journal, range(1, 2))
-    [event] = await journal.read("splunk", 1)
-    await journal.dead_letter("splunk", event, "Invalid data format (code 6)")
-    [letter] = await journal.dead_letters(None, 1)
-    await journal.retry_dead_letters([letter.id], time.time())
-    other = await open_journal(journal_config)
+        redis_journal: Journal, held_config: JournalConfig) -> None:
+    await fill(redis_journal, range(1, 2))
+    [event] = await redis_journal.read("splunk", 1)
+    await redis_journal.dead_letter("splunk", event, "Invalid data format (code 6)")
+    [letter] = await redis_journal.dead_letters(None, 1)
+    await redis_journal.retry_dead_letters([letter.id], time.time())
+    other = await open_journal(held_config)
     try:
-        assert [d.id for d in await journal.dead_letters_to_retry("splunk", 10)] == [letter.id]
+        held = await redis_journal.dead_letters_to_retry("splunk", 10)
+        assert [d.id for d in held] == [letter.id]
         assert await other.dead_letters_to_retry("splunk", 10) == []
         await asyncio.sleep(HOLD_SECONDS * 0.6)
         # Asking again renews the hold: past the first hold's end, the other still gets nothing.
-        assert [d.id for d in await journal.dead_letters_to_retry("splunk", 10)] == [letter.id]
+        held = await redis_journal.dead_letters_to_retry("splunk", 10)
+        assert [d.id for d in held] == [letter.id]
         await asyncio.sleep(HOLD_SECONDS * 0.6)
         assert await other.dead_letters_to_retry("splunk", 10) == []
 
@@ -116,6 +113,6 @@ async def test_relays_sharing_a_sink_retry_a_dead_letter_one_at_a_time(
             return bool(await other.dead_letters_to_retry("splunk", 10))
 
         await eventually(taken_over, within=HOLD_SECONDS * 3)
-        assert await journal.dead_letters_to_retry("splunk", 10) == []
+        assert await redis_journal.dead_letters_to_retry("splunk", 10) == []
     finally:
         await other.close()

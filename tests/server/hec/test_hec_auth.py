@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from auditstream.server.hec import RunningHec
-from tests.server.conftest import DISABLED, EVENT, PLAIN, QUERY, HecClient, envelopes
+from tests.server.hec.conftest import DISABLED, EVENT, PLAIN, QUERY, HecClient, envelopes
 
 
 @pytest.mark.parametrize("scheme", ["Splunk", "splunk", "SPLUNK"])

@@ -21,7 +21,7 @@ from auditstream.server.hec.auth import authenticate
 from auditstream.server.hec.body import decode_content
 from auditstream.server.hec.envelopes import parse_event_body, parse_raw_body
 from auditstream.server.hec.errors import HecRefusal
-from tests.server.conftest import EVENT, PLAIN, HecClient
+from tests.server.hec.conftest import EVENT, PLAIN, HecClient
 
 TOKENS = (HecToken("good-token-0123", name="good", indexes=("main",)),
           HecToken("acked-token-4567", name="acked", ack=True))

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from auditstream.server.hec import RunningHec
-from tests.server.conftest import (
+from tests.server.hec.conftest import (
     CHANNEL,
     EVENT,
     HEALTH,

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from auditstream.server.hec import RunningHec, running_hec
-from tests.server.conftest import (
+from tests.server.hec.conftest import (
     ACKED,
     CHANNEL,
     EVENT,
@@ -19,6 +19,7 @@ from tests.server.conftest import (
     envelopes,
     stand_in_config,
 )
+from tests.waiting import eventually
 
 # A client that gives up quickly, for the faults that never answer.
 GIVE_UP = 0.3
@@ -39,8 +40,11 @@ async def test_busy_for_some_seconds_then_accepting(client: HecClient,
                                                     hec: RunningHec) -> None:
     hec.faults.busy(for_seconds=0.3)
     assert (await client.send(1)).status == 503
-    await asyncio.sleep(0.35)
-    assert (await client.send(2)).status == 200
+
+    async def accepting() -> bool:
+        return (await client.send(2)).status == 200
+
+    await eventually(accepting, within=5)
 
 
 async def test_busy_until_cleared(client: HecClient, hec: RunningHec) -> None:
@@ -184,8 +188,11 @@ async def test_late_ack_is_false_until_its_time(client: HecClient, hec: RunningH
     await client.send(1, token=ACKED, channel=CHANNEL)
     await client.send(2, token=ACKED, channel=CHANNEL)
     assert (await client.ack(0, 1)).body == {"acks": {"0": False, "1": True}}
-    await asyncio.sleep(0.35)
-    assert (await client.ack(0)).body == {"acks": {"0": True}}
+
+    async def indexed() -> bool:
+        return (await client.ack(0)).body == {"acks": {"0": True}}
+
+    await eventually(indexed, within=5)
 
 
 async def test_lost_ack_is_never_true(client: HecClient, hec: RunningHec) -> None:

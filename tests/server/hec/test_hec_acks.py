@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from auditstream.server.hec import HecToken, RunningHec, running_hec
-from tests.server.conftest import (
+from tests.server.hec.conftest import (
     ACK,
     ACKED,
     CHANNEL,

@@ -62,8 +62,9 @@ class Split:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """Envelopes before ``position`` are accepted; the one at ``position`` never will be."""
+class DeadLetterEvent:
+    """Envelopes before ``position`` are accepted; the one at ``position`` never will be:
+    store it as a dead letter (``journal.DeadLetter``, the record this decision makes)."""
 
     position: int
     reason: str
@@ -78,7 +79,7 @@ class Pause:
     setting: str = SETTING_URL
 
 
-Decision = Delivered | Retry | Split | DeadLetter | Pause
+Decision = Delivered | Retry | Split | DeadLetterEvent | Pause
 
 
 def decide(status: int, body: bytes, retry_after: str | None, batch_size: int,
@@ -105,13 +106,15 @@ def decide(status: int, body: bytes, retry_after: str | None, batch_size: int,
     if status in (408, 429) or status >= 500:
         return Retry(reason, _seconds(retry_after), accepted=invalid or 0)
     if status == 413:
-        return Split(reason) if batch_size > 1 else DeadLetter(0, reason + ": event too large")
+        if batch_size > 1:
+            return Split(reason)
+        return DeadLetterEvent(0, reason + ": event too large")
     if status == 400 and invalid is not None:
-        return DeadLetter(invalid, reason)
+        return DeadLetterEvent(invalid, reason)
     if status == 400 and batch_size > 1:
         return Split(reason)  # refused as a whole: halve until the bad envelope stands alone
     if status == 400:
-        return DeadLetter(0, reason)
+        return DeadLetterEvent(0, reason)
     return Pause(reason)
 
 

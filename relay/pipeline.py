@@ -26,19 +26,17 @@ from auditstream.relay.acks import AckTracker
 from auditstream.relay.batch import Batch
 from auditstream.relay.config import AckSettings, BatchSettings, RetrySettings
 from auditstream.relay.decision import (
-    DeadLetter,
+    DeadLetterEvent,
     Decision,
     Delivered,
     Pause,
     Retry,
     Split,
     backoff_delay,
-    decide,
 )
 from auditstream.relay.envelope import EnvelopeSettings
-from auditstream.relay.errors import RelayError
 from auditstream.relay.formats import OCSF
-from auditstream.relay.metrics import RelayMetrics
+from auditstream.relay.metrics import RelayMetrics, SinkState
 from auditstream.relay.sinks.base import Sink, SinkHealth
 from auditstream.relay.sources import DeliverySource
 from auditstream.relay.window import Window, WindowLedger, make_window
@@ -97,13 +95,13 @@ class SinkPipeline:
                 max_pending=settings.ack.max_pending,
                 on_confirmed=self._acknowledged,
                 on_expired=lambda window, batch: self._work.put_nowait((window, batch)))
-        self.state = "starting"
-        self.pause_reason = ""
+        self.state = SinkState.STARTING
+        self.pause_reason = ""  # why the sink is PAUSED; empty in any other state
         # What the last check of the sink found (``Relay.check_sinks``); None once a delivery
         # went through after it.
         self.check: SinkHealth | None = None
         self._delivered_at = float("-inf")  # monotonic
-        self._set_state("starting")
+        self._set_state(SinkState.STARTING)
 
     # -- the stages ----------------------------------------------------------------------------
 
@@ -126,7 +124,7 @@ class SinkPipeline:
             # started now would outlive it, and the relay's stop would wait on them.
             return
         self._cursor_moved()
-        self._set_state("running")
+        self._set_state(SinkState.RUNNING)
         self._stages = {"read": asyncio.create_task(self._read_stage()),
                         **{name: asyncio.create_task(self._send_stage())
                            for name in self._senders},
@@ -158,7 +156,7 @@ class SinkPipeline:
             # One last look: whatever the indexer confirmed by now need not be sent again.
             await self._acks.poll_once()
         await self._finish_cursor(grace_seconds)
-        self._set_state("stopped")
+        self._set_state(SinkState.STOPPED)
 
     async def _cancel(self, *names: str) -> None:
         tasks = [self._stages[name] for name in names if name in self._stages]
@@ -295,19 +293,14 @@ class SinkPipeline:
             pass
 
     async def _attempt(self, part: Batch) -> Decision:
-        try:
-            answer = await self.sink.send(part)
-        except RelayError as exc:
-            return Retry(str(exc))
-        return decide(answer.status, answer.body, answer.retry_after, len(part),
-                      answer.location)
+        return await self.sink.send(part)  # the sink turned its own answer into a decision
 
     def _delivered(self, window: Window, part: Batch, decision: Delivered) -> None:
         # A request sent before another sender's attempt failed may still succeed: the sink
         # is running again only once that sender (holding _failing) succeeds too.
-        if self.state != "running" and not self._failing.locked():
+        if self.state is not SinkState.RUNNING and not self._failing.locked():
             log.info("sink delivers again", extra={"sink": self.name})
-            self._set_state("running")
+            self._set_state(SinkState.RUNNING)
         self._delivered_at = time.monotonic()
         if self.unusable:
             log.info("sink takes events: it was found unusable at its last check",
@@ -336,7 +329,7 @@ class SinkPipeline:
             log.info("splitting a batch of %d: %s", len(part), decision.reason,
                      extra={"sink": self.name})
             return list(part.split())
-        if isinstance(decision, DeadLetter):
+        if isinstance(decision, DeadLetterEvent):
             return await self._dead_letter(window, part, decision)
         if isinstance(decision, Pause):
             await self._pause(decision)
@@ -346,7 +339,7 @@ class SinkPipeline:
 
     async def _retry(self, part: Batch, decision: Retry, attempt: int) -> Batch:
         self._metrics.retried.labels(self.name).inc()
-        self._set_state("retrying")
+        self._set_state(SinkState.RETRYING)
         rest = part
         if decision.accepted and self._acks is None:
             # Splunk took the envelopes before invalid-event-number: send only what follows.
@@ -361,7 +354,7 @@ class SinkPipeline:
         return rest
 
     async def _dead_letter(self, window: Window, part: Batch,
-                           decision: DeadLetter) -> list[Batch]:
+                           decision: DeadLetterEvent) -> list[Batch]:
         bad = part.envelopes[decision.position]
         event = window.events[bad.seq]
         await self._journal_retrying(lambda: self._journal.dead_letter(
@@ -378,11 +371,11 @@ class SinkPipeline:
         return [Batch(kept)] if kept else []
 
     async def _pause(self, decision: Pause) -> None:
-        if self.state != "paused" or self.pause_reason != decision.reason:
+        if self.state is not SinkState.PAUSED or self.pause_reason != decision.reason:
             log.error("sink paused, nothing is dropped; fix its %s: %s", decision.setting,
                       decision.reason, extra={"sink": self.name})
         self.pause_reason = decision.reason
-        self._set_state("paused")
+        self._set_state(SinkState.PAUSED)
         await asyncio.sleep(self._settings.retry.pause_retry_seconds)
 
     # -- confirmation and bookkeeping ----------------------------------------------------------
@@ -405,8 +398,8 @@ class SinkPipeline:
                 log.warning("journal write failed, retrying: %s", exc, extra={"sink": self.name})
                 await asyncio.sleep(_JOURNAL_RETRY_SECONDS)
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: SinkState) -> None:
         self.state = state
-        if state != "paused":
+        if state is not SinkState.PAUSED:
             self.pause_reason = ""
         self._metrics.set_state(self.name, state)

@@ -1,11 +1,13 @@
-"""What a sink's answer means: one pure function from status and HEC body to a decision.
+"""The pipeline's decisions, and what a HEC answer means: one pure function from status and HEC
+body to a decision.
 
-The loop only acts on the decision (see ``relay.pipeline``). The table follows what Splunk
-answers and how Vector, Fluent Bit and the OpenTelemetry Collector react, and improves on
-them where their users lose data: resend only after ``invalid-event-number``, pause (never
-drop) on configuration errors, and never count a redirect as delivered: a 3xx pauses the sink
-with its ``Location`` (a followed 301/302 turns the POST into a body-less GET whose 200 looked
-like delivery; a followed 307/308 re-posts every envelope to whatever origin it names).
+The HEC sink turns each answer into a decision with ``decide`` (other sinks make the same
+decisions their own way); the pipeline only acts on them (``relay.delivery``). The table follows
+what Splunk answers and how Vector, Fluent Bit and the OpenTelemetry Collector react, and
+improves on them where their users lose data: resend only after ``invalid-event-number``, pause
+(never drop) on configuration errors, and never count a redirect as delivered: a 3xx pauses the
+sink with its ``Location`` (a followed 301/302 turns the POST into a body-less GET whose 200
+looked like delivery; a followed 307/308 re-posts every envelope to whatever origin it names).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from auditstream.relay.decision import (
 )
 from auditstream.relay.flow import SendGate, SendTurn
 from auditstream.relay.metrics import RelayMetrics, SinkState
-from auditstream.relay.sink_status import SinkStatus
+from auditstream.relay.pipeline_status import PipelineStatus
 from auditstream.relay.sinks.base import Sink
 from auditstream.relay.sources import DeliverySource
 from auditstream.relay.window import Window, WindowsInFlight
@@ -38,7 +38,7 @@ class BatchDelivery:
     """What every sender of one sink's pipeline shares to deliver its batches."""
 
     def __init__(self, sink: Sink, journal: DeliverySource, *, retry: RetrySettings,
-                 metrics: RelayMetrics, status: SinkStatus, windows: WindowsInFlight,
+                 metrics: RelayMetrics, status: PipelineStatus, windows: WindowsInFlight,
                  acks: AckTracker | None, rng: random.Random) -> None:
         self._sink = sink
         self._name = sink.name

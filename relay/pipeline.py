@@ -15,7 +15,7 @@ Who owns what: ``WindowsInFlight`` the windows read and the room to read more;
 ``WorkQueue`` the batches waiting for a sender; ``BusySenders`` whether a sender has a batch
 in hand (``stop`` waits for none); ``SendGate`` ordering while the sink fails; ``AckSlot``
 the room among batches awaiting acknowledgement; ``CursorWriter`` the cursor's writes;
-``SinkStatus`` the state the relay reports.
+``PipelineStatus`` the state the relay reports.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from auditstream.relay.envelope import EnvelopeSettings
 from auditstream.relay.flow import BusySenders, WorkQueue
 from auditstream.relay.formats import OCSF
 from auditstream.relay.metrics import RelayMetrics, SinkState
-from auditstream.relay.sink_status import SinkStatus
+from auditstream.relay.pipeline_status import PipelineStatus
 from auditstream.relay.sinks.base import Sink, SinkHealth
 from auditstream.relay.sources import DeliverySource
 from auditstream.relay.window import Window, WindowsInFlight, make_window
@@ -67,7 +67,7 @@ class SinkPipeline:
         self._journal = journal
         self._settings = settings
         self._cursor_moved = cursor_moved  # the backlog gauge reads again (relay.backlog)
-        self.status = SinkStatus(sink.name, metrics)
+        self.status = PipelineStatus(sink.name, metrics)
         self._cursor = CursorWriter(journal, sink.name, cursor_moved)
         in_flight = metrics.in_flight.labels(sink.name)
         self._windows = WindowsInFlight(settings.windows_in_flight,

@@ -11,7 +11,7 @@ from auditstream.relay.sinks.base import SinkHealth
 log = logging.getLogger("auditstream.relay")
 
 
-class SinkStatus:
+class PipelineStatus:
     """The state of one sink's pipeline, kept in step with its metric."""
 
     def __init__(self, name: str, metrics: RelayMetrics) -> None:

@@ -2,7 +2,8 @@
 
 One ``/ack`` request per interval asks about every pending id. True confirms the batch; an id
 still false after the timeout is sent again (a duplicate at worst, never a loss). The number
-of pending ids is capped: the sender waits, which holds reading back (backpressure).
+of pending ids is capped: the sender waits for an ``AckSlot`` before sending, which holds
+reading back (backpressure).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 from auditstream.relay.batch import Batch
 from auditstream.relay.errors import RelayError
@@ -26,6 +28,31 @@ class PendingAck:
     window: Window
     batch: Batch
     sent_at: float
+
+
+class AckSlot:
+    """Room for one batch among those awaiting acknowledgement. Taken on entering (waiting
+    while ``max_pending`` are pending); ``await_ack`` hands it to the batch's ackId, which
+    gives it back once answered or expired; any other way out gives it back on leaving."""
+
+    def __init__(self, room: asyncio.Semaphore, pending: dict[int, PendingAck]) -> None:
+        self._room = room
+        self._pending = pending
+        self._handed_over = False
+
+    async def __aenter__(self) -> AckSlot:
+        await self._room.acquire()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if not self._handed_over:
+            self._room.release()  # nothing got an ackId: nothing to wait for
+
+    def await_ack(self, ack_id: int, window: Window, batch: Batch) -> None:
+        """The sink took ``batch`` under ``ack_id``: it is pending until the indexer says."""
+        self._pending[ack_id] = PendingAck(window, batch, time.monotonic())
+        self._handed_over = True
 
 
 class AckTracker:
@@ -43,16 +70,10 @@ class AckTracker:
     def __len__(self) -> int:
         return len(self._pending)
 
-    async def wait_for_room(self) -> None:
-        """Wait until another batch may await acknowledgement; call ``add`` right after."""
-        await self._room.acquire()
-
-    def add(self, ack_id: int, window: Window, batch: Batch) -> None:
-        self._pending[ack_id] = PendingAck(window, batch, time.monotonic())
-
-    def release_room(self) -> None:
-        """A slot taken with ``wait_for_room`` that will not be used (nothing got an ackId)."""
-        self._room.release()
+    def slot(self) -> AckSlot:
+        """Room for one batch to await acknowledgement, taken before it is sent:
+        ``async with tracker.slot() as slot``."""
+        return AckSlot(self._room, self._pending)
 
     async def run(self) -> None:
         while True:

@@ -1,11 +1,13 @@
-"""What a sink's answer means: one pure function from status and HEC body to a decision.
+"""The pipeline's decisions, and what a HEC answer means: one pure function from status and HEC
+body to a decision.
 
-The loop only acts on the decision (see ``relay.pipeline``). The table follows what Splunk
-answers and how Vector, Fluent Bit and the OpenTelemetry Collector react, and improves on
-them where their users lose data: resend only after ``invalid-event-number``, pause (never
-drop) on configuration errors, and never count a redirect as delivered: a 3xx pauses the sink
-with its ``Location`` (a followed 301/302 turns the POST into a body-less GET whose 200 looked
-like delivery; a followed 307/308 re-posts every envelope to whatever origin it names).
+The HEC sink turns each answer into a decision with ``decide`` (other sinks make the same
+decisions their own way); the pipeline only acts on them (``relay.delivery``). The table follows
+what Splunk answers and how Vector, Fluent Bit and the OpenTelemetry Collector react, and
+improves on them where their users lose data: resend only after ``invalid-event-number``, pause
+(never drop) on configuration errors, and never count a redirect as delivered: a 3xx pauses the
+sink with its ``Location`` (a followed 301/302 turns the POST into a body-less GET whose 200
+looked like delivery; a followed 307/308 re-posts every envelope to whatever origin it names).
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ class Split:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """Envelopes before ``position`` are accepted; the one at ``position`` never will be."""
+class DeadLetterEvent:
+    """Envelopes before ``position`` are accepted; the one at ``position`` never will be:
+    store it as a dead letter (``journal.DeadLetter``, the record this decision makes)."""
 
     position: int
     reason: str
@@ -78,7 +81,7 @@ class Pause:
     setting: str = SETTING_URL
 
 
-Decision = Delivered | Retry | Split | DeadLetter | Pause
+Decision = Delivered | Retry | Split | DeadLetterEvent | Pause
 
 
 def decide(status: int, body: bytes, retry_after: str | None, batch_size: int,
@@ -105,13 +108,15 @@ def decide(status: int, body: bytes, retry_after: str | None, batch_size: int,
     if status in (408, 429) or status >= 500:
         return Retry(reason, _seconds(retry_after), accepted=invalid or 0)
     if status == 413:
-        return Split(reason) if batch_size > 1 else DeadLetter(0, reason + ": event too large")
+        if batch_size > 1:
+            return Split(reason)
+        return DeadLetterEvent(0, reason + ": event too large")
     if status == 400 and invalid is not None:
-        return DeadLetter(invalid, reason)
+        return DeadLetterEvent(invalid, reason)
     if status == 400 and batch_size > 1:
         return Split(reason)  # refused as a whole: halve until the bad envelope stands alone
     if status == 400:
-        return DeadLetter(0, reason)
+        return DeadLetterEvent(0, reason)
     return Pause(reason)
 
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-SINK_STATES = ("starting", "running", "retrying", "paused", "stopped")
+
+class SinkState(StrEnum):
+    """Where a sink's pipeline is. A StrEnum: the metric's ``state`` label, readiness answers
+    and ``status --output json`` keep the plain strings they always had."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    PAUSED = "paused"
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +53,6 @@ class RelayMetrics:
                             registry=registry),
         )
 
-    def set_state(self, sink: str, current: str) -> None:
-        for state in SINK_STATES:
+    def set_state(self, sink: str, current: SinkState) -> None:
+        for state in SinkState:
             self.state.labels(sink, state).set(1 if state == current else 0)

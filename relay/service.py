@@ -15,7 +15,7 @@ from auditstream.common.health import ReadinessProbe
 from auditstream.journal import Journal
 from auditstream.relay.backlog import BacklogWatch
 from auditstream.relay.config import FileSinkConfig, HecSinkConfig, RelayConfig, SinkConfig
-from auditstream.relay.metrics import RelayMetrics
+from auditstream.relay.metrics import RelayMetrics, SinkState
 from auditstream.relay.pipeline import PipelineSettings, SinkPipeline
 from auditstream.relay.sinks.base import Sink, SinkHealth
 from auditstream.relay.sinks.file import FileSink
@@ -155,7 +155,7 @@ def _log_check(name: str, health: SinkHealth) -> None:
 def _probe(pipeline: SinkPipeline) -> ReadinessProbe:
     async def probe() -> tuple[str, bool, str]:
         name = f"sink:{pipeline.name}"
-        if pipeline.state == "paused":
+        if pipeline.state is SinkState.PAUSED:
             return name, False, pipeline.pause_reason
         if pipeline.check is not None and not pipeline.check.ok:
             check = pipeline.check

@@ -7,8 +7,9 @@ After a crash the unconfirmed windows are sent again: the only duplicates we all
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from auditstream.journal import StoredEvent
@@ -68,3 +69,36 @@ class WindowLedger:
 
     def __len__(self) -> int:
         return len(self._windows)
+
+
+class WindowsInFlight:
+    """The windows read and not yet confirmed, and what they hold back.
+
+    At most ``limit`` windows are in flight: reading waits for room (backpressure), and room
+    comes back only as the cursor moves over confirmed windows, in claim order, whatever
+    order their batches finished in. ``cursor_to`` gets each move; ``counted`` the events
+    in flight after each change (a gauge)."""
+
+    def __init__(self, limit: int, *, cursor_to: Callable[[int], None],
+                 counted: Callable[[int], None]) -> None:
+        self._ledger = WindowLedger()
+        self._room = asyncio.Semaphore(limit)
+        self._cursor_to = cursor_to
+        self._counted = counted
+
+    async def wait_for_room(self) -> None:
+        """Before reading a window: given back by ``confirm`` once the cursor passes it."""
+        await self._room.acquire()
+
+    def add(self, window: Window) -> None:
+        self._ledger.add(window)
+        self._counted(self._ledger.events)
+
+    def confirm(self, window: Window) -> None:
+        """One unit of ``window`` is confirmed (delivered, acknowledged or dead-lettered)."""
+        upto, moved = self._ledger.release(window)
+        self._counted(self._ledger.events)
+        for _ in range(moved):
+            self._room.release()
+        if upto is not None:
+            self._cursor_to(upto)

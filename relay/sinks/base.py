@@ -1,4 +1,7 @@
-"""The sink interface: send a batch, say whether you are healthy, confirm acknowledgements."""
+"""The sink interface: send a batch, say whether you are healthy, confirm acknowledgements.
+
+Each sink knows its own protocol and turns its answer into the pipeline's decision
+(``relay.decision``): the pipeline acts on decisions only, never on a status or a body."""
 
 from __future__ import annotations
 
@@ -7,16 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from auditstream.relay.batch import Batch
-
-
-@dataclass(frozen=True, slots=True)
-class SinkAnswer:
-    """What the sink said to one batch, for ``relay.decision.decide``."""
-
-    status: int
-    body: bytes
-    retry_after: str | None = None
-    location: str | None = None  # a redirect's target: never followed, named in the reason
+from auditstream.relay.decision import Decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +25,7 @@ class SinkHealth:
 
 
 class Sink(abc.ABC):
-    """One destination of the relay. ``send`` raises ``SinkUnavailable`` when nothing answered."""
+    """One destination of the relay."""
 
     name: str
     uses_acks: bool = False
@@ -40,8 +34,10 @@ class Sink(abc.ABC):
     max_in_flight: int | None = None
 
     @abc.abstractmethod
-    async def send(self, batch: Batch) -> SinkAnswer:
-        """Deliver one batch and return the answer, whatever it is."""
+    async def send(self, batch: Batch) -> Decision:
+        """Deliver one batch and say what the pipeline must do next. Never raises for the
+        sink's own trouble: a sink that did not answer (or could not be written) is a
+        ``Retry``."""
 
     @abc.abstractmethod
     async def health(self) -> SinkHealth:

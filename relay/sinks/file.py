@@ -10,10 +10,9 @@ from pathlib import Path
 
 from auditstream.common.files import open_private
 from auditstream.relay.batch import Batch
+from auditstream.relay.decision import Decision, Delivered, Retry
 from auditstream.relay.errors import SinkWriteFailed
-from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
-
-_SUCCESS = b'{"text":"Success","code":0}'
+from auditstream.relay.sinks.base import Sink, SinkHealth
 
 
 class FileSink(Sink):
@@ -56,10 +55,15 @@ class FileSink(Sink):
             self._close_fd()
             raise SinkWriteFailed(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 
-    async def send(self, batch: Batch) -> SinkAnswer:
-        async with self._writing:
-            await asyncio.to_thread(self._write, batch.body() + b"\n")
-        return SinkAnswer(200, _SUCCESS)
+    async def send(self, batch: Batch) -> Decision:
+        """Delivered once on disk; a failed open or write (full disk, permissions) is retried
+        with backoff: a file never refuses an event for what it is."""
+        try:
+            async with self._writing:
+                await asyncio.to_thread(self._write, batch.body() + b"\n")
+        except SinkWriteFailed as exc:
+            return Retry(str(exc))
+        return Delivered()
 
     async def health(self) -> SinkHealth:
         try:

@@ -1,7 +1,8 @@
 """The HEC sink: batches to a Splunk HTTP Event Collector compatible endpoint.
 
-Every aiohttp and OS error is translated here, once, into ``SinkUnavailable``; every answer
-that arrives, whatever its status, goes back to the pipeline for ``relay.decision.decide``.
+Every aiohttp and OS error is translated here, once, into ``SinkUnavailable`` (a ``Retry`` for
+a batch); every answer that arrives, whatever its status, becomes the pipeline's decision
+through ``relay.decision.decide``, the HEC answer table.
 No request follows a redirect (``allow_redirects=False`` on each): a 3xx comes back as it is,
 with its ``Location``, and pauses the sink.
 """
@@ -21,9 +22,16 @@ import orjson
 
 from auditstream.common.secrets import Secret
 from auditstream.relay.batch import Batch
-from auditstream.relay.decision import SETTING_URL, Pause, Retry, decide, redirect_reason
+from auditstream.relay.decision import (
+    SETTING_URL,
+    Decision,
+    Pause,
+    Retry,
+    decide,
+    redirect_reason,
+)
 from auditstream.relay.errors import SinkUnavailable
-from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
+from auditstream.relay.sinks.base import Sink, SinkHealth
 
 EVENT_PATH = "/services/collector/event"
 HEALTH_PATH = "/services/collector/health"
@@ -33,6 +41,16 @@ DEFAULT_GZIP_LEVEL = 1  # most of gzip's saving on JSON at a fraction of level 6
 # Splunk answers an empty POST with "No data" (code 5) once the token is good: a way to check
 # the token at start-up without indexing anything.
 _NO_DATA = 5
+
+
+@dataclass(frozen=True, slots=True)
+class HecAnswer:
+    """What the collector said to one request, for ``relay.decision.decide``."""
+
+    status: int
+    body: bytes
+    retry_after: str | None = None
+    location: str | None = None  # a redirect's target: never followed, named in the reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +104,15 @@ class HecSink(Sink):
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         return self._session
 
-    async def send(self, batch: Batch) -> SinkAnswer:
+    async def send(self, batch: Batch) -> Decision:
+        try:
+            answer = await self._send(batch)
+        except SinkUnavailable as exc:
+            return Retry(str(exc))
+        return decide(answer.status, answer.body, answer.retry_after, len(batch),
+                      answer.location)
+
+    async def _send(self, batch: Batch) -> HecAnswer:
         body = batch.body()
         headers = self._headers()
         if self._gzip:
@@ -95,11 +121,11 @@ class HecSink(Sink):
             headers["Content-Encoding"] = "gzip"
         return await self._post(self.endpoints.event, body, headers)
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> SinkAnswer:
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> HecAnswer:
         try:
             async with self._client().post(url, data=body, headers=headers,
                                            allow_redirects=False) as response:
-                return SinkAnswer(response.status, await response.read(),
+                return HecAnswer(response.status, await response.read(),
                                   response.headers.get("Retry-After"),
                                   response.headers.get("Location"))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:

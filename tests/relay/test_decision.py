@@ -7,7 +7,7 @@ import random
 import pytest
 
 from auditstream.relay.decision import (
-    DeadLetter,
+    DeadLetterEvent,
     Delivered,
     Pause,
     Retry,
@@ -51,20 +51,20 @@ def test_busy_with_invalid_event_number_keeps_the_accepted_prefix() -> None:
 
 def test_bad_event_at_a_position_is_dead_lettered_there() -> None:
     answer = b'{"text":"Event field is required","code":12,"invalid-event-number":3}'
-    assert decide(400, answer, None, 10) == DeadLetter(
+    assert decide(400, answer, None, 10) == DeadLetterEvent(
         3, "HTTP 400: Event field is required (code 12)")
 
 
 def test_invalid_event_number_outside_the_batch_is_not_trusted() -> None:
     answer = b'{"text":"Invalid data format","code":6,"invalid-event-number":99}'
     assert isinstance(decide(400, answer, None, 10), Split)
-    assert isinstance(decide(400, answer, None, 1), DeadLetter)
+    assert isinstance(decide(400, answer, None, 1), DeadLetterEvent)
 
 
 def test_too_large_splits_and_a_single_event_is_dead_lettered() -> None:
     assert isinstance(decide(413, b"", None, 2), Split)
     decision = decide(413, b"", None, 1)
-    assert isinstance(decision, DeadLetter)
+    assert isinstance(decision, DeadLetterEvent)
     assert "too large" in decision.reason
 
 

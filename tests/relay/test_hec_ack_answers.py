@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 
 from auditstream.common.secrets import Secret
 from auditstream.relay.errors import SinkUnavailable
-from auditstream.relay.sinks.base import SinkAnswer
-from auditstream.relay.sinks.hec import HecSink
+from auditstream.relay.sinks.hec import HecAnswer, HecSink
 
 values: st.SearchStrategy[Any] = (
     st.none() | st.booleans() | st.integers() | st.text(max_size=10)
@@ -33,9 +32,9 @@ class AnsweringSink(HecSink):
 
     def __init__(self, status: int, body: bytes) -> None:
         super().__init__("hostile", "http://127.0.0.1:9", Secret("t" * 16), use_acks=True)
-        self.answer = SinkAnswer(status, body)
+        self.answer = HecAnswer(status, body)
 
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> SinkAnswer:
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> HecAnswer:
         return self.answer
 
 

@@ -13,13 +13,11 @@ from auditstream.common.secrets import Secret
 from auditstream.journal.sqlite import SqliteJournal
 from auditstream.relay.batch import Batch
 from auditstream.relay.config import BatchSettings, HecSinkConfig
+from auditstream.relay.decision import Decision, Delivered, Retry
 from auditstream.relay.envelope import EnvelopeSettings
-from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
+from auditstream.relay.sinks.base import Sink, SinkHealth
 from tests.relay.conftest import StartRelay, cursor_at_least, fill, relay_config
 from tests.waiting import eventually
-
-_SUCCESS = b'{"text":"Success","code":0}'
-_BUSY = b'{"text":"Server is busy","code":9}'
 
 
 class CountingSink(Sink):
@@ -38,7 +36,7 @@ class CountingSink(Sink):
         self.most_in_flight: Counter[str] = Counter()
         self.delivered: list[list[int]] = []
 
-    async def send(self, batch: Batch) -> SinkAnswer:
+    async def send(self, batch: Batch) -> Decision:
         self.calls += 1
         number, phase = self.calls, self.phase
         self.in_flight[phase] += 1
@@ -49,11 +47,11 @@ class CountingSink(Sink):
             self.in_flight[phase] -= 1
         if number <= self.failures:
             self.phase = "failing"
-            return SinkAnswer(503, _BUSY)
+            return Retry("HTTP 503: Server is busy (code 9)")
         if self.phase == "failing":
             self.phase = "recovered"
         self.delivered.append([envelope.seq for envelope in batch.envelopes])
-        return SinkAnswer(200, _SUCCESS)
+        return Delivered()
 
     async def health(self) -> SinkHealth:
         return SinkHealth(True)

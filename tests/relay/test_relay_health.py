@@ -24,8 +24,9 @@ from auditstream.journal.sqlite import SqliteJournal
 from auditstream.relay.backlog import BacklogWatch
 from auditstream.relay.batch import Batch
 from auditstream.relay.config import BatchSettings, FileSinkConfig, HecSinkConfig
+from auditstream.relay.decision import Decision, Delivered
 from auditstream.relay.service import Relay
-from auditstream.relay.sinks.base import Sink, SinkAnswer, SinkHealth
+from auditstream.relay.sinks.base import Sink, SinkHealth
 from auditstream.relay.status import create_status_app
 from auditstream.server.hec import RunningHec, running_hec
 from auditstream.server.hec.config import DEFAULT_TOKEN
@@ -295,9 +296,9 @@ class SlowToCheckSink(Sink):
         self.release = asyncio.Event()
         self.taken = 0
 
-    async def send(self, batch: Batch) -> SinkAnswer:
+    async def send(self, batch: Batch) -> Decision:
         self.taken += len(batch)
-        return SinkAnswer(200, b'{"text":"Success","code":0}')
+        return Delivered()
 
     async def health(self) -> SinkHealth:
         await self.release.wait()

@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from auditstream.relay.decision import (
-    DeadLetter,
+    DeadLetterEvent,
     Delivered,
     Pause,
     Retry,
@@ -65,7 +65,7 @@ def test_every_answer_becomes_a_safe_decision(status: int, body: bytes,
                                            and not isinstance(decision.ack_id, bool))
         return
     assert not isinstance(decision, Delivered)  # only a 2xx counts as delivered
-    if isinstance(decision, DeadLetter):
+    if isinstance(decision, DeadLetterEvent):
         assert status in (400, 413)
         assert 0 <= decision.position < size
     elif isinstance(decision, Retry):

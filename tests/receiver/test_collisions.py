@@ -8,7 +8,6 @@ with both destinations' names (never a token).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import aiohttp
 import orjson
@@ -23,13 +22,7 @@ from tests.conftest import (
     receiver_config,
 )
 from tests.helpers.bodies import gitlab_body, gitlab_headers
-from tests.receiver.test_receiver_http import post
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
+from tests.helpers.http import post
 
 
 @pytest.fixture

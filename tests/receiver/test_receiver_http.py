@@ -21,18 +21,7 @@ from tests.conftest import (
     receiver_config,
 )
 from tests.helpers.bodies import gitlab_body, gitlab_headers
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
-
-
-async def post(http: aiohttp.ClientSession, url: str, body: bytes,
-               headers: dict[str, str]) -> tuple[int, dict[str, object], dict[str, str]]:
-    async with http.post(url, data=body, headers=headers) as response:
-        return response.status, await response.json(), dict(response.headers)
+from tests.helpers.http import post
 
 
 async def stored_ids(receiver: ReceiverUnderTest) -> list[str]:

@@ -14,25 +14,13 @@ from auditstream.journal.sqlite import SqliteJournal
 from auditstream.server.hec import running_hec
 from tests.processes import ServerProcess, run_cli
 from tests.relay.conftest import fill
+from tests.relay.operate import STREAM_TOKEN, post_events
 from tests.waiting import eventually
-
-STREAM_TOKEN = "stream-token-0123456789"
 
 
 async def start(*args: str, env: dict[str, str]) -> ServerProcess:
     # In a thread: the HEC stand-in in this loop must keep answering the process's health check.
     return await asyncio.to_thread(ServerProcess, *args, env=env)
-
-
-async def post_events(url: str, ids: range) -> None:
-    headers = {"X-Gitlab-Event-Streaming-Token": STREAM_TOKEN,
-               "Content-Type": "application/x-www-form-urlencoded"}
-    async with aiohttp.ClientSession() as session:
-        for event_id in ids:
-            body = orjson.dumps({"id": event_id, "event_type": "user_created",
-                                 "created_at": "2026-11-29T10:00:00.000Z"})
-            async with session.post(url, data=body, headers=headers) as response:
-                assert response.status == 200
 
 
 async def test_run_receives_and_relays_to_hec_then_stops_cleanly(tmp_path: Path) -> None:

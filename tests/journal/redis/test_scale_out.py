@@ -5,7 +5,6 @@ stored twice."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from redis.asyncio import Redis
 
 from auditstream.journal import JournalConfig, open_journal_readonly
 from auditstream.server.hec import RunningHec, running_hec
-from tests.journal.redis.server import RedisServer, redis_journal_config
 from tests.processes import ServerProcess
 from tests.waiting import eventually
 
@@ -81,17 +79,6 @@ class Cluster:
         receivers = [await start("receive") for _ in range(2)]
         relays = [await start("relay", "--listen", "127.0.0.1:0") for _ in range(2)]
         return cls(receivers, relays)
-
-
-@pytest.fixture
-def shared_config(redis_server: RedisServer) -> JournalConfig:
-    return redis_journal_config(redis_server)
-
-
-@pytest.fixture
-def stack() -> Iterator[ExitStack]:
-    with ExitStack() as processes:
-        yield processes
 
 
 async def test_killed_receiver_and_relay_lose_nothing_and_store_nothing_twice(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -20,7 +19,6 @@ import pytest
 
 from auditstream.journal import JournalConfig
 from auditstream.server.hec import RunningHec, running_hec
-from tests.journal.redis.server import RedisServer, redis_journal_config
 from tests.journal.redis.test_scale_out import kill_while_holding_claims, nothing_pending
 from tests.processes import ServerProcess
 from tests.waiting import eventually
@@ -68,17 +66,6 @@ batch_max_events = 1
 batch_max_wait_seconds = 0
 """)
     return path
-
-
-@pytest.fixture
-def shared_config(redis_server: RedisServer) -> JournalConfig:
-    return redis_journal_config(redis_server)
-
-
-@pytest.fixture
-def stack() -> Iterator[ExitStack]:
-    with ExitStack() as processes:
-        yield processes
 
 
 async def test_two_relays_on_one_redis_survive_each_other_and_lose_nothing(

@@ -5,8 +5,11 @@ from __future__ import annotations
 from auditstream.journal.base import Journal
 from auditstream.journal.config import JournalConfig
 from auditstream.journal.errors import JournalUnavailable
+from auditstream.journal.memory import MEMORY_BACKEND, MemoryJournal
 from auditstream.journal.sqlite import SqliteJournal
 
+# What the config file offers. The memory backend is not among them: a receiver's 200 promises
+# the event is on disk (journal.memory says where it is used).
 BACKENDS = ("sqlite", "redis")
 
 
@@ -20,6 +23,8 @@ async def open_journal(config: JournalConfig) -> Journal:
         )
 
         return await RedisJournal.open(config)
+    if config.backend == MEMORY_BACKEND:
+        return await MemoryJournal.open(config)
     raise JournalUnavailable(f"unknown journal backend {config.backend!r}")
 
 
@@ -31,4 +36,6 @@ async def open_journal_readonly(config: JournalConfig) -> Journal:
         from auditstream.journal.redis_journal import RedisJournal
 
         return await RedisJournal.open_readonly(config)
+    if config.backend == MEMORY_BACKEND:
+        return await MemoryJournal.open_readonly(config)
     raise JournalUnavailable(f"unknown journal backend {config.backend!r}")

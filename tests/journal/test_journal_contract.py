@@ -1,4 +1,4 @@
-"""The journal contract, proved the same way on every backend (SQLite and Redis).
+"""The journal contract, proved the same way on every backend (SQLite, Redis and memory).
 
 What only one backend has (file permissions and locks; key expiry, consumer groups, WAIT)
 is tested beside it: ``test_sqlite_journal.py`` and ``tests/journal/redis``.
@@ -31,10 +31,12 @@ COLLISION = AppendOutcome.COLLISION
 DAY = 86400.0
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "memory"])
 def backend_config(request: pytest.FixtureRequest, tmp_path: Path) -> JournalConfig:
     if request.param == "sqlite":
         return JournalConfig(path=tmp_path / "journal.db", busy_timeout_seconds=0.2)
+    if request.param == "memory":
+        return JournalConfig(path=tmp_path / "journal", backend="memory")
     return redis_journal_config(request.getfixturevalue("redis_server"))
 
 

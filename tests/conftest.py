@@ -1,9 +1,16 @@
-"""Fixtures shared by the whole suite: real journals on real files, real servers on port 0."""
+"""Fixtures shared by the whole suite: real journals, real servers on port 0.
+
+``journal`` is the in-memory journal (it passes the journal contract suite): for the tests of
+the receiver, the relay and the rest where the disk is not the point. Where it is (files,
+reopening, locks, a second process), ``sqlite_journal`` is a real SQLite file at
+``journal_config.path``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +18,13 @@ import pytest
 from hypothesis import settings
 
 from auditstream.common.secrets import Secret
-from auditstream.journal import JournalConfig
+from auditstream.journal import Journal, JournalConfig
+from auditstream.journal.memory import MEMORY_BACKEND, MemoryJournal
 from auditstream.journal.sqlite import SqliteJournal
 from auditstream.receiver.config import DestinationConfig, ReceiverConfig
 from auditstream.receiver.service import RunningReceiver, start_receiver
 from auditstream.server.hec import HecConfig, RunningHec, running_hec
+from tests.helpers.ports import held_port
 
 # The machines that run this suite are shared and noisy: Hypothesis's per-example deadline
 # (200 ms) failed a property test on a slow moment, not on a wrong answer. pytest-timeout bounds
@@ -33,8 +42,18 @@ def journal_config(tmp_path: Path) -> JournalConfig:
 
 
 @pytest.fixture
-async def journal(journal_config: JournalConfig) -> AsyncIterator[SqliteJournal]:
+async def sqlite_journal(journal_config: JournalConfig) -> AsyncIterator[SqliteJournal]:
     opened = await SqliteJournal.open(journal_config)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def journal(journal_config: JournalConfig) -> AsyncIterator[Journal]:
+    """A journal of this process's memory, named after the test's own folder."""
+    opened = await MemoryJournal.open(replace(journal_config, backend=MEMORY_BACKEND))
     try:
         yield opened
     finally:
@@ -53,7 +72,7 @@ def destination(name: str = "default", token: str = TOKEN, *, instance: str = "d
 @dataclass(slots=True)
 class ReceiverUnderTest:
     running: RunningReceiver
-    journal: SqliteJournal
+    journal: Journal
 
     @property
     def url(self) -> str:
@@ -71,8 +90,23 @@ StartReceiver = Callable[[ReceiverConfig], Awaitable[ReceiverUnderTest]]
 
 
 @pytest.fixture
-async def start_receiver_on_journal(journal: SqliteJournal) -> AsyncIterator[StartReceiver]:
+async def start_receiver_on_journal(journal: Journal) -> AsyncIterator[StartReceiver]:
     """Start receivers with a given config on the test's journal; all stopped at the end."""
+    async with receivers_on(journal) as start:
+        yield start
+
+
+@pytest.fixture
+async def start_receiver_on_sqlite(sqlite_journal: SqliteJournal,
+                                   ) -> AsyncIterator[StartReceiver]:
+    """As ``start_receiver_on_journal``, on the SQLite file (for a test of what the disk
+    does: a lock held by another process, a full disk)."""
+    async with receivers_on(sqlite_journal) as start:
+        yield start
+
+
+@asynccontextmanager
+async def receivers_on(journal: Journal) -> AsyncIterator[StartReceiver]:
     running: list[RunningReceiver] = []
 
     async def start(config: ReceiverConfig) -> ReceiverUnderTest:
@@ -90,6 +124,15 @@ async def start_receiver_on_journal(journal: SqliteJournal) -> AsyncIterator[Sta
 @pytest.fixture
 async def receiver(start_receiver_on_journal: StartReceiver) -> ReceiverUnderTest:
     return await start_receiver_on_journal(receiver_config())
+
+
+@pytest.fixture
+def held_listener() -> Iterator[socket.socket]:
+    """A port of the system's choosing on 127.0.0.1, bound (not listening) for the test: for
+    an ``auditstream`` process whose URL GitLab must know before it starts
+    (``tests.processes.serve_held``)."""
+    with held_port() as held:
+        yield held
 
 
 @pytest.fixture

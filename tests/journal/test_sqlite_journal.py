@@ -25,113 +25,114 @@ from tests.helpers.events import event
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
 
 
-async def test_read_returns_events_after_the_cursor_in_order(journal: SqliteJournal) -> None:
-    await journal.append([event(i) for i in range(1, 6)])
-    await journal.register_sink("hec")
-    first = await journal.read("hec", 2)
+async def test_read_returns_events_after_the_cursor_in_order(sqlite_journal: SqliteJournal) -> None:
+    await sqlite_journal.append([event(i) for i in range(1, 6)])
+    await sqlite_journal.register_sink("hec")
+    first = await sqlite_journal.read("hec", 2)
     assert [e.event_id for e in first] == ["1", "2"]
-    await journal.ack("hec", first[-1].seq)
-    assert [e.event_id for e in await journal.read("hec", 10)] == ["3", "4", "5"]
+    await sqlite_journal.ack("hec", first[-1].seq)
+    assert [e.event_id for e in await sqlite_journal.read("hec", 10)] == ["3", "4", "5"]
 
 
-async def test_cursor_never_moves_back(journal: SqliteJournal) -> None:
-    await journal.append([event(i) for i in range(1, 6)])
-    await journal.ack("hec", 4)
-    await journal.ack("hec", 2)
-    assert [e.event_id for e in await journal.read("hec", 10)] == ["5"]
-    stats = await journal.stats()
+async def test_cursor_never_moves_back(sqlite_journal: SqliteJournal) -> None:
+    await sqlite_journal.append([event(i) for i in range(1, 6)])
+    await sqlite_journal.ack("hec", 4)
+    await sqlite_journal.ack("hec", 2)
+    assert [e.event_id for e in await sqlite_journal.read("hec", 10)] == ["5"]
+    stats = await sqlite_journal.stats()
     assert [(s.sink, s.cursor, s.backlog) for s in stats.sinks] == [("hec", 4, 1)]
 
 
-async def test_purge_keeps_bodies_until_every_sink_has_them(journal: SqliteJournal) -> None:
-    await journal.append([event(i, received_at=100.0) for i in range(1, 5)])
-    await journal.register_sink("hec")
-    await journal.register_sink("archive")
-    await journal.ack("hec", 4)
-    await journal.ack("archive", 2)
-    result = await journal.purge(now=100.0 + 8 * 86400)
+async def test_purge_keeps_bodies_until_every_sink_has_them(sqlite_journal: SqliteJournal) -> None:
+    await sqlite_journal.append([event(i, received_at=100.0) for i in range(1, 5)])
+    await sqlite_journal.register_sink("hec")
+    await sqlite_journal.register_sink("archive")
+    await sqlite_journal.ack("hec", 4)
+    await sqlite_journal.ack("archive", 2)
+    result = await sqlite_journal.purge(now=100.0 + 8 * 86400)
     assert result.bodies_removed == 2
-    assert [e.event_id for e in await journal.tail(10)] == ["3", "4"]
+    assert [e.event_id for e in await sqlite_journal.tail(10)] == ["3", "4"]
 
 
-async def test_ids_outlive_purged_bodies_for_the_dedup_window(journal: SqliteJournal) -> None:
-    await journal.append([event(1, received_at=100.0)])
-    await journal.ack("hec", 1)
-    result = await journal.purge(now=100.0 + 8 * 86400)  # past retention, inside the window
+async def test_ids_outlive_purged_bodies_for_the_dedup_window(
+        sqlite_journal: SqliteJournal) -> None:
+    await sqlite_journal.append([event(1, received_at=100.0)])
+    await sqlite_journal.ack("hec", 1)
+    result = await sqlite_journal.purge(now=100.0 + 8 * 86400)  # past retention, inside the window
     assert (result.bodies_removed, result.ids_forgotten) == (1, 0)
-    assert await journal.append([event(1)]) == [DUPLICATE]
-    result = await journal.purge(now=100.0 + 31 * 86400)  # past the 30-day window
+    assert await sqlite_journal.append([event(1)]) == [DUPLICATE]
+    result = await sqlite_journal.purge(now=100.0 + 31 * 86400)  # past the 30-day window
     assert result.ids_forgotten == 1
-    assert await journal.append([event(1)]) == [ACCEPTED]
+    assert await sqlite_journal.append([event(1)]) == [ACCEPTED]
 
 
 async def test_sequence_numbers_are_never_reused_after_a_full_purge(
-        journal: SqliteJournal) -> None:
-    await journal.append([event(1, received_at=0.0), event(2, received_at=0.0)])
-    await journal.ack("hec", 2)
-    await journal.purge(now=10**9)
-    await journal.append([event(3)])
-    [fresh] = await journal.read("hec", 10)
+        sqlite_journal: SqliteJournal) -> None:
+    await sqlite_journal.append([event(1, received_at=0.0), event(2, received_at=0.0)])
+    await sqlite_journal.ack("hec", 2)
+    await sqlite_journal.purge(now=10**9)
+    await sqlite_journal.append([event(3)])
+    [fresh] = await sqlite_journal.read("hec", 10)
     assert (fresh.event_id, fresh.seq) == ("3", 3)
 
 
-async def test_concurrent_appends_share_transactions(journal: SqliteJournal) -> None:
+async def test_concurrent_appends_share_transactions(sqlite_journal: SqliteJournal) -> None:
     # Group commit: 300 concurrent single-event appends must not need 300 commits.
-    commits_before = _commit_count(journal)
-    outcomes = await asyncio.gather(*(journal.append([event(i)]) for i in range(300)))
+    commits_before = _commit_count(sqlite_journal)
+    outcomes = await asyncio.gather(*(sqlite_journal.append([event(i)]) for i in range(300)))
     assert all(o == [ACCEPTED] for o in outcomes)
-    assert _commit_count(journal) - commits_before < 150
-    assert (await journal.stats()).events == 300
+    assert _commit_count(sqlite_journal) - commits_before < 150
+    assert (await sqlite_journal.stats()).events == 300
 
 
-async def test_appends_of_one_loop_turn_share_one_write(journal: SqliteJournal) -> None:
-    commits_before = _commit_count(journal)
-    outcomes = await asyncio.gather(*(journal.append([event(i), event(f"b{i}")])
+async def test_appends_of_one_loop_turn_share_one_write(sqlite_journal: SqliteJournal) -> None:
+    commits_before = _commit_count(sqlite_journal)
+    outcomes = await asyncio.gather(*(sqlite_journal.append([event(i), event(f"b{i}")])
                                       for i in range(200)))
     assert outcomes == [[ACCEPTED, ACCEPTED]] * 200
-    assert _commit_count(journal) - commits_before <= 2
+    assert _commit_count(sqlite_journal) - commits_before <= 2
 
 
 async def test_the_same_id_in_concurrent_requests_is_stored_once(
-        journal: SqliteJournal) -> None:
-    outcomes = await asyncio.gather(*(journal.append([event(7)]) for _ in range(5)))
+        sqlite_journal: SqliteJournal) -> None:
+    outcomes = await asyncio.gather(*(sqlite_journal.append([event(7)]) for _ in range(5)))
     assert sorted(o[0].value for o in outcomes) == ["accepted"] + ["duplicate"] * 4
-    assert (await journal.stats()).events == 1
+    assert (await sqlite_journal.stats()).events == 1
 
 
 async def test_a_caller_that_gives_up_does_not_disturb_the_others(
-        journal: SqliteJournal) -> None:
-    tasks = [asyncio.create_task(journal.append([event(i)])) for i in range(10)]
+        sqlite_journal: SqliteJournal) -> None:
+    tasks = [asyncio.create_task(sqlite_journal.append([event(i)])) for i in range(10)]
     await asyncio.sleep(0)  # every append has joined the group, none is written yet
     tasks[3].cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(results[3], asyncio.CancelledError)
     assert [r for n, r in enumerate(results) if n != 3] == [[ACCEPTED]] * 9
     # What was queued is written all the same: the caller only stopped waiting.
-    assert (await journal.stats()).events == 10
+    assert (await sqlite_journal.stats()).events == 10
 
 
 def _commit_count(journal: SqliteJournal) -> int:
     return journal.batches_committed
 
 
-async def test_locked_journal_is_unavailable_then_recovers(journal: SqliteJournal) -> None:
-    other = sqlite3.connect(journal.path, isolation_level=None)
+async def test_locked_journal_is_unavailable_then_recovers(sqlite_journal: SqliteJournal) -> None:
+    other = sqlite3.connect(sqlite_journal.path, isolation_level=None)
     try:
         other.execute("BEGIN EXCLUSIVE")
         with pytest.raises(JournalUnavailable, match="locked"):
-            await journal.append([event(1)])
+            await sqlite_journal.append([event(1)])
         with pytest.raises(JournalUnavailable):
-            await journal.check_writable()
+            await sqlite_journal.check_writable()
         other.execute("ROLLBACK")
     finally:
         other.close()
-    assert await journal.append([event(1)]) == [ACCEPTED]
-    await journal.check_writable()
+    assert await sqlite_journal.append([event(1)]) == [ACCEPTED]
+    await sqlite_journal.check_writable()
 
 
-async def test_journal_file_is_private_to_its_owner(journal: SqliteJournal) -> None:
-    assert stat.S_IMODE(os.stat(journal.path).st_mode) == 0o600
+async def test_journal_file_is_private_to_its_owner(sqlite_journal: SqliteJournal) -> None:
+    assert stat.S_IMODE(os.stat(sqlite_journal.path).st_mode) == 0o600
 
 
 async def test_readonly_open_of_a_missing_file_names_it(tmp_path: Path) -> None:
@@ -149,15 +150,15 @@ async def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
 
 
 async def test_retention_cuts_only_the_leading_run_of_old_events(
-        journal: SqliteJournal) -> None:
+        sqlite_journal: SqliteJournal) -> None:
     # A clock step can put a young event before an older one: retention stops at the first
     # young event rather than deleting past it.
-    await journal.append([event(1, received_at=100.0), event(2, received_at=9e9),
+    await sqlite_journal.append([event(1, received_at=100.0), event(2, received_at=9e9),
                           event(3, received_at=100.0)])
-    await journal.ack("hec", 3)
-    result = await journal.purge(now=100.0 + 8 * 86400)
+    await sqlite_journal.ack("hec", 3)
+    result = await sqlite_journal.purge(now=100.0 + 8 * 86400)
     assert result.bodies_removed == 1
-    assert [e.event_id for e in await journal.tail(10)] == ["2", "3"]
+    assert [e.event_id for e in await sqlite_journal.tail(10)] == ["2", "3"]
 
 
 _VERSION_1_EVENTS = """

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from auditstream.journal.sqlite import SqliteJournal
 from auditstream.receiver.config import DEFAULT_MAX_CONNECTIONS_PER_CLIENT
 from tests.conftest import (
     OTHER_TOKEN,
@@ -199,8 +200,10 @@ async def test_concurrent_posts_with_repeated_ids_store_exactly_the_distinct_ids
 
 
 async def test_unwritable_journal_answers_503_with_retry_after_then_recovers(
-        receiver: ReceiverUnderTest, http: aiohttp.ClientSession) -> None:
-    blocker = sqlite3.connect(receiver.journal.path, isolation_level=None)
+        start_receiver_on_sqlite: StartReceiver, sqlite_journal: SqliteJournal,
+        http: aiohttp.ClientSession) -> None:
+    receiver = await start_receiver_on_sqlite(receiver_config())
+    blocker = sqlite3.connect(sqlite_journal.path, isolation_level=None)
     try:
         blocker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
         status, answer, headers = await post(http, receiver.url, gitlab_body(1),

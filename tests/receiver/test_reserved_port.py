@@ -8,7 +8,7 @@ import socket
 import aiohttp
 import pytest
 
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import Journal
 from auditstream.receiver.connections import reserve
 from auditstream.receiver.service import start_receiver
 from tests.conftest import receiver_config
@@ -23,7 +23,7 @@ def test_a_reserved_port_refuses_connections_and_cannot_be_taken() -> None:
             socket.create_server(("127.0.0.1", port)).close()
 
 
-async def test_the_receiver_serves_on_the_port_reserved_for_it(journal: SqliteJournal) -> None:
+async def test_the_receiver_serves_on_the_port_reserved_for_it(journal: Journal) -> None:
     with reserve("127.0.0.1", 0) as held:
         port = held.getsockname()[1]
         running = await start_receiver(receiver_config(), journal, listener=held)

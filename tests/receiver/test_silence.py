@@ -13,8 +13,7 @@ import pytest
 
 from auditstream.config.app import load_config
 from auditstream.config.errors import ConfigError
-from auditstream.journal import IncomingEvent
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import IncomingEvent, Journal
 from auditstream.receiver.silence import (
     DriftWindow,
     after_refusal,
@@ -175,7 +174,7 @@ async def test_a_quiet_destination_is_reported_silent_and_a_busy_one_is_not(
 
 
 async def test_a_receiver_restarted_during_a_silence_alarms_from_the_journals_last_event(
-        journal: SqliteJournal, start_receiver_on_journal: StartReceiver) -> None:
+        journal: Journal, start_receiver_on_journal: StartReceiver) -> None:
     long_ago = 1_000_000.0
     await journal.append([IncomingEvent("default", "1", ("id:1",), "acme", long_ago,
                                         b'{"id": 1}', "audit_operation", None, None, None)])

@@ -15,8 +15,7 @@ from auditstream.client.legacy import LegacyStreamingApi
 from auditstream.client.rest import RestSession
 from auditstream.client.session import GitLabSession
 from auditstream.common.secrets import Secret
-from auditstream.journal import AppendOutcome, IncomingEvent
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import AppendOutcome, IncomingEvent, Journal
 from auditstream.reconcile.backfill import BackfillReport, backfill
 from auditstream.reconcile.config import ReconcileTarget
 from auditstream.reconcile.gitlab_filters import filters_from_gitlab
@@ -44,7 +43,7 @@ def stored_in(gitlab: RunningGitLab, prefix: str = "acme") -> set[str]:
             if e.entity.path == prefix or e.entity.path.startswith(prefix + "/")}
 
 
-async def run(gitlab: RunningGitLab, journal: SqliteJournal, *, since: timedelta = HOUR,
+async def run(gitlab: RunningGitLab, journal: Journal, *, since: timedelta = HOUR,
               rules: DestinationFilter | None = None, session: RestSession | None = None,
               user: str = "owner") -> BackfillReport:
     now = datetime.now(UTC)
@@ -52,7 +51,7 @@ async def run(gitlab: RunningGitLab, journal: SqliteJournal, *, since: timedelta
                           rules=rules or DestinationFilter(), session=session)
 
 
-async def held(journal: SqliteJournal) -> list[tuple[str, str]]:
+async def held(journal: Journal) -> list[tuple[str, str]]:
     return [(e.event_id, e.origin) for e in await journal.read("any", 10_000, after=0)]
 
 
@@ -64,7 +63,7 @@ def as_streamed(event: AuditEvent) -> IncomingEvent:
 
 
 async def test_every_stored_event_of_the_tree_over_several_pages_is_added_once(
-        gitlab: RunningGitLab, journal: SqliteJournal) -> None:
+        gitlab: RunningGitLab, journal: Journal) -> None:
     await gitlab.make_activity(210, event_types=("member_created",), on=("acme/website",))
     await gitlab.make_activity(60, event_types=TYPES, on=(*TREE, "globex/portal"))
     report = await run(gitlab, journal)
@@ -78,7 +77,7 @@ async def test_every_stored_event_of_the_tree_over_several_pages_is_added_once(
 
 
 async def test_a_429_in_the_middle_is_waited_out_as_retry_after_asks(
-        gitlab: RunningGitLab, journal: SqliteJournal) -> None:
+        gitlab: RunningGitLab, journal: Journal) -> None:
     await gitlab.make_activity(40, event_types=TYPES, on=TREE)
     gitlab.state.throttle.let_through, gitlab.state.throttle.refuse_next = 4, 2
     waits: list[float] = []
@@ -94,7 +93,7 @@ async def test_a_429_in_the_middle_is_waited_out_as_retry_after_asks(
 
 
 async def test_the_instance_is_listed_30_days_at_a_time_and_an_edge_event_kept_once(
-        gitlab: RunningGitLab, journal: SqliteJournal) -> None:
+        gitlab: RunningGitLab, journal: Journal) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     since = now - timedelta(days=75)
     moments = iter([since + timedelta(days=30), now - timedelta(days=60),
@@ -109,7 +108,7 @@ async def test_the_instance_is_listed_30_days_at_a_time_and_an_edge_event_kept_o
 
 
 async def test_a_token_without_the_owner_role_is_refused_naming_the_role(
-        gitlab: RunningGitLab, journal: SqliteJournal) -> None:
+        gitlab: RunningGitLab, journal: Journal) -> None:
     await gitlab.make_activity(3, event_types=("member_created",), on=("acme",))
     with pytest.raises(PermissionDenied, match="Owner role"):
         await run(gitlab, journal, user="maintainer")
@@ -118,7 +117,7 @@ async def test_a_token_without_the_owner_role_is_refused_naming_the_role(
 
 @pytest.mark.parametrize("stream_first", [True, False], ids=["stream-first", "backfill-first"])
 async def test_an_event_both_streamed_and_backfilled_is_held_once(
-        gitlab: RunningGitLab, journal: SqliteJournal, stream_first: bool) -> None:
+        gitlab: RunningGitLab, journal: Journal, stream_first: bool) -> None:
     made = await gitlab.make_activity(6, event_types=("member_created",), on=("acme/website",))
     if stream_first:
         await journal.append([as_streamed(e) for e in made[:3]])
@@ -135,7 +134,7 @@ async def test_an_event_both_streamed_and_backfilled_is_held_once(
 
 
 async def test_dry_run_counts_what_it_would_add_and_appends_nothing(
-        gitlab: RunningGitLab, journal: SqliteJournal) -> None:
+        gitlab: RunningGitLab, journal: Journal) -> None:
     made = await gitlab.make_activity(4, event_types=("member_created",), on=("acme",))
     await journal.append([as_streamed(made[0])])
     now = datetime.now(UTC)
@@ -147,7 +146,7 @@ async def test_dry_run_counts_what_it_would_add_and_appends_nothing(
 
 
 async def test_the_destinations_filters_are_read_from_gitlab_and_respected(
-        gitlab: RunningGitLab, journal: SqliteJournal) -> None:
+        gitlab: RunningGitLab, journal: Journal) -> None:
     async with GitLabSession(gitlab.url, gitlab.token_for("owner")) as session:
         api = LegacyStreamingApi(session, "acme", 20)
         created = await api.create_destination("http://127.0.0.1:9/siem", "siem", None)

@@ -10,8 +10,7 @@ from typing import Protocol
 import pytest
 
 from auditstream.common.secrets import Secret
-from auditstream.journal import IncomingEvent
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import IncomingEvent, Journal
 from auditstream.relay.config import (
     AckSettings,
     BatchSettings,
@@ -30,7 +29,7 @@ FAST_RETRY = RetrySettings(backoff_base_seconds=0.01, backoff_cap_seconds=0.05,
 FAST_ACKS = AckSettings(poll_seconds=0.05, timeout_seconds=0.5, max_pending=50)
 
 
-async def fill(journal: SqliteJournal, count: int, start: int = 1) -> None:
+async def fill(journal: Journal, count: int, start: int = 1) -> None:
     events = [IncomingEvent(
         instance="gitlab.example.com", event_id=str(i), dedup_keys=(f"id:{i}",),
         destination="acme", received_at=1_795_000_000.0, body=gitlab_body(i),
@@ -56,7 +55,7 @@ class StartRelay(Protocol):
 
 
 @pytest.fixture
-async def start_relay(journal: SqliteJournal) -> AsyncIterator[StartRelay]:
+async def start_relay(journal: Journal) -> AsyncIterator[StartRelay]:
     started: list[Relay] = []
 
     async def start(config: RelayConfig, sinks: list[Sink] | None = None) -> Relay:
@@ -77,12 +76,12 @@ def relay_config(*sinks: HecSinkConfig, **changes: object) -> RelayConfig:
     return replace(config, **changes)  # type: ignore[arg-type]
 
 
-async def cursor(journal: SqliteJournal, sink: str = "splunk") -> int:
+async def cursor(journal: Journal, sink: str = "splunk") -> int:
     for position in (await journal.stats()).sinks:
         if position.sink == sink:
             return position.cursor
     return 0
 
 
-async def cursor_at_least(journal: SqliteJournal, upto: int, sink: str = "splunk") -> bool:
+async def cursor_at_least(journal: Journal, upto: int, sink: str = "splunk") -> bool:
     return await cursor(journal, sink) >= upto

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from auditstream.journal import IncomingEvent
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import IncomingEvent, Journal
 from auditstream.relay.config import BatchSettings, FileSinkConfig
 from auditstream.relay.envelope import DEFAULT_OCSF_SOURCETYPE, EnvelopeSettings
 from auditstream.server.hec import RunningHec
@@ -30,7 +29,7 @@ OCSF_HEC = EnvelopeSettings(index="main", format="ocsf", sourcetype=DEFAULT_OCSF
 
 
 async def test_raw_is_the_default_and_the_envelope_is_byte_for_byte_what_it_was(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 1)
     await start_relay(relay_config(hec_sink(hec)))
     [received] = await hec.received.wait_for(1)
@@ -42,7 +41,7 @@ async def test_raw_is_the_default_and_the_envelope_is_byte_for_byte_what_it_was(
 
 
 async def test_an_ocsf_hec_sink_gets_valid_ocsf_events_with_cim_fields_indexed(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await _append(journal, [orjson.dumps(full_body("member_updated")), *DOCUMENTED.values()])
     sink = hec_sink(hec, envelope=replace(OCSF_HEC, cim_fields=True))
     await start_relay(relay_config(sink))
@@ -61,7 +60,7 @@ async def test_an_ocsf_hec_sink_gets_valid_ocsf_events_with_cim_fields_indexed(
 
 
 async def test_a_file_sink_in_ocsf_writes_one_bare_ocsf_event_a_line(
-        journal: SqliteJournal, start_relay: StartRelay, tmp_path: Path) -> None:
+        journal: Journal, start_relay: StartRelay, tmp_path: Path) -> None:
     await fill(journal, 12)
     path = tmp_path / "ocsf.jsonl"
     sink = FileSinkConfig(name="splunk", path=path,
@@ -77,7 +76,7 @@ async def test_a_file_sink_in_ocsf_writes_one_bare_ocsf_event_a_line(
 
 
 async def test_odd_events_are_all_delivered_as_ocsf_and_none_is_dead_lettered(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     odd = [b'{"id":1}', b'{"id":"2","event_type":"member_created","details":[1]}',
            b'{"id":3,"event_type":"no_such_type","author_id":{"x":1},"ip_address":7}',
            b'{"id":4,"event_type":"user_created","created_at":"2026-11-29T10:00:00Z"}',
@@ -92,7 +91,7 @@ async def test_odd_events_are_all_delivered_as_ocsf_and_none_is_dead_lettered(
         validate(envelope.event)
 
 
-async def _append(journal: SqliteJournal, bodies: list[bytes]) -> None:
+async def _append(journal: Journal, bodies: list[bytes]) -> None:
     events = []
     for n, body in enumerate(bodies, start=1):
         value = orjson.loads(body)
@@ -105,7 +104,7 @@ async def _append(journal: SqliteJournal, bodies: list[bytes]) -> None:
 
 
 async def test_an_ocsf_relay_stopped_mid_stream_loses_nothing_on_restart(
-        journal: SqliteJournal, hec: RunningHec) -> None:
+        journal: Journal, hec: RunningHec) -> None:
     import random
 
     from auditstream.relay.service import Relay

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import Journal
 from auditstream.relay.config import AckSettings
 from auditstream.server.hec import HecConfig, HecToken, running_hec
 from tests.helpers.metrics import scraped
@@ -20,7 +20,7 @@ ACK_TOKEN = HecToken("ack-token-0000-4000-8000-000000000001", ack=True)
 
 
 async def test_cursor_moves_only_when_the_indexer_says_true(
-        journal: SqliteJournal, start_relay: StartRelay) -> None:
+        journal: Journal, start_relay: StartRelay) -> None:
     async with running_hec(HecConfig(tokens=(ACK_TOKEN,))) as hec:
         await fill(journal, 60)
         hec.faults.ack_late(0.6)
@@ -43,7 +43,7 @@ async def test_cursor_moves_only_when_the_indexer_says_true(
 
 
 async def test_lost_acks_lead_to_a_resend_after_the_timeout(
-        journal: SqliteJournal, start_relay: StartRelay) -> None:
+        journal: Journal, start_relay: StartRelay) -> None:
     async with running_hec(HecConfig(tokens=(ACK_TOKEN,))) as hec:
         await fill(journal, 30)
         hec.faults.ack_never(next=1)  # the first batch's ackId never turns true

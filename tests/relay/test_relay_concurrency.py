@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from auditstream.common.secrets import Secret
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import Journal
 from auditstream.relay.batch import Batch
 from auditstream.relay.config import BatchSettings, HecSinkConfig
 from auditstream.relay.decision import Decision, Delivered, Retry
@@ -73,7 +73,7 @@ def sink_config() -> HecSinkConfig:
 
 @pytest.mark.parametrize("in_flight", [1, 2])
 async def test_a_slow_sink_gets_as_many_batches_at_once_as_requests_allowed_in_flight(
-        journal: SqliteJournal, start_relay: StartRelay, in_flight: int) -> None:
+        journal: Journal, start_relay: StartRelay, in_flight: int) -> None:
     await fill(journal, 300)
     sink = CountingSink(delay=0.05)
     await start_relay(relay_config(sink_config(), max_requests_in_flight=in_flight), [sink])
@@ -85,7 +85,7 @@ async def test_a_slow_sink_gets_as_many_batches_at_once_as_requests_allowed_in_f
 
 
 async def test_a_failing_sink_sees_one_request_at_a_time_until_it_recovers(
-        journal: SqliteJournal, start_relay: StartRelay) -> None:
+        journal: Journal, start_relay: StartRelay) -> None:
     await fill(journal, 600)
     sink = CountingSink(delay=0.02, failures=6)
     await start_relay(relay_config(sink_config(), max_requests_in_flight=2), [sink])
@@ -97,7 +97,7 @@ async def test_a_failing_sink_sees_one_request_at_a_time_until_it_recovers(
 
 
 async def test_stop_waits_for_both_batches_in_hand_and_saves_the_cursor_past_them(
-        journal: SqliteJournal, start_relay: StartRelay) -> None:
+        journal: Journal, start_relay: StartRelay) -> None:
     await fill(journal, 100)
     sink = CountingSink(delay=0.3)
     relay = await start_relay(relay_config(sink_config(), max_requests_in_flight=2), [sink])

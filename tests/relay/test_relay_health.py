@@ -19,8 +19,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
 from auditstream.common.secrets import Secret
-from auditstream.journal import JournalUnavailable, SinkPosition
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import Journal, JournalUnavailable, SinkPosition
 from auditstream.relay.backlog import BacklogWatch
 from auditstream.relay.batch import Batch
 from auditstream.relay.config import BatchSettings, FileSinkConfig, HecSinkConfig
@@ -120,7 +119,7 @@ async def backlog_is(url: str, expected: int, sink: str = "hec") -> None:
 
 
 async def test_a_failing_statistics_read_never_stops_delivery(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay,
+        journal: Journal, hec: RunningHec, start_relay: StartRelay,
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     reads = 0
 
@@ -241,7 +240,7 @@ async def test_an_unreachable_sink_is_a_warning_and_ready_once_a_later_check_rea
 
 
 async def test_a_busy_sink_at_start_is_a_warning_and_ready_once_it_delivers(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay,
+        journal: Journal, hec: RunningHec, start_relay: StartRelay,
         caplog: pytest.LogCaptureFixture) -> None:
     busy = hec.faults.busy()  # 503, HEC code 9: it may pass by itself
     relay = await start_relay(relay_config(hec_sink(hec)))
@@ -279,7 +278,7 @@ async def test_a_file_sink_says_it_is_writable_or_which_path_to_fix(
 
 
 async def test_a_paused_sink_shows_its_backlog_at_every_scrape(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 30)
     relay = await start_relay(relay_config(hec_sink(hec, token=Secret("wrong-token"))))
     async with status_server(relay) as url:
@@ -309,7 +308,7 @@ class SlowToCheckSink(Sink):
 
 
 async def test_a_check_that_fails_after_a_delivery_began_does_not_make_the_sink_unready(
-        journal: SqliteJournal, start_relay: StartRelay, tmp_path: Path) -> None:
+        journal: Journal, start_relay: StartRelay, tmp_path: Path) -> None:
     # check_sinks runs in the background, after the receiver listens: a slow check may land
     # after deliveries went through; those say more about the sink than it does.
     sink = SlowToCheckSink()
@@ -325,7 +324,7 @@ async def test_a_check_that_fails_after_a_delivery_began_does_not_make_the_sink_
 
 
 async def test_metrics_show_the_last_known_backlog_while_the_journal_cannot_be_read(
-        journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch) -> None:
+        journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = CollectorRegistry()
     watch = BacklogWatch(journal, ["splunk"], registry)
     await journal.register_sink("splunk")

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from auditstream.journal import DeadLetter, JournalUnavailable
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import DeadLetter, Journal, JournalUnavailable
 from auditstream.relay.replay import RangeNotFound, RangeRequest, find_range, replay
 from auditstream.relay.service import build_sink, pipeline_settings
 from auditstream.relay.sources import ReplayRange, RetrySource
@@ -26,12 +25,12 @@ from tests.relay.test_relay_to_hec import ids_at_sink
 from tests.waiting import eventually
 
 
-async def no_dead_letters(journal: SqliteJournal) -> bool:
+async def no_dead_letters(journal: Journal) -> bool:
     return not await journal.dead_letters(None, 10)
 
 
 async def test_a_retried_dead_letter_is_delivered_and_then_removed(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 20)
     hec.faults.bad_event(3, code=6, next=1)
     await start_relay(relay_config(hec_sink(hec)))
@@ -47,7 +46,7 @@ async def test_a_retried_dead_letter_is_delivered_and_then_removed(
 
 
 async def test_a_dead_letter_refused_again_stays_with_the_new_reason(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 5)
     hec.faults.bad_event(0, code=6, next=1)
     await start_relay(relay_config(hec_sink(hec)))
@@ -67,7 +66,7 @@ async def test_a_dead_letter_refused_again_stays_with_the_new_reason(
 
 
 async def test_a_replayed_range_arrives_again_and_the_cursor_stays(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 30)
     config = relay_config(hec_sink(hec))
     await start_relay(config)
@@ -88,7 +87,7 @@ async def test_a_replayed_range_arrives_again_and_the_cursor_stays(
 
 
 async def test_a_replay_counts_what_retention_removed_from_its_range(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 10)
     config = relay_config(hec_sink(hec))
     await start_relay(config)
@@ -109,7 +108,7 @@ async def test_a_replay_counts_what_retention_removed_from_its_range(
     assert (result.delivered, result.purged) == (5, 10)
 
 
-async def requested_dead_letter(journal: SqliteJournal) -> None:
+async def requested_dead_letter(journal: Journal) -> None:
     await fill(journal, 1)
     [event] = await journal.read("splunk", 1)
     await journal.dead_letter("splunk", event, "Invalid data format (code 6)")
@@ -118,7 +117,7 @@ async def requested_dead_letter(journal: SqliteJournal) -> None:
 
 
 async def test_a_confirmed_retry_is_not_sent_again_by_a_read_begun_before_its_removal(
-        journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch) -> None:
+        journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
     await requested_dead_letter(journal)
     stale = await journal.dead_letters_to_retry("splunk", 10)
     source = RetrySource(journal, "splunk")
@@ -134,7 +133,7 @@ async def test_a_confirmed_retry_is_not_sent_again_by_a_read_begun_before_its_re
 
 
 async def test_a_removal_that_failed_is_made_when_the_pipeline_acks_again(
-        journal: SqliteJournal, monkeypatch: pytest.MonkeyPatch) -> None:
+        journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
     await requested_dead_letter(journal)
     source = RetrySource(journal, "splunk")
     [claimed] = await source.claim("splunk", 10)

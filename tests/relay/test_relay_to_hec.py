@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from auditstream.common.secrets import Secret
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import Journal
 from auditstream.relay.config import BatchSettings
 from auditstream.server.hec import RunningHec
 from tests.helpers.bodies import gitlab_body
@@ -27,13 +27,13 @@ def ids_at_sink(hec: RunningHec) -> list[int]:
     return [int(envelope.event["id"]) for envelope in hec.received.envelopes]
 
 
-async def wait_for_cursor(journal: SqliteJournal, upto: int, within: float = 10) -> None:
+async def wait_for_cursor(journal: Journal, upto: int, within: float = 10) -> None:
     await eventually(lambda: cursor_at_least(journal, upto), within)
 
 
 @pytest.mark.parametrize("gzip", [True, False], ids=["gzip", "plain"])
 async def test_every_event_arrives_once_each_batch_in_journal_order_within_batch_limits(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay, gzip: bool) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay, gzip: bool) -> None:
     await fill(journal, 230)
     await start_relay(relay_config(hec_sink(hec, gzip=gzip)))
     await hec.received.wait_for(230)
@@ -50,7 +50,7 @@ async def test_every_event_arrives_once_each_batch_in_journal_order_within_batch
 
 
 async def test_one_request_in_flight_delivers_in_journal_order(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 230)
     await start_relay(relay_config(hec_sink(hec), max_requests_in_flight=1))
     await hec.received.wait_for(230)
@@ -59,7 +59,7 @@ async def test_one_request_in_flight_delivers_in_journal_order(
 
 
 async def test_envelopes_carry_the_design_mapping(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 1)
     await start_relay(relay_config(hec_sink(hec)))
     [received] = await hec.received.wait_for(1)
@@ -78,7 +78,7 @@ async def test_envelopes_carry_the_design_mapping(
 @pytest.mark.parametrize("fault", ["busy", "internal_error", "too_many_requests", "reset",
                                    "hang"])
 async def test_transient_failures_are_retried_then_everything_arrives_once(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay, fault: str) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay, fault: str) -> None:
     await fill(journal, 120)
     getattr(hec.faults, fault)(next=3)
     relay = await start_relay(relay_config(hec_sink(hec, timeout_seconds=0.3)))
@@ -91,7 +91,7 @@ async def test_transient_failures_are_retried_then_everything_arrives_once(
 
 
 async def test_retry_after_is_respected(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 10)
     hec.faults.busy(retry_after=1, next=1)
     await start_relay(relay_config(hec_sink(hec)))
@@ -104,7 +104,7 @@ async def test_retry_after_is_respected(
 
 
 async def test_bad_event_is_dead_lettered_and_only_what_follows_is_resent(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 20)
     hec.faults.bad_event(3, code=6, next=1)
     await start_relay(relay_config(hec_sink(hec)))
@@ -118,7 +118,7 @@ async def test_bad_event_is_dead_lettered_and_only_what_follows_is_resent(
 
 
 async def test_too_large_batches_are_split_and_delivered(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 40)
     hec.faults.too_large(next=2)
     await start_relay(relay_config(hec_sink(hec)))
@@ -128,7 +128,7 @@ async def test_too_large_batches_are_split_and_delivered(
 
 
 async def test_wrong_token_pauses_the_sink_and_loses_nothing(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     await fill(journal, 30)
     relay = await start_relay(relay_config(hec_sink(hec, token=Secret("wrong-token"))))
     health = await relay.check_sinks()
@@ -148,7 +148,7 @@ async def test_wrong_token_pauses_the_sink_and_loses_nothing(
 
 
 async def test_file_sink_writes_json_lines_before_the_cursor_moves(
-        journal: SqliteJournal, start_relay: StartRelay, tmp_path: object) -> None:
+        journal: Journal, start_relay: StartRelay, tmp_path: object) -> None:
     from pathlib import Path
 
     from auditstream.relay.config import FileSinkConfig
@@ -165,7 +165,7 @@ async def test_file_sink_writes_json_lines_before_the_cursor_moves(
 
 
 async def test_unreachable_sink_is_reported_by_name_at_start(
-        journal: SqliteJournal, start_relay: StartRelay) -> None:
+        journal: Journal, start_relay: StartRelay) -> None:
     from auditstream.relay.config import HecSinkConfig
 
     with held_port() as nobody_listens:
@@ -178,7 +178,7 @@ async def test_unreachable_sink_is_reported_by_name_at_start(
 
 
 async def test_metrics_count_delivered_and_backlog_per_sink(
-        journal: SqliteJournal, hec: RunningHec, start_relay: StartRelay) -> None:
+        journal: Journal, hec: RunningHec, start_relay: StartRelay) -> None:
     from prometheus_client import generate_latest
 
     await fill(journal, 30)

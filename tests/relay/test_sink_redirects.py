@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from auditstream.common.secrets import Secret
-from auditstream.journal.sqlite import SqliteJournal
+from auditstream.journal import Journal
 from auditstream.relay.config import BatchSettings, HecSinkConfig
 from auditstream.relay.decision import Pause, decide
 from auditstream.relay.envelope import EnvelopeSettings
@@ -52,7 +52,7 @@ def test_a_redirect_without_location_still_pauses() -> None:
 
 @pytest.mark.parametrize("status", REDIRECTS)
 async def test_redirecting_sink_pauses_keeps_the_cursor_and_the_target_gets_nothing(
-        journal: SqliteJournal, start_relay: StartRelay, status: int) -> None:
+        journal: Journal, start_relay: StartRelay, status: int) -> None:
     await fill(journal, 20)
     async with redirecting(status) as (sink_url, target):
         relay = await start_relay(relay_config(sink_config(sink_url)))

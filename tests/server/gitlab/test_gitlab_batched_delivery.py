@@ -10,6 +10,7 @@ import sqlite3
 import orjson
 import pytest
 
+from auditstream.journal.sqlite import SqliteJournal
 from auditstream.server.gitlab import Result, RunningGitLab
 from auditstream.server.gitlab.errors import StandInRequestError
 from auditstream.server.gitlab.streaming import (
@@ -39,13 +40,14 @@ def test_batch_knobs_out_of_range_are_refused_naming_the_knob(knobs: dict[str, o
 
 
 async def test_batches_arrive_as_arrays_and_503s_lead_to_redelivery_until_stored(
-        api: GraphQL, gitlab: RunningGitLab, start_receiver_on_journal: StartReceiver) -> None:
-    receiver = await start_receiver_on_journal(receiver_config(destination(token="x" * 24)))
+        api: GraphQL, gitlab: RunningGitLab, start_receiver_on_sqlite: StartReceiver,
+        sqlite_journal: SqliteJournal) -> None:
+    receiver = await start_receiver_on_sqlite(receiver_config(destination(token="x" * 24)))
     created = await api.create(url=receiver.url + "/acme")
     receiver.running.reload(receiver_config(destination(token=created["verificationToken"])))
     await gitlab.settle()
     gitlab.knobs = Knobs(batch_size=5, redelivery_scale=0.001)
-    blocker = sqlite3.connect(receiver.journal.path, isolation_level=None)
+    blocker = sqlite3.connect(sqlite_journal.path, isolation_level=None)
     try:
         blocker.execute("BEGIN EXCLUSIVE")  # the journal cannot take writes: 503
         # wait=False: with batching, waiting would last every redelivery GitLab makes.

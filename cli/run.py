@@ -16,6 +16,7 @@ from auditstream.config.app import (
     Parts,
     load_config,
     parse_listen,
+    parse_receiver_listen,
     secret_from_env,
     secret_from_file,
 )
@@ -45,8 +46,9 @@ def receiver_options(command: Any) -> Any:
         click.option("--config", "config_path", envvar="AUDITSTREAM_CONFIG",
                      type=click.Path(path_type=Path, dir_okay=False),
                      help="The TOML config file."),
-        click.option("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8080); "
-                                      "overrides the config file."),
+        click.option("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8080), or "
+                                      "fd:N for a socket inherited open (systemd socket "
+                                      "activation: fd:3); overrides the config file."),
         click.option("--journal", "journal_path", type=click.Path(path_type=Path, dir_okay=False),
                      help="The journal file (default auditstream.db); overrides the config."),
         click.option("--token-env", multiple=True,
@@ -234,8 +236,8 @@ def with_sinks(config: AppConfig, hec_url: str | None, hec_token_env: str | None
 def _override(config: AppConfig, listen: str | None, journal_path: Path | None) -> AppConfig:
     receiver, journal = config.receiver, config.journal
     if listen is not None and receiver is not None:
-        host, port = parse_listen(listen, "--listen")
-        receiver = replace(receiver, host=host, port=port)
+        host, port, listen_fd = parse_receiver_listen(listen, "--listen")
+        receiver = replace(receiver, host=host, port=port, listen_fd=listen_fd)
     if journal_path is not None:
         journal = replace(journal, path=journal_path)
     return replace(config, receiver=receiver, journal=journal)

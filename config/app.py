@@ -102,7 +102,8 @@ from auditstream.reconcile.schedule import (
 from auditstream.relay.config import RelayConfig
 
 __all__ = ["AppConfig", "load_config", "load_journal_config", "load_outline",
-           "load_reconcile_config", "parse_listen", "secret_from_env", "secret_from_file"]
+           "load_reconcile_config", "parse_listen", "parse_receiver_listen", "secret_from_env",
+           "secret_from_file"]
 
 DAY = 24 * 3600.0
 # What 'destinations check' compares with GitLab (read by it, not by the receiver).
@@ -262,8 +263,8 @@ def _receiver(section: Section) -> ReceiverConfig:
                  "tls_cert", "tls_key", "allow_networks", "trusted_proxies", "max_connections",
                  "max_connections_per_client", "token_drift_refusals",
                  "token_drift_interval")
-    host, port = parse_listen(section.string("listen", DEFAULT_LISTEN),
-                              section.where("listen"))
+    host, port, listen_fd = parse_receiver_listen(section.string("listen", DEFAULT_LISTEN),
+                                                  section.where("listen"))
     tls_cert, tls_key = _tls(section)
     destination_names(section)
     destinations = tuple(_destination(item) for item in section.tables("destinations"))
@@ -272,7 +273,7 @@ def _receiver(section: Section) -> ReceiverConfig:
                                             "[[receiver.destinations]]")
     _check_unique(section, destinations)
     return ReceiverConfig(
-        destinations=destinations, host=host, port=port,
+        destinations=destinations, host=host, port=port, listen_fd=listen_fd,
         max_body_bytes=section.whole_number("max_body_bytes", DEFAULT_MAX_BODY_BYTES),
         retry_after_seconds=section.whole_number("retry_after_seconds",
                                                  DEFAULT_RETRY_AFTER_SECONDS, minimum=0),
@@ -416,6 +417,22 @@ def _check_unique(section: Section, destinations: tuple[DestinationConfig, ...])
     tokens = [token for d in destinations for token in d.tokens if token is not UNREAD_SECRET]
     if len(set(tokens)) != len(tokens):
         raise section.error("destinations", "two destinations share a token; each needs its own")
+
+
+LISTEN_FD_PREFIX = "fd:"
+
+
+def parse_receiver_listen(value: str, where: str) -> tuple[str, int, int | None]:
+    """The receiver's ``listen``: ``HOST:PORT`` as (host, port, None), or ``fd:N`` (a socket
+    inherited open as file descriptor N) as ("", 0, N); ``ConfigError`` otherwise."""
+    if value.startswith(LISTEN_FD_PREFIX):
+        number = value.removeprefix(LISTEN_FD_PREFIX)
+        if not number.isdigit() or int(number) > 65535:
+            raise ConfigError(f"{where}: expected fd:N with N the number of an inherited "
+                              f"socket (systemd passes the first as fd:3), got {value!r}")
+        return "", 0, int(number)
+    host, port = parse_listen(value, where)
+    return host, port, None
 
 
 def parse_listen(value: str, where: str) -> tuple[str, int]:

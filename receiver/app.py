@@ -67,7 +67,7 @@ class ReceiverState:
         """Swap in new destinations, tokens and per-request settings (one assignment each, on
         the loop's thread: a request sees the old set or the new). Returns the settings that
         differ but only take effect at a restart."""
-        fixed = ("host", "port", "tls_cert", "tls_key", "idle_timeout_seconds",
+        fixed = ("host", "port", "listen_fd", "tls_cert", "tls_key", "idle_timeout_seconds",
                  "shutdown_timeout_seconds")
         needs_restart = [name for name in fixed
                          if getattr(config, name) != getattr(self.config, name)]

@@ -75,11 +75,15 @@ class ReceiverConfig:
     ``X-Forwarded-For`` is believed when telling who the client is. ``token_drift_refusals``
     refusals of an unknown token on a destination's path within ``token_drift_interval_seconds``
     are token drift; ``config_path`` is the file the settings came from (named in the fix).
+    ``listen_fd``, when set, is a TCP socket this process inherited open (``listen =
+    "fd:3"``: systemd's socket activation, or a supervisor that holds the port across
+    restarts); ``host`` and ``port`` are then unknown until it is served (``""`` and 0).
     """
 
     destinations: tuple[DestinationConfig, ...]
     host: str = DEFAULT_LISTEN_HOST
     port: int = DEFAULT_LISTEN_PORT
+    listen_fd: int | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS
     body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 AUDITSTREAM = str(Path(sys.executable).parent / "auditstream")
 _URL = re.compile(r"listening on (http://\S+)")
@@ -22,17 +24,34 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
                           env={**os.environ, **(env or {})}, check=False)
 
 
+def serve_held(listener: socket.socket, *args: str, **options: Any) -> ServerProcess:
+    """Start ``auditstream *args`` serving the test's held socket, and close the test's copy:
+    the port was never free for another to take, and from now on the process alone holds it,
+    so once it stops connections are refused, as by a receiver that is down. (A test that
+    keeps its copy has connections wait in the queue for the next process instead.)"""
+    with listener:
+        return ServerProcess(*args, listener=listener, **options)
+
+
 class ServerProcess:
     """A long-running ``auditstream`` command that prints ``listening on URL`` when ready."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None,
                  ready_timeout: float = 30, command: str = AUDITSTREAM,
                  cwd: Path | None = None,
-                 preexec_fn: Callable[[], None] | None = None) -> None:
+                 preexec_fn: Callable[[], None] | None = None,
+                 pass_fds: tuple[int, ...] = (),
+                 listener: socket.socket | None = None) -> None:
+        """``pass_fds``: descriptors the command inherits, under the same numbers.
+        ``listener``: a socket the test holds (``held_port``), which the command serves as
+        ``--listen fd:N``; see ``serve_held`` to give it up to the command."""
+        if listener is not None:
+            args = (*args, "--listen", f"fd:{listener.fileno()}")
+            pass_fds = (*pass_fds, listener.fileno())
         self.process = subprocess.Popen(
             [command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, **(env or {})}, cwd=cwd,
-            preexec_fn=preexec_fn)
+            preexec_fn=preexec_fn, pass_fds=pass_fds)
         self.stderr_lines: list[str] = []
         self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._stderr_reader.start()

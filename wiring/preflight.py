@@ -30,7 +30,10 @@ _LISTEN_ADVICE = {
 
 
 def bind_listener(config: ReceiverConfig) -> socket.socket:
-    """The receiver's listening socket, bound now, or ``StartupError`` naming ``--listen``."""
+    """The receiver's listening socket, bound now (or the inherited one ``listen = "fd:N"``
+    names), or ``StartupError`` naming ``--listen``."""
+    if config.listen_fd is not None:
+        return inherited_listener(config.listen_fd)
     where = f"{config.host}:{config.port}"
     try:
         return bind(config.host, config.port)
@@ -42,6 +45,35 @@ def bind_listener(config: ReceiverConfig) -> socket.socket:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise StartupError(f"cannot listen on {where}: {reason}; {advice} "
                            f"{LISTEN_SETTING}") from exc
+
+
+def inherited_listener(fd: int) -> socket.socket:
+    """The TCP socket this process inherited as file descriptor ``fd``, bound to an address
+    (listening already, as systemd passes it, or not yet), or ``StartupError``.
+
+    With a socket held by whoever started the process (systemd's socket activation), GitLab's
+    connections wait in its queue while the receiver restarts instead of being refused, and
+    GitLab never sends a refused event again."""
+    where = f"fd:{fd}"
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise StartupError(f"cannot listen on {where}: {reason}; start auditstream with a "
+                           f"bound TCP socket as that file descriptor (systemd's socket "
+                           f"activation passes fd:3), or give HOST:PORT with "
+                           f"{LISTEN_SETTING}") from exc
+    problem = None
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or \
+            sock.type != socket.SOCK_STREAM:
+        problem = "it is not a TCP socket"
+    elif sock.getsockname()[1] == 0:
+        problem = "it is not bound to an address"
+    if problem is not None:
+        sock.detach()  # not ours to close: whoever passed it may still use it
+        raise StartupError(f"cannot listen on {where}: {problem}; pass a bound TCP socket, or "
+                           f"give HOST:PORT with {LISTEN_SETTING}")
+    return sock
 
 
 def check_journal_place(config: JournalConfig) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import struct
 import subprocess
 from pathlib import Path
 
@@ -13,7 +15,9 @@ import pytest
 
 from auditstream.journal import JournalConfig
 from auditstream.journal.sqlite import SqliteJournal
-from tests.processes import ServerProcess, run_cli
+from tests.helpers.ports import held_port, port_of
+from tests.processes import AUDITSTREAM, ServerProcess, run_cli
+from tests.waiting import eventually
 
 TOKEN = "cli-token-0123456789abcd"
 ENV = {"STREAM_TOKEN": TOKEN}
@@ -165,3 +169,79 @@ def test_receive_with_a_config_file_serves_its_destinations(tmp_path: Path) -> N
                     "--output", "json")
     assert stats.returncode == 0, stats.stderr
     assert orjson.loads(stats.stdout)["events"] == 3
+
+
+async def test_an_inherited_socket_keeps_gitlabs_connections_across_a_restart(
+        tmp_path: Path) -> None:
+    # The test holds the socket as systemd's socket activation does: the port is never free
+    # to take, and a connection made while no receiver runs waits in the queue for the next.
+    with held_port() as held:
+        fd = str(held.fileno())
+        url = f"http://127.0.0.1:{port_of(held)}"
+        first = ServerProcess("receive", "--listen", f"fd:{fd}", "--journal",
+                              str(tmp_path / "j.db"), "--token-env", "STREAM_TOKEN", env=ENV,
+                              pass_fds=(held.fileno(),))
+        with first:
+            assert first.url == url
+            assert await post_all(url, range(1, 3)) == [1, 2]
+            assert first.terminate() == 0
+        during_restart = asyncio.create_task(post_all(url, range(3, 4)))
+        await eventually(lambda: waiting_connections(held) == 1)  # in the kernel's queue
+        assert not during_restart.done()
+        second = await asyncio.to_thread(
+            ServerProcess, "receive", "--listen", f"fd:{fd}", "--journal",
+            str(tmp_path / "j.db"), "--token-env", "STREAM_TOKEN", env=ENV,
+            pass_fds=(held.fileno(),))
+        with second:
+            assert await during_restart == [3]
+    assert await journal_ids(tmp_path / "j.db") == {"1", "2", "3"}
+
+
+def waiting_connections(listening: socket.socket) -> int:
+    """Connections in a listening socket's accept queue (Linux: TCP_INFO's ``tcpi_unacked``
+    holds it for a listener, as ``ss -l`` shows it in Recv-Q)."""
+    info = listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    queued: int = struct.unpack_from("I", info, 24)[0]  # after 8 one-byte fields, 4 u32s
+    return queued
+
+
+@pytest.mark.parametrize(("listen", "problem"), [
+    ("fd:250", "Bad file descriptor"),
+    ("fd:2", "Socket operation on non-socket"),  # the captured stderr: a pipe
+])
+def test_an_inherited_descriptor_that_is_no_socket_names_the_setting(
+        tmp_path: Path, listen: str, problem: str) -> None:
+    result = run_cli("receive", "--listen", listen, "--journal", str(tmp_path / "j.db"),
+                     "--token-env", "STREAM_TOKEN", env=ENV)
+    assert result.returncode == 1
+    assert f"cannot listen on {listen}: " in result.stderr
+    assert problem in result.stderr
+    assert "--listen (or [receiver] listen" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "j.db").exists()
+
+
+@pytest.mark.parametrize(("kind", "problem"), [
+    (socket.SOCK_STREAM, "it is not bound to an address"),
+    (socket.SOCK_DGRAM, "it is not a TCP socket"),
+])
+def test_an_inherited_socket_that_cannot_serve_is_refused(
+        tmp_path: Path, kind: socket.SocketKind, problem: str) -> None:
+    with socket.socket(socket.AF_INET, kind) as passed:
+        if kind == socket.SOCK_DGRAM:
+            passed.bind(("127.0.0.1", 0))
+        result = subprocess.run(
+            [AUDITSTREAM, "receive", "--listen", f"fd:{passed.fileno()}", "--journal",
+             str(tmp_path / "j.db"), "--token-env", "STREAM_TOKEN"],
+            capture_output=True, text=True, timeout=60, env={**os.environ, **ENV},
+            pass_fds=(passed.fileno(),), check=False)
+    assert result.returncode == 1
+    assert problem in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_fd_listen_needs_a_number(tmp_path: Path) -> None:
+    result = run_cli("receive", "--listen", "fd:three", "--journal", str(tmp_path / "j.db"),
+                     "--token-env", "STREAM_TOKEN", env=ENV)
+    assert result.returncode == 2
+    assert "--listen: expected fd:N" in result.stderr

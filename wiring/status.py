@@ -119,7 +119,8 @@ def journal_where(config: JournalConfig) -> str:
     if config.redis is None:
         return str(config.path)
     parts = urlsplit(config.redis.url)
-    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379} {{{config.redis.key_prefix}}}"
+    where = parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
+    return f"{parts.scheme}://{where} {{{config.redis.key_prefix}}}"
 
 
 def _disk(config: JournalConfig) -> tuple[int | None, int | None]:

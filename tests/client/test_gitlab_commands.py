@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,8 +13,8 @@ import orjson
 import pytest
 
 from auditstream.server.gitlab import RunningGitLab, running_gitlab
-from tests.helpers.ports import unused_port
-from tests.processes import ServerProcess, run_cli
+from tests.helpers.ports import port_of
+from tests.processes import run_cli, serve_held
 
 
 @pytest.fixture
@@ -248,13 +249,14 @@ async def test_instance_destinations_need_an_administrator(gitlab: RunningGitLab
 
 
 async def test_created_destination_written_to_config_receives_gitlabs_events(
-        gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = unused_port()
+        gitlab: RunningGitLab, tmp_path: Path, held_listener: socket.socket) -> None:
+    port = port_of(held_listener)
     url = f"http://127.0.0.1:{port}/acme"
     config = tmp_path / "auditstream.toml"
     config.write_text(f'[receiver]\nlisten = "127.0.0.1:{port}"\n[journal]\npath = "j.db"\n')
     await create(gitlab, url, "--name", "acme-siem", "--write-config", str(config))
-    receiver = await asyncio.to_thread(ServerProcess, "receive", "--config", str(config))
+    receiver = await asyncio.to_thread(serve_held, held_listener, "receive", "--config",
+                                       str(config))
     try:
         await gitlab.make_activity(3, event_types=("member_created",), on=("acme/website",))
         await gitlab.settle()

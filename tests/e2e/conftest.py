@@ -4,6 +4,7 @@ the GitLab and HEC stand-ins in the test's process, everything on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from auditstream.server.gitlab import GitLabConfig, RunningGitLab, running_gitla
 from auditstream.server.gitlab.deliveries import Result
 from auditstream.server.gitlab.streaming import Knobs
 from auditstream.server.hec import HecConfig, HecToken, RunningHec, running_hec
-from tests.helpers.ports import unused_port
-from tests.processes import ServerProcess, run_cli
+from tests.helpers.ports import held_port, port_of
+from tests.processes import ServerProcess, run_cli, serve_held
 from tests.waiting import eventually
 
 HEC_TOKEN = "e2e-hec-token-0000-4000-8000-000000000001"
@@ -27,12 +28,21 @@ HEC_TOKEN = "e2e-hec-token-0000-4000-8000-000000000001"
 
 @dataclass(slots=True)
 class Flow:
-    """GitLab, a HEC sink, and a receiver URL that a destination will point at."""
+    """GitLab, a HEC sink, and a receiver URL that a destination will point at.
+
+    ``listener`` holds the receiver's port from the start; the first ``start`` hands it to
+    ``auditstream run``. A later ``start`` (after an outage, which is what those tests are
+    about) binds the same port again by the config's ``listen``."""
 
     gitlab: RunningGitLab
     hec: RunningHec
     workdir: Path
-    receiver_url: str
+    port: int
+    listener: socket.socket | None
+
+    @property
+    def receiver_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/acme"
 
     @property
     def config(self) -> Path:
@@ -66,8 +76,15 @@ class Flow:
         self.config.write_text(tomlkit.dumps(document))
 
     async def start_run(self) -> ServerProcess:
-        return await asyncio.to_thread(ServerProcess, "run", "--config", str(self.config),
-                                       env={"HEC_TOKEN": HEC_TOKEN})
+        return await self.start("run", "--config", str(self.config),
+                                env={"HEC_TOKEN": HEC_TOKEN})
+
+    async def start(self, *args: str, env: dict[str, str]) -> ServerProcess:
+        """``auditstream *args`` on the receiver's port: on the held socket the first time."""
+        listener, self.listener = self.listener, None
+        if listener is None:
+            return await asyncio.to_thread(ServerProcess, *args, env=env)
+        return await asyncio.to_thread(serve_held, listener, *args, env=env)
 
     def answered_200(self) -> list[str]:
         """Event ids GitLab delivered to the receiver and that were answered 200."""
@@ -111,4 +128,5 @@ def knobs() -> Knobs:
 async def flow(tmp_path: Path, knobs: Knobs) -> AsyncIterator[Flow]:
     async with running_gitlab(config=GitLabConfig(knobs=knobs, activity_seed=11)) as gitlab, \
             running_hec(HecConfig(tokens=(HecToken(HEC_TOKEN),))) as hec:
-        yield Flow(gitlab, hec, tmp_path, f"http://127.0.0.1:{unused_port()}/acme")
+        with held_port() as held:
+            yield Flow(gitlab, hec, tmp_path, port_of(held), held)

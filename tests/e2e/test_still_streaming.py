@@ -9,6 +9,7 @@ log line."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,8 +20,8 @@ import orjson
 import pytest
 
 from auditstream.server.gitlab import Knobs, Result, RunningGitLab, running_gitlab
-from tests.helpers.ports import unused_port
-from tests.processes import ServerProcess, run_cli
+from tests.helpers.ports import port_of
+from tests.processes import ServerProcess, run_cli, serve_held
 from tests.waiting import eventually
 
 NEW_TOKEN = "rotated-in-gitlab-0123"
@@ -96,17 +97,18 @@ def assert_no_token_logged(lines: list[str], tokens: list[str]) -> None:
         assert not any(token in line for line in lines), f"a token was logged: {token[:4]}..."
 
 
-async def start_receiver(config: Path) -> ServerProcess:
-    return await asyncio.to_thread(ServerProcess, "receive", "--config", str(config))
+async def start_receiver(config: Path, listener: socket.socket) -> ServerProcess:
+    return await asyncio.to_thread(serve_held, listener, "receive", "--config", str(config))
 
 
 async def test_a_token_rotated_in_gitlab_only_is_reported_and_sync_clears_it(
-        gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = unused_port()
+        gitlab: RunningGitLab, tmp_path: Path,
+        held_listener: socket.socket) -> None:
+    port = port_of(held_listener)
     config = receiver_config(tmp_path, port)
     destination = await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
     old_tokens = tokens_in(config)
-    receiver = await start_receiver(config)
+    receiver = await start_receiver(config, held_listener)
     try:
         await activity(gitlab)
         await update_in_gitlab(gitlab, destination, secretToken=NEW_TOKEN)
@@ -137,13 +139,14 @@ async def test_a_token_rotated_in_gitlab_only_is_reported_and_sync_clears_it(
 
 
 async def test_gitlabs_circuit_breaker_is_caught_by_the_silence_alarm(
-        gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = unused_port()
+        gitlab: RunningGitLab, tmp_path: Path,
+        held_listener: socket.socket) -> None:
+    port = port_of(held_listener)
     url = f"http://127.0.0.1:{port}/acme"
     config = receiver_config(tmp_path, port)
     destination = await create(gitlab, config, url, "acme-siem")
     expect_within(config, "acme-siem", 1.5)
-    receiver = await start_receiver(config)
+    receiver = await start_receiver(config, held_listener)
     try:
         await activity(gitlab)
         assert gitlab.deliveries.to(url)[-1].result is Result.DELIVERED
@@ -184,9 +187,9 @@ def differences(report: dict[str, Any]) -> dict[str, list[str]]:
     return {d["name"]: [x["what"] for x in d["differences"]] for d in report["destinations"]}
 
 
-async def test_check_finds_each_kind_of_difference(gitlab: RunningGitLab,
-                                                   tmp_path: Path) -> None:
-    config = receiver_config(tmp_path, unused_port())
+async def test_check_finds_each_kind_of_difference(
+        gitlab: RunningGitLab, tmp_path: Path, held_listener: socket.socket) -> None:
+    config = receiver_config(tmp_path, port_of(held_listener))
     base = "https://receiver.example.com"
     # GitLab allows 5 destinations a group: some differ in several ways.
     ids = {name: await create(gitlab, config, f"{base}/{name}", name)
@@ -221,12 +224,12 @@ async def test_check_finds_each_kind_of_difference(gitlab: RunningGitLab,
     assert not any(token in table.stdout + table.stderr for token in tokens_in(config))
 
 
-async def test_the_canary_arrives_through_a_receiver_that_is_up(gitlab: RunningGitLab,
-                                                                tmp_path: Path) -> None:
-    port = unused_port()
+async def test_the_canary_arrives_through_a_receiver_that_is_up(
+        gitlab: RunningGitLab, tmp_path: Path, held_listener: socket.socket) -> None:
+    port = port_of(held_listener)
     config = receiver_config(tmp_path, port)
     await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
-    receiver = await start_receiver(config)
+    receiver = await start_receiver(config, held_listener)
     try:
         code, report = await check(gitlab, config, "--canary", "--canary-timeout", "20")
     finally:
@@ -241,11 +244,12 @@ async def test_the_canary_arrives_through_a_receiver_that_is_up(gitlab: RunningG
 
 
 async def test_the_canary_is_missing_through_a_receiver_that_is_down(
-        gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = unused_port()
+        gitlab: RunningGitLab, tmp_path: Path,
+        held_listener: socket.socket) -> None:
+    port = port_of(held_listener)
     config = receiver_config(tmp_path, port)
     await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
-    stopped = await start_receiver(config)  # the journal exists; nobody listens now
+    stopped = await start_receiver(config, held_listener)  # the journal exists; nobody listens now
     assert await asyncio.to_thread(stopped.terminate, 15) == 0
     code, report = await check(gitlab, config, "--canary", "--canary-timeout", "1")
     assert code == 1
@@ -256,8 +260,9 @@ async def test_the_canary_is_missing_through_a_receiver_that_is_down(
 
 
 async def test_the_canary_is_missing_through_a_filtered_destination(
-        gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = unused_port()
+        gitlab: RunningGitLab, tmp_path: Path,
+        held_listener: socket.socket) -> None:
+    port = port_of(held_listener)
     config = receiver_config(tmp_path, port)
     destination = await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
     done = await cli(gitlab, "filters", "add", destination, "--event-type", "audit_operation",
@@ -266,7 +271,7 @@ async def test_the_canary_is_missing_through_a_filtered_destination(
     text = config.read_text().replace('name = "acme-siem"\n', 'name = "acme-siem"\n'
                                       'event_type_filters = ["audit_operation"]\n')
     config.write_text(text)
-    receiver = await start_receiver(config)
+    receiver = await start_receiver(config, held_listener)
     try:
         code, report = await check(gitlab, config, "--canary", "--canary-timeout", "1.5")
     finally:
@@ -291,8 +296,9 @@ async def metrics_of(url: str) -> str:
 
 
 async def test_the_continuous_canary_reports_its_latency_and_its_failures(
-        gitlab: RunningGitLab, tmp_path: Path) -> None:
-    port = unused_port()
+        gitlab: RunningGitLab, tmp_path: Path,
+        held_listener: socket.socket) -> None:
+    port = port_of(held_listener)
     config = receiver_config(tmp_path, port)
     destination = await create(gitlab, config, f"http://127.0.0.1:{port}/acme", "acme-siem")
     owner_token = gitlab.token_for("owner")
@@ -300,7 +306,7 @@ async def test_the_continuous_canary_reports_its_latency_and_its_failures(
     with config.open("a") as appended:
         appended.write(f'[canary]\ngitlab_url = "{gitlab.url}"\ntoken_file = "gitlab.token"\n'
                        f'group = "acme"\nevery = 1.5\nwait = 1\napi = "consolidated"\n')
-    receiver = await start_receiver(config)
+    receiver = await start_receiver(config, held_listener)
     try:
         await eventually(lambda: any("canary for 'acme-siem' arrived" in line
                                      for line in receiver.stderr_lines), within=20)

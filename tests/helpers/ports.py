@@ -30,6 +30,19 @@ def port_of(held: socket.socket) -> int:
     return port
 
 
+def held_again(held: socket.socket) -> socket.socket:
+    """Hold ``held``'s port again, not listening, once the process that served it (``--listen
+    fd:N``) stopped: connections are refused again, as by a receiver that is down. The port
+    is free only between two calls of this process (SO_REUSEADDR: the served connections'
+    TIME_WAIT would refuse the bind)."""
+    port = port_of(held)
+    held.close()
+    again = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    again.bind((LOOPBACK, port))
+    return again
+
+
 def unused_port() -> int:
     """A port free a moment ago, for a server in another process that must be told its port
     before it starts (redis-server; an ``auditstream`` subprocess whose URL GitLab needs

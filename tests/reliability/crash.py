@@ -3,8 +3,9 @@ the HEC sink misbehaves; then every answer is checked against what reached the s
 
 Used by ``tests/reliability/test_crash_suite.py`` (bounded, in CI) and by
 ``bench/crash_soak.py`` (longer, by hand). Everything runs on 127.0.0.1: the GitLab and HEC
-stand-ins in this process, ``auditstream run`` as a real subprocess on a fixed port (so the
-GitLab destination's URL stays right across restarts).
+stand-ins in this process, ``auditstream run`` as a real subprocess serving a socket this
+process holds (``listen = "fd:N"``, as systemd's socket activation does), so the GitLab
+destination's URL stays right across restarts and nothing else can take the port between two.
 
 What is checked, with GitLab's answers as the ground truth:
 - lost: an event the receiver answered 200 that is not at the sink (by id, or by content
@@ -31,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from auditstream.receiver.connections import reserve
 from auditstream.receiver.parse import content_hash
 from auditstream.server.gitlab import (
     DEFAULT_SEED,
@@ -42,7 +44,7 @@ from auditstream.server.gitlab import (
 from auditstream.server.gitlab.deliveries import Result
 from auditstream.server.gitlab.seed import SeedDestination
 from auditstream.server.hec import RunningHec, running_hec
-from tests.helpers.ports import unused_port
+from tests.helpers.ports import LOOPBACK, port_of
 from tests.processes import ServerProcess
 
 STREAM_TOKEN = "crash-suite-token-01234"
@@ -125,11 +127,11 @@ class CrashReport:
         ]
 
 
-def write_config(folder: Path, port: int, hec_url: str, plan: CrashPlan) -> Path:
+def write_config(folder: Path, listen_fd: int, hec_url: str, plan: CrashPlan) -> Path:
     config = folder / "auditstream.toml"
     config.write_text(f"""
 [receiver]
-listen = "127.0.0.1:{port}"
+listen = "fd:{listen_fd}"
 shutdown_timeout_seconds = 5
 
 [[receiver.destinations]]
@@ -168,13 +170,18 @@ class CrashRun:
         self.plan = plan
         self.say = say
         self.rng = random.Random(plan.seed)
-        self.port = unused_port()
+        self.listener = reserve(LOOPBACK, 0)  # held for the whole run; closed at its end
+        self.port = port_of(self.listener)
         self.journal_path = folder / "journal.db"
         self.report = CrashReport(plan)
         self.stderr: list[str] = []
         self._stop = asyncio.Event()
 
     async def run(self) -> CrashReport:
+        with self.listener:
+            return await self._run()
+
+    async def _run(self) -> CrashReport:
         started = time.monotonic()
         seed = dataclasses.replace(DEFAULT_SEED, destinations=(SeedDestination(
             url=f"http://127.0.0.1:{self.port}/gitlab", group="acme", name="siem",
@@ -184,7 +191,7 @@ class CrashRun:
         gitlab_config = GitLabConfig(delivery_timeout_seconds=2.0, knobs=knobs,
                                      activity_seed=self.plan.seed)
         async with running_hec() as hec, running_gitlab(seed, gitlab_config) as gitlab:
-            config = write_config(self.folder, self.port, hec.url, self.plan)
+            config = write_config(self.folder, self.listener.fileno(), hec.url, self.plan)
             env = {"STREAM_TOKEN": STREAM_TOKEN, "HEC_TOKEN": hec.token}
             args = ("run", "--config", str(config))
             stream = asyncio.create_task(self._stream(gitlab))
@@ -242,7 +249,8 @@ class CrashRun:
     # -- the process: killed, restarted, finally drained --------------------------------------
 
     async def _start(self, args: tuple[str, ...], env: dict[str, str]) -> ServerProcess:
-        process = await asyncio.to_thread(ServerProcess, *args, env=env, ready_timeout=30)
+        process = await asyncio.to_thread(ServerProcess, *args, env=env, ready_timeout=30,
+                                          pass_fds=(self.listener.fileno(),))
         self.report.starts += 1
         return process
 

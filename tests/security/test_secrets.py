@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import hashlib
 import hmac
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,8 +25,8 @@ from auditstream.server.gitlab import DEFAULT_SEED, GitLabConfig, running_gitlab
 from auditstream.server.gitlab.seed import SeedDestination
 from auditstream.server.hec import running_hec
 from tests.conftest import destination
-from tests.helpers.ports import unused_port
-from tests.processes import ServerProcess
+from tests.helpers.ports import port_of
+from tests.processes import serve_held
 from tests.waiting import eventually
 
 NEW_TOKEN = "new-stream-token-4f8a2c"
@@ -60,8 +61,9 @@ def test_every_candidate_is_compared_as_a_fixed_size_digest(
 
 
 @pytest.mark.slow
-async def test_a_full_run_at_debug_level_logs_no_secret(tmp_path: Path) -> None:
-    port = unused_port()
+async def test_a_full_run_at_debug_level_logs_no_secret(
+        tmp_path: Path, held_listener: socket.socket) -> None:
+    port = port_of(held_listener)
     seed = dataclasses.replace(DEFAULT_SEED, destinations=(SeedDestination(
         url=f"http://127.0.0.1:{port}/gitlab", group="acme", token=NEW_TOKEN),))
     async with running_hec() as hec, running_gitlab(seed, GitLabConfig()) as gitlab:
@@ -92,8 +94,8 @@ token_env = "BAD_HEC_TOKEN"
                    "BAD_HEC_TOKEN": BAD_HEC_TOKEN}
         hec.faults.busy(next=2, retry_after=0)
         hec.faults.reset(next=2)
-        process = await asyncio.to_thread(ServerProcess, "--log-level", "debug", "run",
-                                          "--config", str(config), env=secrets)
+        process = await asyncio.to_thread(serve_held, held_listener, "--log-level", "debug",
+                                          "run", "--config", str(config), env=secrets)
         presented = [NEW_TOKEN[:-1], NEW_TOKEN + "x", NEW_TOKEN.upper(), OLD_TOKEN[:12],
                      "glpat-" + NEW_TOKEN]
         try:

@@ -22,8 +22,9 @@ from auditstream.journal import (
 )
 from auditstream.journal.config import RedisSettings
 from auditstream.journal.redis_journal import RedisJournal
+from auditstream.journal.redis_layout import Keys
 from tests.journal.redis.server import RedisServer, redis_journal_config, running_redis
-from tests.waiting import eventually
+from tests.waiting import POLL_SECONDS, eventually
 
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
 OpenJournal = Callable[..., Awaitable[RedisJournal]]
@@ -149,15 +150,33 @@ async def test_a_relay_that_closes_hands_its_claims_over_at_once(
     assert [e.event_id for e in taken] == [e.event_id for e in held]
 
 
-async def test_a_slow_but_live_relay_keeps_its_claims(open_redis: OpenJournal) -> None:
+async def test_a_slow_but_live_relay_keeps_its_claims(open_redis: OpenJournal,
+                                                      config: JournalConfig) -> None:
     receiver, slow, other = await open_redis(), await open_redis(), await open_redis()
     await receiver.append([event(i) for i in range(1, 4)])
     for relay in (slow, other):
         await relay.register_sink("hec")
     held = await slow.claim("hec", 10)
-    for _ in range(10):  # over three idle times: renewal keeps the claims with their relay
-        await asyncio.sleep(0.1)
-        assert await other.claim("hec", 10) == []
+    # The other relay's sweeps take claims idle past claim_idle (0.3 s); the slow relay's
+    # renewals set their idle time back to 0 before that. Watch three renewals happen (in
+    # the group's pending list), the other relay asking all along and getting nothing.
+    assert config.redis is not None
+    client = Redis.from_url(config.redis.url)
+    stream = Keys.for_prefix(config.redis.key_prefix).events
+    renewals, last_idle = 0, 0
+    try:
+        async with asyncio.timeout(10):
+            while renewals < 3:
+                assert await other.claim("hec", 10) == []
+                pending = await client.xpending_range(stream, "hec", min="-", max="+",
+                                                      count=10)
+                assert len(pending) == 3
+                idle = max(int(entry["time_since_delivered"]) for entry in pending)
+                renewals += idle < last_idle
+                last_idle = idle
+                await asyncio.sleep(POLL_SECONDS)
+    finally:
+        await client.aclose()
     await slow.ack("hec", held[-1].seq)
     assert (await receiver.stats()).sinks[0].cursor == 3
 
@@ -191,7 +210,8 @@ async def test_wait_for_a_missing_replica_fails_the_append(open_redis: OpenJourn
 
 
 async def test_wait_for_a_live_replica_accepts(tmp_path: Path) -> None:
-    with running_redis(tmp_path / "primary", "--repl-diskless-sync-delay", "0") as primary, \
+    with running_redis(tmp_path / "primary", "--repl-diskless-sync-delay", "0",
+                       tcp=True) as primary, \
             running_redis(tmp_path / "replica", "--replicaof", "127.0.0.1",
                           str(primary.port)) as replica:
         await _until_replica_is_in_sync(primary)

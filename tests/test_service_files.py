@@ -17,24 +17,35 @@ from tests.processes import AUDITSTREAM
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "docs" / "auditstream.service"
+SOCKET_UNIT = ROOT / "docs" / "auditstream.socket"
 DOCKERFILE = ROOT / "Dockerfile"
 RELAY_GRACE_SECONDS = 10  # what the relay takes on SIGTERM to finish what is in hand
 
 
-def unit() -> configparser.RawConfigParser:
+def unit(path: Path = UNIT) -> configparser.RawConfigParser:
     parser = configparser.RawConfigParser(strict=True, comment_prefixes=("#", ";"),
                                           delimiters=("=",))
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys keep their case
-    parser.read_string(UNIT.read_text())
+    parser.read_string(path.read_text())
     return parser
 
 
-def test_unit_starts_auditstream_run_with_a_config_file() -> None:
+def test_unit_starts_auditstream_run_with_a_config_file_on_the_units_socket() -> None:
     argv = shlex.split(unit()["Service"]["ExecStart"])
     assert Path(argv[0]).name == "auditstream"
     assert argv[1:3] == ["run", "--config"]
     assert argv[3].endswith(".toml")
-    assert len(argv) == 4
+    assert argv[4:] == ["--listen", "fd:3"]  # systemd passes the first socket as fd 3
+
+
+def test_the_socket_unit_holds_the_receivers_port_for_the_service() -> None:
+    service, socket_unit = unit(), unit(SOCKET_UNIT)
+    assert SOCKET_UNIT.stem == UNIT.stem  # so systemd hands its socket to this service
+    assert service["Unit"]["Requires"] == service["Unit"]["After"].split()[-1] == \
+        SOCKET_UNIT.name
+    host, _, port = socket_unit["Socket"]["ListenStream"].rpartition(":")
+    assert (host, port) == ("0.0.0.0", "8080")  # what --write-config puts in [receiver] listen
+    assert socket_unit["Install"]["WantedBy"] == "sockets.target"
 
 
 def test_unit_keeps_its_state_in_its_state_directory_and_nothing_else_writable() -> None:
@@ -64,11 +75,14 @@ def test_systemd_analyze_verify_finds_nothing_to_say_about_the_unit(tmp_path: Pa
     text = UNIT.read_text().replace("/opt/auditstream/bin/auditstream", AUDITSTREAM)
     copy = tmp_path / "auditstream.service"
     copy.write_text(text)
-    result = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True,
+    (tmp_path / SOCKET_UNIT.name).write_text(SOCKET_UNIT.read_text())
+    result = subprocess.run(["systemd-analyze", "verify", str(copy),
+                             str(tmp_path / SOCKET_UNIT.name)], capture_output=True,
                             text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
-    about_the_unit = [line for line in result.stderr.splitlines() if copy.name in line]
-    assert about_the_unit == []
+    about_the_units = [line for line in result.stderr.splitlines()
+                       if copy.name in line or SOCKET_UNIT.name in line]
+    assert about_the_units == []
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:

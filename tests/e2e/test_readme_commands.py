@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -30,7 +31,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.ports import unused_port
+from auditstream.receiver.connections import reserve
+from tests.helpers.ports import LOOPBACK, held_again, port_of
 from tests.processes import AUDITSTREAM, ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -61,7 +63,7 @@ NOT_RUN = {
     "/opt/auditstream/bin/auditstream destinations create --group acme "
     "--url https://audit.example.com/acme "
     "--write-config /var/lib/auditstream/auditstream.toml": NEEDS_ROOT,
-    "sudo install -m 0644 docs/auditstream.service /etc/systemd/system/auditstream.service":
+    "sudo install -m 0644 docs/auditstream.socket docs/auditstream.service /etc/systemd/system/":
         NEEDS_ROOT,
     "sudo systemctl daemon-reload": NEEDS_ROOT,
     "systemctl reload auditstream": NEEDS_ROOT,
@@ -120,9 +122,13 @@ class Session:
     gitlab_url: str
     owner_token: str
     hec_url: str
-    receiver_port: int
+    receiver_socket: socket.socket  # held all along; served by run and receive (fd:N)
     env: dict[str, str] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
+
+    @property
+    def receiver_port(self) -> int:
+        return port_of(self.receiver_socket)
 
     def substitute(self, command: str) -> str:
         """Addresses and secrets for the stand-ins'; nothing else changes."""
@@ -165,7 +171,11 @@ class Session:
         self.config_listens_on_loopback()
 
     def run_until_stopped(self, argv: list[str], env: dict[str, str], command: str) -> None:
-        with Started(argv, {**os.environ, **env}, self.cwd) as started:
+        receives = argv[1] in ("run", "receive")
+        if receives:  # on the held socket, in place of the address the command names
+            argv = [*argv, "--listen", f"fd:{self.receiver_socket.fileno()}"]
+        with Started(argv, {**os.environ, **env}, self.cwd,
+                     (self.receiver_socket.fileno(),) if receives else ()) as started:
             assert started.ready.wait(60), f"{command}: not ready in time\n{started.output}"
             self.check_it_answers(argv[1], started.stdout, started.process)
             if argv[1] in ("run", "receive") and "--config" in argv:
@@ -175,6 +185,8 @@ class Session:
             started.process.send_signal(signal.SIGTERM)
             code = started.process.wait(60)
             assert code == 0, f"{command}: exit {code}\n{started.output}"
+        if receives:
+            self.receiver_socket = held_again(self.receiver_socket)
 
     def check_it_answers(self, subcommand: str, lines: list[str],
                          process: subprocess.Popen[str]) -> None:
@@ -225,9 +237,10 @@ class Session:
 class Started:
     """A long-running command; its output read all along (a full pipe would stall it)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path,
+                 pass_fds: tuple[int, ...] = ()) -> None:
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, env=env, cwd=cwd)
+                                        text=True, env=env, cwd=cwd, pass_fds=pass_fds)
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.ready = threading.Event()
@@ -283,11 +296,13 @@ def test_every_command_the_readme_shows_runs_against_the_stand_ins(tmp_path: Pat
         seed = _get(gitlab.url + "/_stand-in/seed")[1]
         owner = next(u for u in seed["users"] if u["username"] == "owner")
         session = Session(cwd=tmp_path, gitlab_url=gitlab.url, owner_token=owner["token"],
-                          hec_url=hec.url, receiver_port=unused_port())
-        commands = list(readme_commands())
-        for command in commands:
-            if command not in NOT_RUN and command not in NAMES:
-                session.run(command)
+                          hec_url=hec.url, receiver_socket=reserve(LOOPBACK, 0))
+        try:
+            for command in readme_commands():
+                if command not in NOT_RUN and command not in NAMES:
+                    session.run(command)
+        finally:
+            session.receiver_socket.close()
     print("\n".join(session.ran))
     assert len(session.ran) >= 20, session.ran
     assert any(c.startswith("auditstream destinations create") for c in session.ran)

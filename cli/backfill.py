@@ -22,6 +22,7 @@ from auditstream.journal import (
     open_journal,
     open_journal_readonly,
 )
+from auditstream.journal.memory import MemoryJournal
 from auditstream.reconcile.backfill import BackfillReport, backfill
 from auditstream.reconcile.config import ReconcileSettings, ReconcileTarget
 from auditstream.reconcile.errors import ReconcileError
@@ -112,8 +113,14 @@ def _settings(destinations: tuple[ReconcileSettings, ...], name: str,
 async def _run(config: JournalConfig, target: ReconcileTarget, since: datetime,
                until: datetime, dry_run: bool) -> BackfillReport:
     rules = await filters_from_gitlab(target) or DestinationFilter()
-    journal: Journal = await (open_journal_readonly(config) if dry_run
-                              else open_journal(config))
+    journal: Journal
+    if dry_run and config.backend == "sqlite" and not config.path.exists():
+        # Nothing received yet: every event GitLab lists would be added. (A real open would
+        # create the file, which a dry run must not.)
+        click.echo(f"no journal at {config.path} yet: it holds nothing", err=True)
+        journal = MemoryJournal.empty(config)
+    else:
+        journal = await (open_journal_readonly(config) if dry_run else open_journal(config))
     try:
         with Progress("events listed by GitLab", None) as progress:
             return await backfill(target, journal, since, until, rules=rules,

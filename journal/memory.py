@@ -91,6 +91,12 @@ class MemoryJournal(Journal):
         return cls(config, _LOGS.setdefault(str(config.path), _Log()), writable=True)
 
     @classmethod
+    def empty(cls, config: JournalConfig) -> MemoryJournal:
+        """A read-only journal under no name that holds nothing: what a journal that does not
+        exist yet would show (``backfill --dry-run`` before the first ``run``)."""
+        return cls(config, _Log(), writable=False)
+
+    @classmethod
     async def open_readonly(cls, config: JournalConfig) -> MemoryJournal:
         """Open an existing journal of this process for inspection; nothing is created."""
         log = _LOGS.get(str(config.path))

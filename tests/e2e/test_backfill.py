@@ -108,6 +108,19 @@ async def test_backfill_exits_1_on_gitlabs_refusal_and_2_on_usage_errors(
     assert "no destination 'nope'" in done.stderr
 
 
+async def test_a_dry_run_before_the_first_run_reports_everything_as_to_add(
+        flow: Flow) -> None:
+    await flow.create_destination()
+    flow.add_sink_and_journal()
+    await flow.gitlab.make_activity(6, event_types=TYPES, on=TREE)
+    code, out, err = await backfill(flow, "--since", "1h", "--dry-run", "--output", "json")
+    assert code == 0, err
+    assert f"no journal at {flow.workdir / 'journal.db'} yet" in err
+    report = orjson.loads(out)
+    assert report["would_add"] == report["found"] == len(stored_in_tree(flow)) > 0
+    assert not (flow.workdir / "journal.db").exists()  # a dry run creates nothing
+
+
 async def test_a_backfill_killed_halfway_resumes_and_neither_loses_nor_doubles(
         flow: Flow) -> None:
     await flow.create_destination()

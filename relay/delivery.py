@@ -8,6 +8,7 @@ split, dead-letter one event, or pause. Nothing here reads a status or a body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 
@@ -50,9 +51,19 @@ class BatchDelivery:
         self._acks = acks
         self._rng = rng
         self._gate = SendGate()
+        self._stopping = asyncio.Event()
+
+    def stop_waiting(self) -> None:
+        """The pipeline stops: a sender waiting to try a failing sink again gives its batch
+        up now, not at the end of the stop's grace. Nothing of it is in flight, and its
+        window stays unconfirmed, so the journal keeps it for the next start. (Under
+        ``auditstream run`` the receiver has stopped listening by then: every second spent
+        waiting on a sink that is down is a second of GitLab's events refused.)"""
+        self._stopping.set()
 
     async def deliver(self, window: Window, batch: Batch) -> None:
-        """Send until every envelope is confirmed, awaiting its ack, or dead-lettered."""
+        """Send until every envelope is confirmed, awaiting its ack, or dead-lettered; or
+        until the pipeline stops while the sink fails (``stop_waiting``)."""
         parts: list[Batch] = [batch]
         attempt = 0
         async with self._gate.turn() as turn:
@@ -65,7 +76,10 @@ class BatchDelivery:
                     continue
                 if isinstance(decision, Retry | Pause):
                     await turn.failed()  # the sink is failing: one request at a time, ours
-                parts[:0] = await self._act_on_failure(window, part, decision, attempt)
+                following = await self._act_on_failure(window, part, decision, attempt)
+                if following is None:
+                    return  # stopping: the window is left unconfirmed
+                parts[:0] = following
                 attempt += 1
         self._windows.confirm(window)  # the batch's own unit; parts awaiting acks hold theirs
 
@@ -108,8 +122,9 @@ class BatchDelivery:
         self._windows.confirm(window)
 
     async def _act_on_failure(self, window: Window, part: Batch, decision: Decision,
-                              attempt: int) -> list[Batch]:
-        """What to send next after a failed attempt; waits as the decision requires."""
+                              attempt: int) -> list[Batch] | None:
+        """What to send next after a failed attempt, once waited as the decision requires;
+        None when the pipeline stopped while waiting."""
         if isinstance(decision, Split):
             log.info("splitting a batch of %d: %s", len(part), decision.reason,
                      extra={"sink": self._name})
@@ -117,12 +132,19 @@ class BatchDelivery:
         if isinstance(decision, DeadLetterEvent):
             return await self._dead_letter(window, part, decision)
         if isinstance(decision, Pause):
-            await self._pause(decision)
-            return [part]
+            return [part] if await self._pause(decision) else None
         assert isinstance(decision, Retry)
-        return [await self._retry(part, decision, attempt)]
+        rest = await self._retry(part, decision, attempt)
+        return None if rest is None else [rest]
 
-    async def _retry(self, part: Batch, decision: Retry, attempt: int) -> Batch:
+    async def _wait_to_try_again(self, seconds: float) -> bool:
+        """Wait ``seconds`` before the next attempt; False, at once, when the pipeline
+        stops meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return not self._stopping.is_set()
+
+    async def _retry(self, part: Batch, decision: Retry, attempt: int) -> Batch | None:
         self._metrics.retried.labels(self._name).inc()
         self._status.set(SinkState.RETRYING)
         rest = part
@@ -135,8 +157,7 @@ class BatchDelivery:
                               cap=settings.backoff_cap_seconds, rng=self._rng)
         log.warning("retrying in %.1f s: %s", delay, decision.reason,
                     extra={"sink": self._name, "attempt": attempt + 1, "events": len(rest)})
-        await asyncio.sleep(delay)
-        return rest
+        return rest if await self._wait_to_try_again(delay) else None
 
     async def _dead_letter(self, window: Window, part: Batch,
                            decision: DeadLetterEvent) -> list[Batch]:
@@ -155,10 +176,11 @@ class BatchDelivery:
         kept = part.envelopes[:decision.position] + part.envelopes[decision.position + 1:]
         return [Batch(kept)] if kept else []
 
-    async def _pause(self, decision: Pause) -> None:
+    async def _pause(self, decision: Pause) -> bool:
+        """Wait the pause out: True to try again, False when the pipeline stopped."""
         status = self._status
         if status.state is not SinkState.PAUSED or status.pause_reason != decision.reason:
             log.error("sink paused, nothing is dropped; fix its %s: %s", decision.setting,
                       decision.reason, extra={"sink": self._name})
         status.set(SinkState.PAUSED, decision.reason)
-        await asyncio.sleep(self._retry_settings.pause_retry_seconds)
+        return await self._wait_to_try_again(self._retry_settings.pause_retry_seconds)

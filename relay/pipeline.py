@@ -145,8 +145,11 @@ class SinkPipeline:
             raise failed[0].exception()  # type: ignore[misc]
 
     async def stop(self, grace_seconds: float) -> None:
-        """Stop reading, let every batch in hand finish (within the grace), save the cursor."""
+        """Stop reading, let every batch in hand finish (within the grace), save the cursor.
+        A batch waiting to try a failing sink again does not wait: it is left unconfirmed,
+        for the next start."""
         self._stop_begun = True
+        self._delivery.stop_waiting()  # a failing sink's batch is not worth the grace
         await self._cancel("read", "acks")
         self._work.close()  # senders take no new batch
         await self._busy.wait_idle(grace_seconds)

@@ -7,7 +7,8 @@ import pytest
 
 from auditstream.common.secrets import Secret
 from auditstream.journal import Journal
-from auditstream.relay.config import BatchSettings
+from auditstream.relay.config import BatchSettings, RetrySettings
+from auditstream.relay.service import Relay
 from auditstream.server.hec import RunningHec
 from tests.helpers.bodies import gitlab_body
 from tests.helpers.metrics import scraped
@@ -145,6 +146,36 @@ async def test_wrong_token_pauses_the_sink_and_loses_nothing(
     assert (await fixed.check_sinks())["splunk"].ok
     await wait_for_cursor(journal, 30)
     assert sorted(ids_at_sink(hec)) == list(range(1, 31))
+
+
+@pytest.mark.parametrize("failing", ["paused", "retrying"])
+async def test_stop_does_not_wait_out_a_failing_sinks_pause_or_backoff(
+        journal: Journal, hec: RunningHec, failing: str) -> None:
+    # Pauses and backoffs of an hour, a grace of an hour: a stop that waited for either
+    # would never return within the test's bound. Under `run` the receiver has stopped
+    # listening by then, so each second waited on a failing sink is GitLab's events refused.
+    await fill(journal, 10)
+    hour = RetrySettings(backoff_base_seconds=3600, backoff_cap_seconds=3600,
+                         pause_retry_seconds=3600)
+    if failing == "paused":
+        sink = hec_sink(hec, token=Secret("wrong-token"))
+    else:
+        sink = hec_sink(hec)
+        hec.faults.busy()  # 503 to every request, no Retry-After: backoff decides
+    relay = Relay(relay_config(sink, retry=hour), journal)
+    relay.start()
+    await eventually(lambda: relay.pipelines[0].state == failing)
+    await relay.stop(3600.0)
+    assert relay.pipelines[0].state == "stopped"
+    assert await cursor(journal) == 0  # nothing confirmed: all of it is there for next time
+    hec.faults.clear()
+    fixed = Relay(relay_config(hec_sink(hec)), journal)
+    fixed.start()
+    try:
+        await wait_for_cursor(journal, 10)
+    finally:
+        await fixed.stop(1.0)
+    assert sorted(ids_at_sink(hec)) == list(range(1, 11))
 
 
 async def test_file_sink_writes_json_lines_before_the_cursor_moves(

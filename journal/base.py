@@ -130,7 +130,8 @@ class Journal(abc.ABC):
 
     @abc.abstractmethod
     async def purge(self, now: float) -> PurgeResult:
-        """Drop bodies every sink has and older than the retention; forget ids past the window."""
+        """Drop bodies every sink has and older than the retention; forget ids, and the
+        receivers' uptime records, past the dedup window."""
 
     @abc.abstractmethod
     async def check_writable(self) -> None:

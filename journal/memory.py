@@ -193,7 +193,12 @@ class MemoryJournal(Journal):
             old_keys.append(key)
         for key in old_keys:
             del log.seen[key]
-        return PurgeResult(bodies_removed=bodies, ids_forgotten=len(old_keys))
+        gone = [process for process, (_, seen_at, _) in log.uptime.items()
+                if seen_at < forget_before]
+        for process in gone:
+            del log.uptime[process]
+        return PurgeResult(bodies_removed=bodies, ids_forgotten=len(old_keys),
+                           uptime_forgotten=len(gone))
 
     async def check_writable(self) -> None:
         self._writable_log()

@@ -121,7 +121,9 @@ class JournalStats:
 
 @dataclass(frozen=True, slots=True)
 class PurgeResult:
-    """What one retention pass removed."""
+    """What one retention pass removed. ``uptime_forgotten``: receiving processes' uptime
+    records last seen before the dedup window (reconcile never looks back further)."""
 
     bodies_removed: int
     ids_forgotten: int
+    uptime_forgotten: int = 0

@@ -353,8 +353,18 @@ class RedisJournal(Journal):
     async def purge(self, now: float) -> PurgeResult:
         with self._translated("apply retention", write=True):
             bodies = await self._trim_bodies(now - self._config.retention_seconds)
-            forgotten = await self._forget_id_counts(now - self._config.dedup_window_seconds)
-        return PurgeResult(bodies_removed=bodies, ids_forgotten=forgotten)
+            window_start = now - self._config.dedup_window_seconds
+            forgotten = await self._forget_id_counts(window_start)
+            uptime = await self._forget_uptime(window_start)
+        return PurgeResult(bodies_removed=bodies, ids_forgotten=forgotten,
+                           uptime_forgotten=uptime)
+
+    async def _forget_uptime(self, seen_before: float) -> int:
+        entries = await self._client.hgetall(self._keys.uptime)
+        old = [process for process, value in entries.items()
+               if float((value.decode() if isinstance(value, bytes) else value).split(" ")[1])
+               < seen_before]
+        return int(await self._client.hdel(self._keys.uptime, *old)) if old else 0
 
     async def _trim_bodies(self, older_than: float) -> int:
         positions = await self._positions()

@@ -211,9 +211,11 @@ class SqliteJournal(Journal):
     async def purge(self, now: float) -> PurgeResult:
         bodies = await self._purge_slices(lambda conn: purge_bodies_slice(
             conn, now - self._config.retention_seconds))
-        ids = await self._purge_slices(lambda conn: forget_ids_slice(
-            conn, now - self._config.dedup_window_seconds))
-        return PurgeResult(bodies_removed=bodies, ids_forgotten=ids)
+        window_start = now - self._config.dedup_window_seconds
+        ids = await self._purge_slices(lambda conn: forget_ids_slice(conn, window_start))
+        uptime = await self._write(lambda conn: conn.execute(
+            "DELETE FROM uptime WHERE seen_at < ?", (window_start,)).rowcount)
+        return PurgeResult(bodies_removed=bodies, ids_forgotten=ids, uptime_forgotten=uptime)
 
     async def _purge_slices(self, job: Callable[[sqlite3.Connection], int]) -> int:
         total = 0

@@ -370,6 +370,15 @@ async def test_purge_keeps_everything_while_no_sink_is_registered(backend: Journ
     assert len(await backend.tail(10)) == 1
 
 
+async def test_purge_forgets_uptime_records_from_before_the_dedup_window(
+        backend: Journal) -> None:
+    await backend.record_uptime("host:1", 0.0, 10.0, stopped=True)  # long gone
+    await backend.record_uptime("host:2", 0.0, 40 * DAY)  # ran until recently
+    result = await backend.purge(now=45 * DAY)  # the window: 30 days back, to day 15
+    assert result.uptime_forgotten == 1
+    assert await backend.uptime(0.0, 50 * DAY) == [(0.0, 40 * DAY, False)]
+
+
 async def test_sequence_numbers_are_never_reused_after_a_full_purge(backend: Journal) -> None:
     await backend.append([event(1, received_at=0.0), event(2, received_at=0.0)])
     await backend.register_sink("hec")

@@ -103,6 +103,7 @@ def create_app(config: ReceiverConfig, journal: Journal,
     app.cleanup_ctx.append(watching_streams)
     app.router.add_get("/healthz", errors_as_json(healthz))
     app.router.add_get("/readyz", errors_as_json(readyz))
+    app.router.add_get("/readyz/receiver", errors_as_json(receiver_readyz))
     app.router.add_get("/status", errors_as_json(status))
     app.router.add_get("/metrics", errors_as_json(metrics_endpoint))
     events = events_handler(app[RECEIVER_STATE])
@@ -247,6 +248,18 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready: the journal takes writes, and every registered component says it is fine."""
     state = request.app[RECEIVER_STATE]
+    return await _readiness(state, state.probes)
+
+
+async def receiver_readyz(request: web.Request) -> web.Response:
+    """Ready to take GitLab's events: the journal takes writes. For a load balancer in front
+    of receivers: in ``run`` the relay's sinks are components of ``/readyz`` too, and a
+    balancer that took a receiver out because Splunk is down would have GitLab's events
+    refused, which GitLab never sends again, while the journal would have kept them."""
+    return await _readiness(request.app[RECEIVER_STATE], [])
+
+
+async def _readiness(state: ReceiverState, probes: list[ReadinessProbe]) -> web.Response:
     components: dict[str, dict[str, object]] = {}
     try:
         await asyncio.wait_for(state.journal.check_writable(), READY_CHECK_TIMEOUT_SECONDS)
@@ -258,7 +271,7 @@ async def readyz(request: web.Request) -> web.Response:
     # Details only: a silent destination is no reason to take the receiver out of service.
     details = {name: {"last_event_at": d["last_event_at"], "silent": d["silent"]}
                for name, d in state.watch.status(time.time())["destinations"].items()}
-    return await readiness_response(state.probes, components, {"destinations": details})
+    return await readiness_response(probes, components, {"destinations": details})
 
 
 def _recent_append_failure(state: ReceiverState) -> dict[str, object] | None:

@@ -210,9 +210,10 @@ async def test_unwritable_journal_answers_503_with_retry_after_then_recovers(
                                              gitlab_headers(TOKEN))
         assert (status, headers["Retry-After"]) == (503, "7")
         assert "journal" in str(answer["error"])
-        async with http.get(receiver.url + "/readyz") as response:
-            assert response.status == 503
-            assert (await response.json())["components"]["journal"]["ok"] is False
+        for path in ("/readyz", "/readyz/receiver"):  # the balancer's too: it cannot take
+            async with http.get(receiver.url + path) as response:
+                assert response.status == 503
+                assert (await response.json())["components"]["journal"]["ok"] is False
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

@@ -91,8 +91,8 @@ async def scraped_backlog(url: str, sink: str = "hec") -> float | None:
     return sample_in(text, "auditstream_relay_backlog_events", sink=sink)
 
 
-async def readiness(url: str) -> tuple[int, dict[str, object]]:
-    async with aiohttp.ClientSession() as session, session.get(url + "/readyz") as response:
+async def readiness(url: str, path: str = "/readyz") -> tuple[int, dict[str, object]]:
+    async with aiohttp.ClientSession() as session, session.get(url + path) as response:
         return response.status, await response.json()
 
 
@@ -151,6 +151,11 @@ async def test_run_with_a_refused_token_is_not_ready_before_any_event(tmp_path: 
                 return status == 503 and "HTTP 403" in reason and "token_env" in reason
 
             await eventually(token_reported, within=10)  # the check may land after listening
+            # What a load balancer asks: this receiver takes events (the journal keeps them
+            # for the sink), so it must not be taken out while only the sink is down.
+            status, ready = await readiness(process.url, "/readyz/receiver")
+            assert (status, ready["status"]) == (200, "ready")
+            assert set(ready["components"]) == {"journal"}  # type: ignore[arg-type]
         finally:
             await asyncio.to_thread(process.kill)
     assert " ERROR auditstream.relay sink hec is not usable: HTTP 403" in process.stderr

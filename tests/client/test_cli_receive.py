@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -245,3 +246,33 @@ def test_fd_listen_needs_a_number(tmp_path: Path) -> None:
                      "--token-env", "STREAM_TOKEN", env=ENV)
     assert result.returncode == 2
     assert "--listen: expected fd:N" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-socket-activate") is None,
+                    reason="systemd-socket-activate is not installed (apt-get install systemd)")
+async def test_systemds_socket_activation_starts_the_receiver_on_gitlabs_first_connection(
+        tmp_path: Path) -> None:
+    # systemd-socket-activate does what auditstream.socket does: holds the port, starts the
+    # command at the first connection with the socket as fd 3. It takes an address to bind,
+    # so the test hands it its own socket the way systemd hands sockets down (LISTEN_FDS).
+    with held_port() as held:
+        held.listen()
+        fd = held.fileno()
+        as_fd_3 = "" if fd == 3 else f"exec 3<&{fd} {fd}<&-; "
+        shell = (f"{as_fd_3}export LISTEN_PID=$$ LISTEN_FDS=1; exec systemd-socket-activate "
+                 f"-E STREAM_TOKEN {AUDITSTREAM} receive --listen fd:3 --journal "
+                 f"{tmp_path / 'j.db'} --token-env STREAM_TOKEN")
+        activator = await asyncio.to_thread(
+            subprocess.Popen, ["bash", "-c", shell], pass_fds=(fd,),
+            env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        url = f"http://127.0.0.1:{port_of(held)}"
+    try:
+        # No receiver runs yet: this connection is what starts it.
+        assert await post_all(url, range(1, 4)) == [1, 2, 3]
+    finally:
+        activator.terminate()
+        out, err = await asyncio.to_thread(activator.communicate, timeout=30)
+    assert activator.returncode == 0, err
+    assert f"receiver listening on {url}" in out
+    assert await journal_ids(tmp_path / "j.db") == {"1", "2", "3"}

@@ -155,7 +155,9 @@ async def test_run_with_a_refused_token_is_not_ready_before_any_event(tmp_path: 
             # for the sink), so it must not be taken out while only the sink is down.
             status, ready = await readiness(process.url, "/readyz/receiver")
             assert (status, ready["status"]) == (200, "ready")
-            assert set(ready["components"]) == {"journal"}  # type: ignore[arg-type]
+            components = ready["components"]
+            assert isinstance(components, dict)
+            assert set(components) == {"journal"}
         finally:
             await asyncio.to_thread(process.kill)
     assert " ERROR auditstream.relay sink hec is not usable: HTTP 403" in process.stderr

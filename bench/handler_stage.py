@@ -46,6 +46,12 @@ class NothingKept(Journal):
     async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
         return []
 
+    async def reconcile_progress(self, destination: str) -> float | None:
+        return None
+
+    async def record_reconcile_progress(self, destination: str, until: float) -> None:
+        return None
+
     async def register_sink(self, sink: str) -> None:
         return None
 

@@ -63,6 +63,16 @@ class Journal(abc.ABC):
         range, by start."""
 
     @abc.abstractmethod
+    async def reconcile_progress(self, destination: str) -> float | None:
+        """Up to when (epoch seconds) continuous reconcile of ``destination`` has completed
+        a pass, as any process on this journal recorded it; None before the first."""
+
+    @abc.abstractmethod
+    async def record_reconcile_progress(self, destination: str, until: float) -> None:
+        """A pass of ``destination`` completed up to ``until``; the progress never moves
+        back (another process may have got further meanwhile)."""
+
+    @abc.abstractmethod
     async def register_sink(self, sink: str) -> None:
         """Make ``sink`` known (cursor at the start) so retention waits for it, and start this
         reader afresh on it: whatever it claimed and never acked is claimable again."""

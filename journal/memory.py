@@ -67,6 +67,7 @@ class _Log:
     dead_letters: dict[str, DeadLetter] = field(default_factory=dict)  # by id, oldest first
     next_dead_letter: int = 1
     uptime: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
+    reconciled_until: dict[str, float] = field(default_factory=dict)
     append_waiters: set[asyncio.Future[None]] = field(default_factory=set)
 
 
@@ -151,6 +152,10 @@ class MemoryJournal(Journal):
         else:
             uptime[process] = (known[0], max(known[1], seen_at), known[2] or stopped)
 
+    async def record_reconcile_progress(self, destination: str, until: float) -> None:
+        progress = self._writable_log().reconciled_until
+        progress[destination] = max(until, progress.get(destination, until))
+
     async def dead_letter(self, sink: str, event: StoredEvent, reason: str) -> None:
         log = self._writable_log()
         letter_id = str(log.next_dead_letter)
@@ -208,6 +213,9 @@ class MemoryJournal(Journal):
     async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
         seen = self._readable().seen
         return {key for key in keys if (instance, key) in seen}
+
+    async def reconcile_progress(self, destination: str) -> float | None:
+        return self._readable().reconciled_until.get(destination)
 
     async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
         return sorted(span for span in self._readable().uptime.values()

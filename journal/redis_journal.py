@@ -95,6 +95,12 @@ _TRIM_SLICE = 10_000
 
 
 _KNOWN_PER_CALL = 500  # EXISTS per pipeline round trip in known()
+# HSET KEYS[1] ARGV[1] ARGV[2] unless the field already holds a larger number.
+_RECORD_MAX = """
+local held = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '')
+if held == nil or held < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0
+"""
 
 
 class RedisJournal(Journal):
@@ -280,6 +286,18 @@ class RedisJournal(Journal):
         with self._translated("record uptime", write=True):
             await self._client.hset(self._keys.uptime, process,
                                     f"{started_at!r} {seen_at!r} {int(stopped)}")
+
+    async def record_reconcile_progress(self, destination: str, until: float) -> None:
+        # One step on the server: receivers on several machines record passes of the same
+        # destination, and the progress must never move back.
+        with self._translated("record reconcile progress", write=True):
+            await self._client.eval(_RECORD_MAX, 1, self._keys.reconcile, destination,
+                                    repr(until))
+
+    async def reconcile_progress(self, destination: str) -> float | None:
+        with self._translated("read"):
+            value = await self._client.hget(self._keys.reconcile, destination)
+        return None if value is None else float(value)
 
     async def uptime(self, since: float, until: float) -> list[tuple[float, float, bool]]:
         with self._translated("read"):

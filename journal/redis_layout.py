@@ -126,6 +126,7 @@ class Keys:
     seen_prefix: str
     collisions: str
     uptime: str
+    reconcile: str
 
     @classmethod
     def for_prefix(cls, prefix: str) -> Keys:
@@ -134,7 +135,7 @@ class Keys:
                    seen_per_hour=f"{tag}:seen-per-hour", dead=f"{tag}:dead",
                    dead_retry=f"{tag}:dead-retry", dead_held_prefix=f"{tag}:dead-held:",
                    seen_prefix=f"{tag}:seen:", collisions=f"{tag}:collisions",
-                   uptime=f"{tag}:uptime")
+                   uptime=f"{tag}:uptime", reconcile=f"{tag}:reconcile")
 
     def seen(self, instance: str, key: str) -> str:
         return f"{self.seen_prefix}{len(instance)}:{instance}:{key}"

@@ -57,6 +57,9 @@ from auditstream.journal.sqlite_schema import (
 
 T = TypeVar("T")
 
+# Continuous reconcile's progress per destination, in the meta table (no schema change).
+_RECONCILE_KEY = "reconcile_done_until:"
+
 
 
 
@@ -182,6 +185,20 @@ class SqliteJournal(Journal):
         for waiter in self._append_waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    async def record_reconcile_progress(self, destination: str, until: float) -> None:
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+            "value = CAST(max(CAST(value AS REAL), CAST(excluded.value AS REAL)) AS TEXT)",
+            (_RECONCILE_KEY + destination, repr(until))))
+
+    async def reconcile_progress(self, destination: str) -> float | None:
+        def query(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?",
+                               (_RECONCILE_KEY + destination,)).fetchone()
+            return None if row is None else float(row[0])
+
+        return await self._read(query)
 
     async def register_sink(self, sink: str) -> None:
         await self._write(lambda conn: conn.execute(

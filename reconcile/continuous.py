@@ -5,7 +5,8 @@ minutes, each over the window ``schedule.next_window`` gives.
 It shares the event loop with the receiver but never holds it: the REST calls are awaited,
 and each page of at most 100 events is one journal append, joining the receiver's own group
 commits. A failed pass is logged and counted (never with a token) and the next pass covers
-its window again, since the state only moves after a pass completed.
+its window again, since the progress only moves after a pass completed. The progress is the
+journal's (``Journal.reconcile_progress``): receivers sharing a Redis journal share it.
 """
 
 from __future__ import annotations
@@ -25,31 +26,29 @@ from auditstream.reconcile.gitlab_filters import filters_from_gitlab
 from auditstream.reconcile.metrics import ReconcileMetrics
 from auditstream.reconcile.schedule import next_window
 from auditstream.reconcile.select import DestinationFilter
-from auditstream.reconcile.state import StateFile
 
 log = logging.getLogger("auditstream.reconcile")
 
 
-async def reconcile_pass(settings: ReconcileSettings, journal: Journal, state: StateFile,
+async def reconcile_pass(settings: ReconcileSettings, journal: Journal,
                          dedup_window_seconds: float, now: float) -> BackfillReport:
-    """One pass; the state moves to ``now`` only once it completed."""
+    """One pass; the journal's progress moves to ``now`` only once it completed."""
     assert settings.schedule is not None
     target = settings.target()
-    window = next_window(settings.schedule, state.done_until(settings.destination), now,
-                         dedup_window_seconds)
+    done_until = await journal.reconcile_progress(settings.destination)
+    window = next_window(settings.schedule, done_until, now, dedup_window_seconds)
     if window.clipped:
         log.warning("reconcile %s: looking back only to %s, the journal's dedup window",
                     settings.destination, datetime.fromtimestamp(window.since, UTC).isoformat())
     rules = await filters_from_gitlab(target) or DestinationFilter()
     report = await backfill(target, journal, datetime.fromtimestamp(window.since, UTC),
                             datetime.fromtimestamp(window.until, UTC), rules=rules)
-    await asyncio.to_thread(state.record, settings.destination, window.until)
+    await journal.record_reconcile_progress(settings.destination, window.until)
     return report
 
 
 async def reconcile_periodically(settings: ReconcileSettings, journal: Journal,
-                                 state: StateFile, dedup_window_seconds: float,
-                                 metrics: ReconcileMetrics, *,
+                                 dedup_window_seconds: float, metrics: ReconcileMetrics, *,
                                  clock: Callable[[], float] = time.time,
                                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                                  ) -> None:
@@ -58,7 +57,7 @@ async def reconcile_periodically(settings: ReconcileSettings, journal: Journal,
     while True:
         now = clock()
         try:
-            report = await reconcile_pass(settings, journal, state, dedup_window_seconds, now)
+            report = await reconcile_pass(settings, journal, dedup_window_seconds, now)
         except (GitLabError, JournalError, ReconcileError, OSError) as exc:
             metrics.failed(settings.destination)
             log.warning("reconcile %s failed (next try in %.0f s): %s", settings.destination,

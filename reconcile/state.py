@@ -1,53 +1,58 @@
-"""What continuous reconcile has done, per destination, in a small JSON file that survives
-restarts: ``{"<destination>": {"done_until": <epoch seconds>}}``.
+"""Continuous reconcile's progress from before it was kept in the journal.
 
-Written whole to a temporary file, fsynced, then renamed over the old one: a crash leaves the
-old state or the new, never half of one. A lost or unreadable file only means the next pass
-looks back further (the journal's dedup makes that safe, never a double).
+Up to issue 20, each process kept ``{"<destination>": {"done_until": <epoch seconds>}}`` in
+``reconcile-state.json`` beside the journal's file. The progress now lives in the journal
+(``Journal.reconcile_progress``), where receivers on several machines sharing a Redis journal
+share it too, instead of each repeating the others' passes. A file left by an older version
+is taken into the journal once, at start-up, then removed. A lost or unreadable file only
+means the next pass looks back further (the journal's dedup makes that safe, never a double).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
 from pathlib import Path
 
 import orjson
 
+from auditstream.journal import Journal, JournalError
+
 log = logging.getLogger("auditstream.reconcile")
 
+LEGACY_STATE_FILE = "reconcile-state.json"  # beside the journal's file
 
-class StateFile:
-    """The state file; ``done_until(name)`` and ``record(name, until)``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+def read_state_file(path: Path) -> dict[str, float]:
+    """Each destination's ``done_until`` in an old state file; empty when it is missing or
+    unreadable."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, orjson.JSONDecodeError) as exc:
+        log.warning("reconcile state %s unreadable (%s): starting afresh", path, exc)
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {name: float(entry["done_until"]) for name, entry in data.items()
+            if isinstance(entry, dict) and isinstance(entry.get("done_until"), int | float)}
 
-    def load(self) -> dict[str, float]:
-        try:
-            data = orjson.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return {}
-        except (OSError, orjson.JSONDecodeError) as exc:
-            log.warning("reconcile state %s unreadable (%s): starting afresh", self.path, exc)
-            return {}
-        if not isinstance(data, dict):
-            return {}
-        return {name: float(entry["done_until"]) for name, entry in data.items()
-                if isinstance(entry, dict) and isinstance(entry.get("done_until"), int | float)}
 
-    def done_until(self, destination: str) -> float | None:
-        return self.load().get(destination)
-
-    def record(self, destination: str, until: float) -> None:
-        state = self.load()
-        state[destination] = max(until, state.get(destination, until))
-        text = orjson.dumps({name: {"done_until": when} for name, when in sorted(state.items())})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+async def take_in_state_file(path: Path, journal: Journal) -> None:
+    """Record an old state file's progress in the journal, then remove the file. If that
+    fails, the file stays (and is read again at the next start); passes look back further
+    meanwhile, which dedup makes safe."""
+    if not await asyncio.to_thread(path.exists):
+        return
+    progress = await asyncio.to_thread(read_state_file, path)
+    try:
+        for destination, until in progress.items():
+            await journal.record_reconcile_progress(destination, until)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+    except (JournalError, OSError) as exc:
+        log.warning("reconcile state %s not moved into the journal (%s): kept for the next "
+                    "start", path, exc)
+        return
+    log.info("reconcile progress of %d destinations moved from %s into the journal",
+             len(progress), path)

@@ -32,7 +32,7 @@ from auditstream.receiver.metrics import ReceiverMetrics
 from auditstream.receiver.service import RunningReceiver, start_receiver
 from auditstream.reconcile.continuous import reconcile_periodically
 from auditstream.reconcile.metrics import ReconcileMetrics
-from auditstream.reconcile.state import StateFile
+from auditstream.reconcile.state import LEGACY_STATE_FILE, take_in_state_file
 from auditstream.reconcile.uptime import HEARTBEAT_SECONDS
 from auditstream.relay.service import Relay
 from auditstream.relay.status import create_status_app
@@ -42,7 +42,6 @@ from auditstream.wiring.preflight import bind_listener, check_journal_place
 
 log = logging.getLogger("auditstream.wiring")
 
-RECONCILE_STATE_FILE = "reconcile-state.json"  # beside the journal's file
 
 # On SIGTERM the relay gets this long to finish the batch in hand before its cursor is saved.
 RELAY_STOP_GRACE_SECONDS = 10.0
@@ -172,11 +171,15 @@ def _start_reconcile(config: AppConfig, journal: Journal,
     chosen = [s for s in config.reconcile if s.schedule is not None]
     if not chosen:
         return []
-    state = StateFile(config.journal.path.parent / RECONCILE_STATE_FILE)
     metrics = ReconcileMetrics.create(registry)
-    return [asyncio.create_task(
-        reconcile_periodically(s, journal, state, config.journal.dedup_window_seconds, metrics),
-        name=f"reconcile:{s.destination}") for s in chosen]
+
+    async def reconcile_all() -> None:
+        if config.journal.backend == "sqlite":
+            await take_in_state_file(config.journal.path.parent / LEGACY_STATE_FILE, journal)
+        await asyncio.gather(*(reconcile_periodically(
+            s, journal, config.journal.dedup_window_seconds, metrics) for s in chosen))
+
+    return [asyncio.create_task(reconcile_all(), name="reconcile")]
 
 
 async def _open_journal(config: AppConfig) -> Journal:

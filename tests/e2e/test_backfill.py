@@ -172,8 +172,9 @@ async def test_run_reconciles_at_start_up_what_was_lost_while_it_was_down(flow: 
     try:
         await flow.gitlab.make_activity(6, event_types=TYPES, on=TREE)
         await flow.wait_for_sink()
-        state = flow.workdir / "reconcile-state.json"  # beside the journal
-        await eventually(state.exists, within=20)  # the start-up pass is done
+        first_run = run
+        await eventually(lambda: any("reconcile siem: " in line  # the start-up pass is done
+                                     for line in first_run.stderr_lines), within=20)
         assert await asyncio.to_thread(run.terminate) == 0
         await flow.gitlab.make_activity(12, event_types=TYPES, on=TREE)  # nobody listens
         await flow.gitlab.settle()

@@ -464,6 +464,22 @@ async def test_uptime_is_recorded_per_process_and_read_by_range(backend: Journal
                                                   (300.0, 400.0, False)]
 
 
+async def test_reconcile_progress_is_kept_and_never_moves_back(
+        backend_config: JournalConfig) -> None:
+    first = await open_journal(backend_config)
+    assert await first.reconcile_progress("siem") is None
+    await first.record_reconcile_progress("siem", 500.25)
+    await first.record_reconcile_progress("siem", 400.0)  # a slower process, finishing late
+    await first.record_reconcile_progress("other", 10.0)
+    await first.close()
+    again = await open_journal(backend_config)  # another process, or the next start
+    try:
+        assert await again.reconcile_progress("siem") == 500.25
+        assert await again.reconcile_progress("other") == 10.0
+    finally:
+        await again.close()
+
+
 def from_destination(event_id: int, destination: str, body: bytes,
                      origin: str = "stream") -> IncomingEvent:
     return event(event_id, body=body)._replace(destination=destination, origin=origin)

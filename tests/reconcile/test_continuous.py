@@ -13,7 +13,7 @@ from auditstream.reconcile.config import ReconcileSettings
 from auditstream.reconcile.continuous import reconcile_periodically
 from auditstream.reconcile.metrics import ReconcileMetrics
 from auditstream.reconcile.schedule import Schedule, next_window
-from auditstream.reconcile.state import StateFile
+from auditstream.reconcile.state import LEGACY_STATE_FILE, read_state_file, take_in_state_file
 from auditstream.reconcile.uptime import assume_live, gaps
 from auditstream.server.gitlab import RunningGitLab
 
@@ -40,14 +40,21 @@ def test_a_pass_never_looks_back_past_the_dedup_window() -> None:
     assert now - 30 * DAY < window.since < now - 29 * DAY
 
 
-def test_the_state_file_survives_a_restart_and_never_moves_back(tmp_path: Path) -> None:
-    StateFile(tmp_path / "s.json").record("siem", 500.0)
-    again = StateFile(tmp_path / "s.json")
-    again.record("siem", 400.0)
-    again.record("other", 10.0)
-    assert StateFile(tmp_path / "s.json").load() == {"siem": 500.0, "other": 10.0}
+async def test_an_old_state_file_is_taken_into_the_journal_once(tmp_path: Path,
+                                                                journal: Journal) -> None:
+    old = tmp_path / LEGACY_STATE_FILE
+    old.write_text('{"siem": {"done_until": 500.0}, "other": {"done_until": 10}}')
+    await journal.record_reconcile_progress("siem", 700.0)  # already further: kept
+    await take_in_state_file(old, journal)
+    assert not old.exists()
+    assert (await journal.reconcile_progress("siem"), await journal.reconcile_progress(
+        "other")) == (700.0, 10.0)
+    await take_in_state_file(old, journal)  # nothing left to take: nothing happens
+
+
+def test_a_torn_state_file_means_looking_back_further(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text("{half")
-    assert StateFile(tmp_path / "s.json").load() == {}  # a torn file: look back further
+    assert read_state_file(tmp_path / "s.json") == {}
 
 
 
@@ -56,13 +63,11 @@ class Stop(Exception):
     pass
 
 
-async def test_passes_add_what_appears_and_a_restart_continues_from_the_state(
-        gitlab: RunningGitLab, journal: Journal, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_passes_add_what_appears_and_a_restart_continues_from_the_journals_progress(
+        gitlab: RunningGitLab, journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = ReconcileSettings(destination="siem", instance="gl", gitlab_url=gitlab.url,
                                  scope=AuditScope("group", "acme"), token_env="GL",
                                  schedule=SCHEDULE)
-    state = StateFile(tmp_path / "reconcile-state.json")
     registry = CollectorRegistry()
     metrics = ReconcileMetrics.create(registry)
     passes: list[int] = []
@@ -77,20 +82,19 @@ async def test_passes_add_what_appears_and_a_restart_continues_from_the_state(
     monkeypatch.setenv("GL", gitlab.token_for("owner"))
     await gitlab.make_activity(3, event_types=("member_created",), on=("acme/website",))
     with pytest.raises(Stop):
-        await reconcile_periodically(settings, journal, state, DAY, metrics, sleep=sleep)
-    assert state.done_until("siem") is not None
+        await reconcile_periodically(settings, journal, DAY, metrics, sleep=sleep)
+    assert await journal.reconcile_progress("siem") is not None
     ids = {e.event_id for e in await journal.read("any", 100, after=0)}
     assert ids == {e.key for e in gitlab.events.stored}  # both passes' events, once each
     text = generate_latest(registry).decode()
     assert 'auditstream_reconcile_events_total{destination="siem",outcome="added"} 8.0' in text
-    # A restart without the token: two failed passes, counted, the state unchanged.
+    # A restart without the token: two failed passes, counted, the progress unchanged.
     monkeypatch.delenv("GL")
-    before = state.done_until("siem")
+    before = await journal.reconcile_progress("siem")
     passes.clear()
     with pytest.raises(Stop):
-        await reconcile_periodically(settings, journal, StateFile(state.path), DAY, metrics,
-                                     sleep=sleep)
-    assert state.done_until("siem") == before
+        await reconcile_periodically(settings, journal, DAY, metrics, sleep=sleep)
+    assert await journal.reconcile_progress("siem") == before
     assert metrics.errors == {"siem": 2}
 
 

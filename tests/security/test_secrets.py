@@ -25,6 +25,7 @@ from auditstream.server.gitlab import DEFAULT_SEED, GitLabConfig, running_gitlab
 from auditstream.server.gitlab.seed import SeedDestination
 from auditstream.server.hec import running_hec
 from tests.conftest import destination
+from tests.helpers.metrics import sample_in
 from tests.helpers.ports import port_of
 from tests.processes import serve_held
 from tests.waiting import eventually
@@ -111,6 +112,8 @@ token_env = "BAD_HEC_TOKEN"
                                           within=30)
             # The misconfigured sink pauses on its first answer, which may come after the good
             # sink has everything: stop only once it has, or its log line may never be written.
+            # (Not /readyz: it fails as soon as the start-up check finds the token refused,
+            # which can be before the pipeline's first attempt.)
             await eventually(lambda: _sink_paused(process.url, "misconfigured"), within=30)
             assert await asyncio.to_thread(process.terminate) == 0
         finally:
@@ -124,9 +127,10 @@ token_env = "BAD_HEC_TOKEN"
 
 
 async def _sink_paused(url: str, sink: str) -> bool:
-    async with aiohttp.ClientSession() as session, session.get(url + "/readyz") as response:
-        components = (await response.json())["components"]
-    return components.get(f"sink:{sink}", {}).get("ok") is False
+    """The pipeline paused (its state metric, set right after the pause is logged)."""
+    async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as response:
+        text = await response.text()
+    return sample_in(text, "auditstream_relay_sink_state", sink=sink, state="paused") == 1.0
 
 
 def test_a_destination_from_gitlab_never_shows_its_token_in_a_repr() -> None:

@@ -30,6 +30,7 @@ from auditstream.receiver.config import ReceiverConfig
 from auditstream.receiver.connections import raise_open_files_limit
 from auditstream.receiver.metrics import ReceiverMetrics
 from auditstream.receiver.service import RunningReceiver, start_receiver
+from auditstream.reconcile.config import ReconcileSettings
 from auditstream.reconcile.continuous import reconcile_periodically
 from auditstream.reconcile.metrics import ReconcileMetrics
 from auditstream.reconcile.state import LEGACY_STATE_FILE, take_in_state_file
@@ -173,13 +174,14 @@ def _start_reconcile(config: AppConfig, journal: Journal,
         return []
     metrics = ReconcileMetrics.create(registry)
 
-    async def reconcile_all() -> None:
-        if config.journal.backend == "sqlite":
+    async def reconcile(settings: ReconcileSettings) -> None:
+        if config.journal.backend == "sqlite":  # idempotent: each task may take it in
             await take_in_state_file(config.journal.path.parent / LEGACY_STATE_FILE, journal)
-        await asyncio.gather(*(reconcile_periodically(
-            s, journal, config.journal.dedup_window_seconds, metrics) for s in chosen))
+        await reconcile_periodically(settings, journal, config.journal.dedup_window_seconds,
+                                     metrics)
 
-    return [asyncio.create_task(reconcile_all(), name="reconcile")]
+    return [asyncio.create_task(reconcile(s), name=f"reconcile:{s.destination}")
+            for s in chosen]
 
 
 async def _open_journal(config: AppConfig) -> Journal:

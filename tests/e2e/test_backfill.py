@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -168,11 +169,17 @@ async def test_run_reconciles_at_start_up_what_was_lost_while_it_was_down(flow: 
     flow.config.write_text(text.replace('name = "siem"', 'name = "siem"\n'
                                         "reconcile_every_minutes = 0.05", 1))
     env = {"HEC_TOKEN": HEC_TOKEN, "GITLAB_TOKEN": flow.gitlab.token_for("owner")}
+    # An older version's progress file: taken into the journal at start-up, then removed.
+    old_state = flow.workdir / "reconcile-state.json"
+    old_state.write_text(f'{{"siem": {{"done_until": {time.time() - 3600}}}}}')
     run = await flow.start("run", "--config", str(flow.config), env=env)
     try:
         await flow.gitlab.make_activity(6, event_types=TYPES, on=TREE)
         await flow.wait_for_sink()
         first_run = run
+        await eventually(lambda: any(f"moved from {old_state} into the journal" in line
+                                     for line in first_run.stderr_lines))
+        assert not old_state.exists()
         await eventually(lambda: any("reconcile siem: " in line  # the start-up pass is done
                                      for line in first_run.stderr_lines), within=20)
         assert await asyncio.to_thread(run.terminate) == 0

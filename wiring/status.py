@@ -44,9 +44,17 @@ def process_url(config: AppConfig) -> str | None:
     return f"{scheme}://{host}:{receiver.port}"
 
 
+def _no_url_because(config: AppConfig) -> str:
+    receiver = config.receiver
+    if receiver is not None and receiver.listen_fd is not None:
+        return (f"no process URL (the config's receiver serves an inherited socket, "
+                f"fd:{receiver.listen_fd}; give --url with its address)")
+    return "no process URL (the config's receiver has none; give --url)"
+
+
 async def gather_status(config: AppConfig, url: str | None, now: float) -> StatusReport:
-    process, unreachable = (None, "no process URL (the config's receiver has none; give "
-                                  "--url)") if url is None else await read_process(url)
+    process, unreachable = (None, _no_url_because(config)) if url is None \
+        else await read_process(url)
     journal = await read_journal(config.journal)
     sinks = [s.name for s in config.relay.sinks] if config.relay is not None else []
     destinations = ([d.name for d in config.receiver.destinations]

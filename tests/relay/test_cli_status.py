@@ -130,3 +130,15 @@ async def test_status_watch_without_a_terminal_prints_each_refresh_after_the_las
         finally:
             watching.kill()
             await asyncio.to_thread(watching.communicate)
+
+
+async def test_status_of_a_receiver_on_an_inherited_socket_asks_for_its_address(
+        tmp_path: Path) -> None:
+    async with running_hec() as hec:
+        config = write_config(tmp_path, hec)
+        config.write_text(config.read_text().replace('listen = "127.0.0.1:0"',
+                                                     'listen = "fd:3"'))
+        table = await cli("status", "--config", str(config), hec=hec)
+    assert table.returncode == 0, table.stderr
+    assert ("no process URL (the config's receiver serves an inherited socket, fd:3; give "
+            "--url with its address): the journal alone was read") in table.stdout

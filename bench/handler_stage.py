@@ -52,6 +52,10 @@ class NothingKept(Journal):
     async def record_reconcile_progress(self, destination: str, until: float) -> None:
         return None
 
+    async def take_reconcile_turn(self, destination: str, holder: str, seconds: float,
+                                  now: float) -> bool:
+        return True
+
     async def register_sink(self, sink: str) -> None:
         return None
 

@@ -73,6 +73,14 @@ class Journal(abc.ABC):
         back (another process may have got further meanwhile)."""
 
     @abc.abstractmethod
+    async def take_reconcile_turn(self, destination: str, holder: str, seconds: float,
+                                  now: float) -> bool:
+        """Whether ``holder`` (a receiving process) runs the next pass of ``destination``:
+        yes unless another holder took the turn less than its ``seconds`` ago. Taking it
+        (or taking it again) makes it ``holder``'s for ``seconds`` from ``now``. Receivers
+        sharing a journal thus reconcile a destination one at a time, not each of them."""
+
+    @abc.abstractmethod
     async def register_sink(self, sink: str) -> None:
         """Make ``sink`` known (cursor at the start) so retention waits for it, and start this
         reader afresh on it: whatever it claimed and never acked is claimable again."""

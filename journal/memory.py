@@ -68,6 +68,7 @@ class _Log:
     next_dead_letter: int = 1
     uptime: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
     reconciled_until: dict[str, float] = field(default_factory=dict)
+    reconcile_turns: dict[str, tuple[str, float]] = field(default_factory=dict)
     append_waiters: set[asyncio.Future[None]] = field(default_factory=set)
 
 
@@ -155,6 +156,15 @@ class MemoryJournal(Journal):
     async def record_reconcile_progress(self, destination: str, until: float) -> None:
         progress = self._writable_log().reconciled_until
         progress[destination] = max(until, progress.get(destination, until))
+
+    async def take_reconcile_turn(self, destination: str, holder: str, seconds: float,
+                                  now: float) -> bool:
+        turns = self._writable_log().reconcile_turns
+        held = turns.get(destination)
+        if held is not None and held[0] != holder and held[1] > now:
+            return False
+        turns[destination] = (holder, now + seconds)
+        return True
 
     async def dead_letter(self, sink: str, event: StoredEvent, reason: str) -> None:
         log = self._writable_log()

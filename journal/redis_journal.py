@@ -95,6 +95,13 @@ _TRIM_SLICE = 10_000
 
 
 _KNOWN_PER_CALL = 500  # EXISTS per pipeline round trip in known()
+# The turn KEYS[1] is ARGV[1]'s for ARGV[2] ms, unless another holder has it now.
+_TAKE_TURN = """
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 # HSET KEYS[1] ARGV[1] ARGV[2] unless the field already holds a larger number.
 _RECORD_MAX = """
 local held = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '')
@@ -293,6 +300,15 @@ class RedisJournal(Journal):
         with self._translated("record reconcile progress", write=True):
             await self._client.eval(_RECORD_MAX, 1, self._keys.reconcile, destination,
                                     repr(until))
+
+    async def take_reconcile_turn(self, destination: str, holder: str, seconds: float,
+                                  now: float) -> bool:
+        # Redis expires the turn on its own clock (``now`` is for the other backends).
+        with self._translated("take a reconcile turn", write=True):
+            taken = await self._client.eval(
+                _TAKE_TURN, 1, self._keys.reconcile_turn_prefix + destination, holder,
+                str(max(1, int(seconds * 1000))))
+        return bool(taken)
 
     async def reconcile_progress(self, destination: str) -> float | None:
         with self._translated("read"):

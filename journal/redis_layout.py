@@ -127,6 +127,7 @@ class Keys:
     collisions: str
     uptime: str
     reconcile: str
+    reconcile_turn_prefix: str
 
     @classmethod
     def for_prefix(cls, prefix: str) -> Keys:
@@ -135,7 +136,8 @@ class Keys:
                    seen_per_hour=f"{tag}:seen-per-hour", dead=f"{tag}:dead",
                    dead_retry=f"{tag}:dead-retry", dead_held_prefix=f"{tag}:dead-held:",
                    seen_prefix=f"{tag}:seen:", collisions=f"{tag}:collisions",
-                   uptime=f"{tag}:uptime", reconcile=f"{tag}:reconcile")
+                   uptime=f"{tag}:uptime", reconcile=f"{tag}:reconcile",
+                   reconcile_turn_prefix=f"{tag}:reconcile-turn:")
 
     def seen(self, instance: str, key: str) -> str:
         return f"{self.seen_prefix}{len(instance)}:{instance}:{key}"

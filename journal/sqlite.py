@@ -59,6 +59,7 @@ T = TypeVar("T")
 
 # Continuous reconcile's progress per destination, in the meta table (no schema change).
 _RECONCILE_KEY = "reconcile_done_until:"
+_RECONCILE_TURN_KEY = "reconcile_turn:"  # "<holder> <until>"
 
 
 
@@ -191,6 +192,22 @@ class SqliteJournal(Journal):
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
             "value = CAST(max(CAST(value AS REAL), CAST(excluded.value AS REAL)) AS TEXT)",
             (_RECONCILE_KEY + destination, repr(until))))
+
+    async def take_reconcile_turn(self, destination: str, holder: str, seconds: float,
+                                  now: float) -> bool:
+        key = _RECONCILE_TURN_KEY + destination
+
+        def take(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                held_by, _, until = row[0].rpartition(" ")
+                if held_by != holder and float(until) > now:
+                    return False
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                         (key, f"{holder} {now + seconds!r}"))
+            return True
+
+        return await self._write(take)
 
     async def reconcile_progress(self, destination: str) -> float | None:
         def query(conn: sqlite3.Connection) -> float | None:

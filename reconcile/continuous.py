@@ -29,6 +29,10 @@ from auditstream.reconcile.select import DestinationFilter
 
 log = logging.getLogger("auditstream.reconcile")
 
+# A turn lasts this many periods: the holder renews it at each pass, and if it stops (or dies)
+# another receiver takes over within two periods of its last pass.
+TURN_PERIODS = 2.0
+
 
 async def reconcile_pass(settings: ReconcileSettings, journal: Journal,
                          dedup_window_seconds: float, now: float) -> BackfillReport:
@@ -49,23 +53,39 @@ async def reconcile_pass(settings: ReconcileSettings, journal: Journal,
 
 async def reconcile_periodically(settings: ReconcileSettings, journal: Journal,
                                  dedup_window_seconds: float, metrics: ReconcileMetrics, *,
+                                 holder: str,
                                  clock: Callable[[], float] = time.time,
                                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                                  ) -> None:
-    """Pass after pass until cancelled."""
+    """Pass after pass until cancelled, in the turns ``holder`` (this process) takes: where
+    receivers share a journal, one of them reconciles a destination while it runs, and the
+    others take over within ``TURN_PERIODS`` periods of its last pass if it stops."""
     assert settings.schedule is not None
+    every = settings.schedule.every_seconds
     while True:
         now = clock()
+        report: BackfillReport | None = None
+        done_until: float | None = None
         try:
-            report = await reconcile_pass(settings, journal, dedup_window_seconds, now)
+            if await journal.take_reconcile_turn(settings.destination, holder,
+                                                 every * TURN_PERIODS, now):
+                report = await reconcile_pass(settings, journal, dedup_window_seconds, now)
+            else:
+                done_until = await journal.reconcile_progress(settings.destination)
         except (GitLabError, JournalError, ReconcileError, OSError) as exc:
             metrics.failed(settings.destination)
             log.warning("reconcile %s failed (next try in %.0f s): %s", settings.destination,
-                        settings.schedule.every_seconds, exc)
+                        every, exc)
         else:
+            if report is None:  # another receiver's turn: what it did is this one's news
+                if done_until is not None:
+                    metrics.done_elsewhere(settings.destination, done_until)
+                log.debug("reconcile %s: another receiver's turn", settings.destination)
+                await sleep(every)
+                continue
             metrics.passed(settings.destination, report.found, report.already_held,
                            report.added, clock())
             log.info("reconcile %s: %d found, %d already held, %d added (%s .. %s)",
                      settings.destination, report.found, report.already_held, report.added,
                      report.since.isoformat(), report.until.isoformat())
-        await sleep(settings.schedule.every_seconds)
+        await sleep(every)

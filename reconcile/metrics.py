@@ -37,6 +37,11 @@ class ReconcileMetrics:
             self.events[key] = self.events.get(key, 0) + count
         self.last_success[destination] = at
 
+    def done_elsewhere(self, destination: str, until: float) -> None:
+        """Another receiver on the journal has reconciled ``destination`` up to ``until``:
+        this process's gauge says so too, so an alert on it means "nobody reconciles"."""
+        self.last_success[destination] = max(until, self.last_success.get(destination, until))
+
     def failed(self, destination: str) -> None:
         self.errors[destination] = self.errors.get(destination, 0) + 1
 

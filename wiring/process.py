@@ -178,7 +178,7 @@ def _start_reconcile(config: AppConfig, journal: Journal,
         if config.journal.backend == "sqlite":  # idempotent: each task may take it in
             await take_in_state_file(config.journal.path.parent / LEGACY_STATE_FILE, journal)
         await reconcile_periodically(settings, journal, config.journal.dedup_window_seconds,
-                                     metrics)
+                                     metrics, holder=f"{socket.gethostname()}:{os.getpid()}")
 
     return [asyncio.create_task(reconcile(s), name=f"reconcile:{s.destination}")
             for s in chosen]

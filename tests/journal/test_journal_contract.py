@@ -7,6 +7,7 @@ is tested beside it: ``test_sqlite_journal.py`` and ``tests/journal/redis``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from auditstream.journal import (
 )
 from tests.helpers.events import event
 from tests.journal.redis.server import redis_journal_config
+from tests.waiting import eventually
 
 ACCEPTED, DUPLICATE = AppendOutcome.ACCEPTED, AppendOutcome.DUPLICATE
 COLLISION = AppendOutcome.COLLISION
@@ -478,6 +480,20 @@ async def test_reconcile_progress_is_kept_and_never_moves_back(
         assert await again.reconcile_progress("other") == 10.0
     finally:
         await again.close()
+
+
+async def test_a_reconcile_turn_is_one_holders_until_it_runs_out(backend: Journal) -> None:
+    now = time.time()
+    assert await backend.take_reconcile_turn("siem", "a", 0.2, now)
+    assert not await backend.take_reconcile_turn("siem", "b", 0.2, now)
+    assert await backend.take_reconcile_turn("siem", "a", 0.2, now)  # its own, renewed
+    assert await backend.take_reconcile_turn("other", "b", 0.2, now)  # per destination
+
+    async def taken_by_b() -> bool:  # "a" stopped renewing: its turn runs out (Redis
+        return await backend.take_reconcile_turn("siem", "b", 60.0, time.time())  # expires)
+
+    await eventually(taken_by_b)
+    assert not await backend.take_reconcile_turn("siem", "a", 60.0, time.time())
 
 
 def from_destination(event_id: int, destination: str, body: bytes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,8 @@ async def test_passes_add_what_appears_and_a_restart_continues_from_the_journals
     monkeypatch.setenv("GL", gitlab.token_for("owner"))
     await gitlab.make_activity(3, event_types=("member_created",), on=("acme/website",))
     with pytest.raises(Stop):
-        await reconcile_periodically(settings, journal, DAY, metrics, sleep=sleep)
+        await reconcile_periodically(settings, journal, DAY, metrics, holder="here",
+                                     sleep=sleep)
     assert await journal.reconcile_progress("siem") is not None
     ids = {e.event_id for e in await journal.read("any", 100, after=0)}
     assert ids == {e.key for e in gitlab.events.stored}  # both passes' events, once each
@@ -93,9 +95,40 @@ async def test_passes_add_what_appears_and_a_restart_continues_from_the_journals
     before = await journal.reconcile_progress("siem")
     passes.clear()
     with pytest.raises(Stop):
-        await reconcile_periodically(settings, journal, DAY, metrics, sleep=sleep)
+        await reconcile_periodically(settings, journal, DAY, metrics, holder="here",
+                                     sleep=sleep)
     assert await journal.reconcile_progress("siem") == before
     assert metrics.errors == {"siem": 2}
+
+
+async def test_receivers_sharing_a_journal_reconcile_a_destination_one_at_a_time(
+        gitlab: RunningGitLab, journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = ReconcileSettings(destination="siem", instance="gl", gitlab_url=gitlab.url,
+                                 scope=AuditScope("group", "acme"), token_env="GL",
+                                 schedule=SCHEDULE)
+    monkeypatch.setenv("GL", gitlab.token_for("owner"))
+    await gitlab.make_activity(3, event_types=("member_created",), on=("acme/website",))
+    first, second = ReconcileMetrics(), ReconcileMetrics()
+
+    async def one_pass(seconds: float) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        await reconcile_periodically(settings, journal, DAY, first, holder="a",
+                                     sleep=one_pass)
+    assert first.events[("siem", "found")] == 3
+    with pytest.raises(Stop):  # within "a"'s turn: "b" runs no pass (none passed or failed)
+        await reconcile_periodically(settings, journal, DAY, second, holder="b",
+                                     sleep=one_pass)
+    assert (second.events, second.errors) == ({}, {})
+    # ... but its gauge shows what "a" did: an alert on it means nobody reconciles.
+    assert second.last_success["siem"] == await journal.reconcile_progress("siem")
+    # "a" stopped: once its turn is over, "b" takes it.
+    later = time.time() + 2 * SCHEDULE.every_seconds + 1
+    with pytest.raises(Stop):
+        await reconcile_periodically(settings, journal, DAY, second, holder="b",
+                                     clock=lambda: later, sleep=one_pass)
+    assert second.events[("siem", "found")] == 3
 
 
 def test_gaps_are_what_no_receivers_uptime_covers() -> None:

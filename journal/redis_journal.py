@@ -320,11 +320,9 @@ class RedisJournal(Journal):
             entries = await self._client.hgetall(self._keys.uptime)
         spans = []
         for value in entries.values():
-            started, seen, stopped = (value.decode() if isinstance(value, bytes)
-                                      else value).split(" ")
-            start, end = float(started), float(seen)
+            start, end, stopped = _uptime_span(value)
             if start <= until and end >= since:
-                spans.append((start, end, stopped == "1"))
+                spans.append((start, end, stopped))
         return sorted(spans)
 
     async def known(self, instance: str, keys: Sequence[str]) -> set[str]:
@@ -396,8 +394,7 @@ class RedisJournal(Journal):
     async def _forget_uptime(self, seen_before: float) -> int:
         entries = await self._client.hgetall(self._keys.uptime)
         old = [process for process, value in entries.items()
-               if float((value.decode() if isinstance(value, bytes) else value).split(" ")[1])
-               < seen_before]
+               if _uptime_span(value)[1] < seen_before]
         return int(await self._client.hdel(self._keys.uptime, *old)) if old else 0
 
     async def _trim_bodies(self, older_than: float) -> int:
@@ -483,3 +480,9 @@ def _outcome(event: IncomingEvent, result: ScriptResult) -> AppendOutcome:
                       event.destination, int(seq))
         return AppendOutcome.COLLISION
     return AppendOutcome.ACCEPTED if result else AppendOutcome.DUPLICATE
+
+
+def _uptime_span(value: bytes | str) -> tuple[float, float, bool]:
+    """(started_at, seen_at, stopped) of an uptime record, as ``record_uptime`` writes it."""
+    started, seen, stopped = (value.decode() if isinstance(value, bytes) else value).split(" ")
+    return float(started), float(seen), stopped == "1"

@@ -149,10 +149,15 @@ async def running_parts(config: AppConfig, *, receive: bool, relay: bool,
         log.info("stopped")
 
 
+def this_process() -> str:
+    """This process among the others on one journal (its uptime record, its reconcile turns)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 async def _record_uptime(journal: Journal) -> None:
     """Note in the journal that this process listens: at start, every heartbeat, at stop."""
     started = time.time()
-    process = f"{socket.gethostname()}:{os.getpid()}:{started:.3f}"
+    process = f"{this_process()}:{started:.3f}"
     try:
         while True:
             try:
@@ -178,7 +183,7 @@ def _start_reconcile(config: AppConfig, journal: Journal,
         if config.journal.backend == "sqlite":  # idempotent: each task may take it in
             await take_in_state_file(config.journal.path.parent / LEGACY_STATE_FILE, journal)
         await reconcile_periodically(settings, journal, config.journal.dedup_window_seconds,
-                                     metrics, holder=f"{socket.gethostname()}:{os.getpid()}")
+                                     metrics, holder=this_process())
 
     return [asyncio.create_task(reconcile(s), name=f"reconcile:{s.destination}")
             for s in chosen]
